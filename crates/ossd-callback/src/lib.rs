@@ -1,0 +1,15 @@
+//! OSS upload callbacks (shared spec callback.md), usable on their own:
+//! - [`spec`]: `CallbackSpec` / `CallbackVars`: decode and validate the `callback` and
+//!   `callback-var` parameters (the 400 `InvalidArgument` cases with their EC codes), and pick
+//!   the one carrier a request used.
+//! - [`render`]: `${var}` substitution into form or JSON bodies.
+//! - [`sign`]: `CallbackSigner`, RSA PKCS#1 v1.5 over MD5, as OSS signs.
+//! - [`verify`]: verification for people who write callback receivers (public API).
+//! - [`deliver`]: the pooled HTTP client, destination policy, timeouts, failover, and the
+//!   outcome that becomes the uploader's 200 or 203.
+
+pub mod deliver;
+pub mod render;
+pub mod sign;
+pub mod spec;
+pub mod verify;

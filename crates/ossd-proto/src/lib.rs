@@ -1,0 +1,13 @@
+//! The OSS wire protocol, pure: what a request means and what a response looks like.
+//! Nothing here performs I/O; the server crate feeds it parsed requests.
+
+pub mod auth;
+pub mod checksum;
+pub mod error;
+pub mod names;
+pub mod query;
+pub mod route;
+pub mod timefmt;
+pub mod xml;
+
+pub use error::OssError;

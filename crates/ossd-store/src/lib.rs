@@ -1,0 +1,15 @@
+//! Storage behind two traits: [`MetaStore`] (buckets, objects, callback log: transactional and
+//! ordered by key) and [`BlobStore`] (object bytes, streamed, addressed by [`BlobId`]).
+//! The embedded defaults are [`SqliteMetaStore`] and [`LocalBlobStore`]. Nothing here knows HTTP.
+//!
+//! Durability contract: a writer streams bytes into a new blob, `finish`es it (fsync), and only
+//! then publishes it with one metadata commit that also returns the blob(s) it replaced, which the
+//! caller deletes afterwards. Object keys are never file names: blob files are named by random ids.
+
+pub mod blob;
+pub mod meta;
+pub mod sqlite;
+
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore};
+pub use meta::*;
+pub use sqlite::SqliteMetaStore;

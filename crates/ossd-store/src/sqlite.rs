@@ -1,0 +1,3 @@
+//! `SqliteMetaStore`: the embedded default metadata store (SQLite, WAL).
+
+pub struct SqliteMetaStore {}
