@@ -74,6 +74,19 @@ impl OssError {
     pub fn request_time_too_skewed() -> Self {
         Self::new(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
     }
+    /// The signature did not verify; callers add `OSSAccessKeyId`, `SignatureProvided`,
+    /// `StringToSign` and friends so a client can see what the server hashed.
+    pub fn signature_does_not_match() -> Self {
+        Self::new(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+    }
+    /// A presigned URL (or policy) whose lifetime is over.
+    pub fn request_expired() -> Self {
+        Self::access_denied("Request has expired.")
+    }
     pub fn no_such_bucket(bucket: &str) -> Self {
         Self::new(404, "NoSuchBucket", "The specified bucket does not exist.").with("BucketName", bucket)
     }
@@ -112,15 +125,13 @@ pub fn push_elem(s: &mut String, name: &str, value: &str) {
     s.push('>');
 }
 
-/// XML-escapes text content.
+/// XML-escapes text content (quotes stay literal, as OSS writes `<ETag>".."</ETag>`).
 pub fn push_escaped(s: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '<' => s.push_str("&lt;"),
             '>' => s.push_str("&gt;"),
             '&' => s.push_str("&amp;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&apos;"),
             c => s.push(c),
         }
     }

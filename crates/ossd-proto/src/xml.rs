@@ -1,1 +1,382 @@
-//! (in progress)
+//! Request and response bodies. Requests are parsed with serde + quick-xml; responses are
+//! written by [`XmlWriter`] from typed structs, so handlers never assemble XML themselves.
+
+use crate::error::{OssError, push_elem, push_escaped};
+use crate::timefmt::iso8601_ms;
+use serde::Deserialize;
+
+/// A small streaming XML writer with the OSS declaration.
+pub struct XmlWriter(String);
+
+impl Default for XmlWriter {
+    fn default() -> Self {
+        XmlWriter(String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"))
+    }
+}
+
+impl XmlWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn open(&mut self, name: &str) -> &mut Self {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push('>');
+        self
+    }
+    pub fn close(&mut self, name: &str) -> &mut Self {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+        self
+    }
+    pub fn elem(&mut self, name: &str, value: &str) -> &mut Self {
+        push_elem(&mut self.0, name, value);
+        self
+    }
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        push_escaped(&mut self.0, value);
+        self
+    }
+    pub fn finish(self) -> String {
+        self.0
+    }
+}
+
+/// Parses an XML request body, mapping any failure to `MalformedXML`.
+pub fn parse<'de, T: Deserialize<'de>>(body: &'de str) -> Result<T, OssError> {
+    quick_xml::de::from_str(body).map_err(|e| OssError::malformed_xml(format!("The XML you provided was not well-formed or did not validate against our published schema: {e}")))
+}
+
+/// Owner block shared by several results.
+pub struct Owner<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+}
+
+impl Owner<'_> {
+    pub fn write(&self, w: &mut XmlWriter) {
+        w.open("Owner").elem("ID", self.id).elem("DisplayName", self.display_name).close("Owner");
+    }
+}
+
+// ---------- requests ----------
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteRequest {
+    #[serde(rename = "Quiet", default)]
+    pub quiet: Option<String>,
+    #[serde(rename = "Object", default)]
+    pub objects: Vec<DeleteRequestObject>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteRequestObject {
+    #[serde(rename = "Key")]
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaggingRequest {
+    #[serde(rename = "TagSet")]
+    pub tag_set: TagSet,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TagSet {
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value", default)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccessControlPolicyRequest {
+    #[serde(rename = "AccessControlList")]
+    pub acl: AccessControlList,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccessControlList {
+    #[serde(rename = "Grant")]
+    pub grant: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CreateBucketConfiguration {
+    #[serde(rename = "StorageClass", default)]
+    pub storage_class: Option<String>,
+}
+
+// ---------- responses ----------
+
+pub struct BucketEntry<'a> {
+    pub name: &'a str,
+    pub created_ms: i64,
+    pub storage_class: &'a str,
+}
+
+/// Region facts shown in bucket listings and info.
+pub struct RegionInfo<'a> {
+    /// `cn-hangzhou`.
+    pub region: &'a str,
+    /// What clients should use to reach this server, e.g. `127.0.0.1:9000`.
+    pub endpoint: &'a str,
+}
+
+pub struct ListBucketsPage<'a> {
+    pub prefix: &'a str,
+    pub marker: &'a str,
+    pub max_keys: usize,
+    pub next_marker: Option<&'a str>,
+}
+
+pub fn list_buckets(owner: &Owner, region: &RegionInfo, page: &ListBucketsPage, buckets: &[BucketEntry]) -> String {
+    let mut w = XmlWriter::new();
+    w.open("ListAllMyBucketsResult");
+    if !page.prefix.is_empty() || !page.marker.is_empty() || page.next_marker.is_some() {
+        w.elem("Prefix", page.prefix).elem("Marker", page.marker).elem("MaxKeys", &page.max_keys.to_string());
+        w.elem("IsTruncated", if page.next_marker.is_some() { "true" } else { "false" });
+        if let Some(m) = page.next_marker {
+            w.elem("NextMarker", m);
+        }
+    }
+    owner.write(&mut w);
+    w.open("Buckets");
+    let location = format!("oss-{}", region.region);
+    for b in buckets {
+        w.open("Bucket")
+            .elem("CreationDate", &iso8601_ms(b.created_ms))
+            .elem("ExtranetEndpoint", region.endpoint)
+            .elem("IntranetEndpoint", region.endpoint)
+            .elem("Location", &location)
+            .elem("Name", b.name)
+            .elem("Region", region.region)
+            .elem("StorageClass", b.storage_class)
+            .close("Bucket");
+    }
+    w.close("Buckets").close("ListAllMyBucketsResult");
+    w.finish()
+}
+
+pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl: &str) -> String {
+    let mut w = XmlWriter::new();
+    w.open("BucketInfo").open("Bucket");
+    w.elem("AccessMonitor", "Disabled")
+        .elem("CreationDate", &iso8601_ms(bucket.created_ms))
+        .elem("ExtranetEndpoint", region.endpoint)
+        .elem("IntranetEndpoint", region.endpoint)
+        .elem("Location", &format!("oss-{}", region.region))
+        .elem("StorageClass", bucket.storage_class)
+        .elem("TransferAcceleration", "Disabled")
+        .elem("CrossRegionReplication", "Disabled")
+        .elem("Name", bucket.name)
+        .elem("ResourceGroupId", "")
+        .elem("DataRedundancyType", "LRS");
+    owner.write(&mut w);
+    w.open("AccessControlList").elem("Grant", acl).close("AccessControlList");
+    w.open("ServerSideEncryptionRule").elem("SSEAlgorithm", "None").close("ServerSideEncryptionRule");
+    w.open("BucketPolicy").elem("LogBucket", "").elem("LogPrefix", "").close("BucketPolicy");
+    w.close("Bucket").close("BucketInfo");
+    w.finish()
+}
+
+pub fn location(region: &str) -> String {
+    let mut w = XmlWriter::new();
+    w.elem("LocationConstraint", &format!("oss-{region}"));
+    w.finish()
+}
+
+pub fn access_control_policy(owner: &Owner, grant: &str) -> String {
+    let mut w = XmlWriter::new();
+    w.open("AccessControlPolicy");
+    owner.write(&mut w);
+    w.open("AccessControlList").elem("Grant", grant).close("AccessControlList");
+    w.close("AccessControlPolicy");
+    w.finish()
+}
+
+pub fn bucket_stat(storage: u64, objects: u64) -> String {
+    let mut w = XmlWriter::new();
+    w.open("BucketStat")
+        .elem("Storage", &storage.to_string())
+        .elem("ObjectCount", &objects.to_string())
+        .elem("MultipartUploadCount", "0")
+        .close("BucketStat");
+    w.finish()
+}
+
+pub fn empty_live_channels() -> String {
+    let mut w = XmlWriter::new();
+    w.open("ListLiveChannelResult")
+        .elem("Prefix", "")
+        .elem("Marker", "")
+        .elem("MaxKeys", "100")
+        .elem("IsTruncated", "false")
+        .elem("NextMarker", "")
+        .close("ListLiveChannelResult");
+    w.finish()
+}
+
+/// One `<Contents>` entry.
+pub struct ObjectEntry<'a> {
+    pub key: &'a str,
+    pub last_modified_ms: i64,
+    pub etag: &'a str,
+    pub object_type: &'a str,
+    pub size: u64,
+}
+
+/// A ListObjects (v1) or ListObjectsV2 page. Text fields are already URL-encoded by the caller
+/// when `encoding_type` is set.
+pub struct ListObjectsPage<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub delimiter: &'a str,
+    pub max_keys: usize,
+    pub encoding_type: Option<&'a str>,
+    pub is_truncated: bool,
+    pub v2: Option<ListV2Fields<'a>>,
+    /// V1 only.
+    pub marker: &'a str,
+    pub next_marker: Option<&'a str>,
+}
+
+pub struct ListV2Fields<'a> {
+    pub continuation_token: Option<&'a str>,
+    pub next_continuation_token: Option<&'a str>,
+    pub start_after: Option<&'a str>,
+    pub key_count: usize,
+    pub fetch_owner: bool,
+}
+
+pub fn list_objects(page: &ListObjectsPage, owner: &Owner, objects: &[ObjectEntry], prefixes: &[String]) -> String {
+    let mut w = XmlWriter::new();
+    w.open("ListBucketResult");
+    w.elem("Name", page.bucket).elem("Prefix", page.prefix);
+    match &page.v2 {
+        None => {
+            w.elem("Marker", page.marker);
+        }
+        Some(v2) => {
+            if let Some(t) = v2.continuation_token {
+                w.elem("ContinuationToken", t);
+            }
+            if let Some(s) = v2.start_after {
+                w.elem("StartAfter", s);
+            }
+        }
+    }
+    w.elem("MaxKeys", &page.max_keys.to_string()).elem("Delimiter", page.delimiter);
+    if let Some(e) = page.encoding_type {
+        w.elem("EncodingType", e);
+    }
+    w.elem("IsTruncated", if page.is_truncated { "true" } else { "false" });
+    match &page.v2 {
+        None => {
+            if let Some(m) = page.next_marker {
+                w.elem("NextMarker", m);
+            }
+        }
+        Some(v2) => {
+            if let Some(t) = v2.next_continuation_token {
+                w.elem("NextContinuationToken", t);
+            }
+            w.elem("KeyCount", &v2.key_count.to_string());
+        }
+    }
+    let with_owner = page.v2.as_ref().map(|v| v.fetch_owner).unwrap_or(true);
+    for o in objects {
+        w.open("Contents")
+            .elem("Key", o.key)
+            .elem("LastModified", &iso8601_ms(o.last_modified_ms))
+            .elem("ETag", &format!("\"{}\"", o.etag))
+            .elem("Type", o.object_type)
+            .elem("Size", &o.size.to_string())
+            .elem("StorageClass", "Standard");
+        if with_owner {
+            owner.write(&mut w);
+        }
+        w.close("Contents");
+    }
+    for p in prefixes {
+        w.open("CommonPrefixes").elem("Prefix", p).close("CommonPrefixes");
+    }
+    w.close("ListBucketResult");
+    w.finish()
+}
+
+pub fn delete_result(deleted: &[String], encoding_type: Option<&str>) -> String {
+    let mut w = XmlWriter::new();
+    w.open("DeleteResult");
+    if let Some(e) = encoding_type {
+        w.elem("EncodingType", e);
+    }
+    for k in deleted {
+        w.open("Deleted").elem("Key", k).close("Deleted");
+    }
+    w.close("DeleteResult");
+    w.finish()
+}
+
+pub fn copy_object_result(etag: &str, last_modified_ms: i64) -> String {
+    let mut w = XmlWriter::new();
+    w.open("CopyObjectResult")
+        .elem("ETag", &format!("\"{etag}\""))
+        .elem("LastModified", &iso8601_ms(last_modified_ms))
+        .close("CopyObjectResult");
+    w.finish()
+}
+
+pub fn tagging(tags: &[(String, String)]) -> String {
+    let mut w = XmlWriter::new();
+    w.open("Tagging").open("TagSet");
+    for (k, v) in tags {
+        w.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
+    }
+    w.close("TagSet").close("Tagging");
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_delete_request_and_rejects_garbage() {
+        let d: DeleteRequest =
+            parse("<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>")
+                .unwrap();
+        assert_eq!(d.objects.len(), 2);
+        assert_eq!(d.objects[0].key, "a&b");
+        assert!(parse::<DeleteRequest>("<Delete><Object>").is_err());
+        let t: TaggingRequest = parse("<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>").unwrap();
+        assert_eq!(t.tag_set.tags[0].value, "v");
+    }
+
+    #[test]
+    fn writes_escaped_listing() {
+        let page = ListObjectsPage {
+            bucket: "b",
+            prefix: "",
+            delimiter: "/",
+            max_keys: 100,
+            encoding_type: None,
+            is_truncated: false,
+            v2: None,
+            marker: "",
+            next_marker: None,
+        };
+        let o = [ObjectEntry { key: "a<b", last_modified_ms: 0, etag: "E", object_type: "Normal", size: 3 }];
+        let xml = list_objects(&page, &Owner { id: "1", display_name: "1" }, &o, &["d/".into()]);
+        assert!(xml.contains("<Key>a&lt;b</Key>"));
+        assert!(xml.contains("<ETag>\"E\"</ETag>"));
+        assert!(xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"));
+    }
+}
