@@ -29,6 +29,12 @@ pub fn check_object_key(key: &str) -> Result<(), OssError> {
     if ok { Ok(()) } else { Err(OssError::invalid_object_name(key)) }
 }
 
+/// The Content-Type OSS gives an object uploaded without one: by the key's extension, else
+/// `application/octet-stream`.
+pub fn content_type_for_key(key: &str) -> &'static str {
+    mime_guess::from_path(key).first_raw().unwrap_or("application/octet-stream")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,18 +21,18 @@ pub fn parse_http_date(s: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(s.trim()).ok()
 }
 
-/// `2026-11-25T12:00:00.000Z`.
+/// `2026-11-25T12:00:00.000Z`. OSS always writes `.000` (seconds precision), and oss2 parses
+/// with the literal format `%Y-%m-%dT%H:%M:%S.000Z`, so the milliseconds are never shown.
 pub fn iso8601_ms(ms: i64) -> String {
     let dt = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
         dt.year(),
         dt.month() as u8,
         dt.day(),
         dt.hour(),
         dt.minute(),
         dt.second(),
-        dt.millisecond()
     )
 }
 
@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(iso8601_ms(1_330_073_387_000), "2012-02-24T08:49:47.000Z");
+        assert_eq!(iso8601_ms(1_330_073_387_123), "2012-02-24T08:49:47.000Z");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert!(parse_iso8601("2030-01-01T00:00:00.000Z").is_some());
     }

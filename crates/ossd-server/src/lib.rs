@@ -1,1 +1,17 @@
+//! The ossd HTTP service. A request travels: [`service`] (request id, routing, authentication,
+//! access) -> one handler in [`handlers`] per operation family -> the stores -> (callbacks) ->
+//! response. Handlers stay thin: protocol rules live in `ossd-proto`, callbacks in
+//! `ossd-callback`, durability in `ossd-store`.
 
+pub mod access;
+pub mod body;
+pub mod context;
+pub mod credentials;
+pub mod handlers;
+pub mod response;
+pub mod server;
+pub mod service;
+pub mod state;
+
+pub use server::serve;
+pub use state::{AppState, ServerConfig};

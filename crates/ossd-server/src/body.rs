@@ -1,0 +1,82 @@
+//! Streaming request bodies into new blobs while computing MD5, CRC-64 and size, so that no
+//! object is ever held in memory.
+
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use ossd_proto::OssError;
+use ossd_proto::checksum::Crc64;
+use ossd_store::{BlobId, BlobStore};
+use tokio::io::AsyncWriteExt;
+
+/// Largest single upload (PutObject, AppendObject, PostObject): 5 GiB.
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// A body written to a finished (durable) blob.
+pub struct StoredBody {
+    pub blob: BlobId,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub crc64: u64,
+}
+
+impl StoredBody {
+    pub fn content_md5(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+}
+
+fn too_large() -> OssError {
+    OssError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.")
+}
+
+/// Rejects a declared Content-Length over `limit` before reading anything.
+pub fn check_declared_length(content_length: Option<u64>, limit: u64) -> Result<(), OssError> {
+    match content_length {
+        Some(n) if n > limit => Err(too_large()),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `body` into a new blob. On any failure the partial blob is removed (the writer is
+/// dropped unfinished) and the error is returned.
+pub async fn store_stream<S, E>(blobs: &dyn BlobStore, body: S, limit: u64) -> Result<StoredBody, OssError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut body = body;
+    let mut writer = blobs.create().await.map_err(|e| OssError::internal(format!("cannot create blob: {e}")))?;
+    let mut md5 = Md5::new();
+    let mut crc = Crc64::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            OssError::new(400, "RequestTimeout", format!("Your socket connection to the server was not read from or written to: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large());
+        }
+        md5.update(&chunk);
+        crc.update(&chunk);
+        writer.write_all(&chunk).await.map_err(|e| OssError::internal(format!("cannot write blob: {e}")))?;
+    }
+    let blob = writer.id().clone();
+    writer.finish().await.map_err(|e| OssError::internal(format!("cannot finish blob: {e}")))?;
+    Ok(StoredBody { blob, size, md5: md5.finalize().into(), crc64: crc.finish() })
+}
+
+/// `Content-MD5` must be the base64 MD5 of the body (`InvalidDigest` otherwise).
+pub fn check_content_md5(header: Option<&str>, stored: &StoredBody) -> Result<(), OssError> {
+    match header {
+        Some(h) if h.trim() != stored.content_md5() => Err(OssError::new(
+            400,
+            "InvalidDigest",
+            "The Content-MD5 you specified was invalid.",
+        )
+        .with("Content-MD5", h)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,184 @@
+//! ListObjects (v1) and ListObjectsV2. The whole page is computed in one metadata call; each
+//! skipped common prefix is one index seek, so a page costs O(max-keys), not O(bucket).
+
+use super::store_error;
+use crate::context::RequestContext;
+use crate::response::{self, Body};
+use crate::state::AppState;
+use base64::Engine;
+use http::Response;
+use ossd_proto::OssError;
+use ossd_proto::route::Endpoint;
+use ossd_proto::xml::{self, ListObjectsPage, ListV2Fields, ObjectEntry};
+use ossd_store::{ListStart, MetaStore, ObjectRecord, StoreError};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+pub const MAX_KEYS_LIMIT: usize = 1000;
+
+/// `max-keys`: default when absent, 1..=1000 otherwise.
+pub fn parse_max_keys(v: Option<&str>, default: usize) -> Result<usize, OssError> {
+    match v {
+        None => Ok(default),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_KEYS_LIMIT).contains(&n) => Ok(n),
+            _ => Err(OssError::invalid_argument("Argument max-keys is not valid; it must be between 1 and 1000.")
+                .with("ArgumentName", "max-keys")
+                .with("ArgumentValue", s)),
+        },
+    }
+}
+
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// `encoding-type=url` encoding of names in listings.
+pub fn url_encode(s: &str) -> String {
+    utf8_percent_encode(s, URL_ENCODE).to_string()
+}
+
+/// One listing page: objects and common prefixes, in key order, at most `max_keys` together.
+pub struct Page {
+    pub objects: Vec<ObjectRecord>,
+    pub prefixes: Vec<String>,
+    /// Where the next page starts (last key or common prefix), when truncated.
+    pub next: Option<String>,
+}
+
+/// Computes a page. Keys (and common prefixes) not after `start` are skipped.
+pub fn list_page(
+    meta: &dyn MetaStore,
+    bucket: &str,
+    prefix: &str,
+    delimiter: &str,
+    start: &str,
+    max_keys: usize,
+) -> Result<Page, StoreError> {
+    let mut page = Page { objects: Vec::new(), prefixes: Vec::new(), next: None };
+    let mut cursor: Option<(String, bool)> = (!start.is_empty()).then(|| (start.to_string(), false));
+    let mut count = 0usize;
+    loop {
+        let want = max_keys + 1 - count;
+        let from = match &cursor {
+            None => ListStart::Beginning,
+            Some((k, false)) => ListStart::After(k),
+            Some((k, true)) => ListStart::PastPrefix(k),
+        };
+        let batch = meta.list_objects(bucket, prefix, from, want)?;
+        let exhausted = batch.len() < want;
+        let mut jumped = false;
+        for o in batch {
+            let rest = &o.key[prefix.len()..];
+            let common = (!delimiter.is_empty())
+                .then(|| rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()])))
+                .flatten();
+            if count == max_keys {
+                page.next = Some(match (&page.objects.last(), &page.prefixes.last()) {
+                    (Some(ob), Some(p)) => std::cmp::max(ob.key.clone(), (*p).clone()),
+                    (Some(ob), None) => ob.key.clone(),
+                    (None, Some(p)) => (*p).clone(),
+                    (None, None) => return Ok(page),
+                });
+                return Ok(page);
+            }
+            match common {
+                Some(cp) => {
+                    // A prefix at or before the start marker was listed on an earlier page.
+                    if start.is_empty() || cp.as_str() > start {
+                        page.prefixes.push(cp.clone());
+                        count += 1;
+                    }
+                    cursor = Some((cp, true));
+                    jumped = true;
+                    break;
+                }
+                None => {
+                    cursor = Some((o.key.clone(), false));
+                    page.objects.push(o);
+                    count += 1;
+                }
+            }
+        }
+        if exhausted && !jumped {
+            return Ok(page);
+        }
+    }
+}
+
+fn token_encode(s: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes())
+}
+
+fn token_decode(s: &str) -> Result<String, OssError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            OssError::invalid_argument("The continuation token provided is incorrect.")
+                .with("ArgumentName", "continuation-token")
+                .with("ArgumentValue", s)
+        })
+}
+
+pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let v2 = ctx.endpoint == Endpoint::ListObjectsV2;
+    let q = &ctx.query;
+    let bucket = ctx.bucket()?.to_string();
+    let prefix = q.get("prefix").unwrap_or("").to_string();
+    let delimiter = q.get("delimiter").unwrap_or("").to_string();
+    let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
+    let encoding = match q.non_empty("encoding-type") {
+        None => None,
+        Some("url") => Some("url"),
+        Some(other) => {
+            return Err(OssError::invalid_argument("The encoding-type is not valid.")
+                .with("ArgumentName", "encoding-type")
+                .with("ArgumentValue", other));
+        }
+    };
+    let token = if v2 { q.non_empty("continuation-token").map(token_decode).transpose()? } else { None };
+    let start_after = q.non_empty("start-after").unwrap_or("").to_string();
+    let marker = q.get("marker").unwrap_or("").to_string();
+    let start = if v2 { token.clone().unwrap_or_else(|| start_after.clone()) } else { marker.clone() };
+    let (b, p, d) = (bucket.clone(), prefix.clone(), delimiter.clone());
+    let page = state.meta(move |m| list_page(m, &b, &p, &d, &start, max_keys)).await.map_err(store_error)?;
+
+    let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
+    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    let entries: Vec<ObjectEntry> = page
+        .objects
+        .iter()
+        .zip(&keys)
+        .map(|(o, k)| ObjectEntry {
+            key: k,
+            last_modified_ms: o.last_modified_ms,
+            etag: &o.etag,
+            object_type: &o.object_type,
+            size: o.size,
+        })
+        .collect();
+    let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
+    let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&marker));
+    let next_marker = page.next.as_deref().map(enc);
+    let next_token = page.next.as_deref().map(token_encode);
+    let estart_after = enc(&start_after);
+    let v2_fields = v2.then(|| ListV2Fields {
+        continuation_token: q.non_empty("continuation-token"),
+        next_continuation_token: next_token.as_deref(),
+        start_after: (!start_after.is_empty()).then_some(estart_after.as_str()),
+        key_count: entries.len() + prefixes.len(),
+        fetch_owner: q.get("fetch-owner") == Some("true"),
+    });
+    let listing = ListObjectsPage {
+        bucket: &bucket,
+        prefix: &eprefix,
+        delimiter: &edelim,
+        max_keys,
+        encoding_type: encoding,
+        is_truncated: page.next.is_some(),
+        v2: v2_fields,
+        marker: &emarker,
+        next_marker: next_marker.as_deref(),
+    };
+    let owner = super::service::owner(state);
+    Ok(response::xml(200, xml::list_objects(&listing, &owner, &entries, &prefixes)))
+}

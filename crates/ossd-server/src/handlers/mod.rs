@@ -1,0 +1,95 @@
+//! One module per operation family; `dispatch` maps an [`Endpoint`] to its handler.
+
+pub mod bucket;
+pub mod list;
+pub mod object_attrs;
+pub mod object_read;
+pub mod object_write;
+pub mod service;
+
+use crate::context::RequestContext;
+use crate::response::Body;
+use crate::state::AppState;
+use http::Response;
+use hyper::body::Incoming;
+use ossd_proto::OssError;
+use ossd_proto::route::Endpoint;
+use ossd_store::{BucketRecord, StoreError};
+use std::sync::Arc;
+
+pub async fn dispatch(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    bucket: Option<BucketRecord>,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
+    use Endpoint::*;
+    let b = || bucket.clone().ok_or_else(|| OssError::internal("bucket not loaded"));
+    match ctx.endpoint {
+        ListBuckets => service::list_buckets(state, ctx).await,
+        PutBucket => bucket::put_bucket(state, ctx, body).await,
+        DeleteBucket => bucket::delete_bucket(state, ctx).await,
+        GetBucketInfo => bucket::get_bucket_info(state, ctx, &b()?),
+        GetBucketLocation => Ok(bucket::get_bucket_location(state)),
+        GetBucketAcl => Ok(bucket::get_bucket_acl(state, &b()?)),
+        PutBucketAcl => bucket::put_bucket_acl(state, ctx, body).await,
+        GetBucketStat => bucket::get_bucket_stat(state, &b()?).await,
+        ListLiveChannels => Ok(bucket::list_live_channels()),
+        ListObjects | ListObjectsV2 => list::list_objects(state, ctx).await,
+        DeleteMultipleObjects => object_write::delete_multiple(state, ctx, body).await,
+        PutObject => object_write::put_object(state, ctx, body).await,
+        AppendObject => object_write::append_object(state, ctx, body).await,
+        CopyObject => object_write::copy_object(state, ctx, &b()?).await,
+        DeleteObject => object_write::delete_object(state, ctx).await,
+        GetObject | HeadObject => object_read::get_object(state, ctx, &b()?).await,
+        GetObjectMeta => object_read::get_object_meta(state, ctx, &b()?).await,
+        PutObjectAcl => object_attrs::put_object_acl(state, ctx).await,
+        GetObjectAcl => object_attrs::get_object_acl(state, ctx).await,
+        PutObjectTagging => object_attrs::put_object_tagging(state, ctx, body).await,
+        GetObjectTagging => object_attrs::get_object_tagging(state, ctx).await,
+        DeleteObjectTagging => object_attrs::delete_object_tagging(state, ctx).await,
+        ListMultipartUploads | PostObject | InitiateMultipartUpload | UploadPart | UploadPartCopy
+        | CompleteMultipartUpload | AbortMultipartUpload | ListParts | Options => {
+            Err(OssError::not_implemented(ctx.endpoint.name()))
+        }
+    }
+}
+
+/// Maps storage failures to OSS errors. Conflicts carry meaning; anything else is internal.
+pub fn store_error(e: StoreError) -> OssError {
+    match e {
+        StoreError::BucketExists => OssError::new(409, "BucketAlreadyExists", "The requested bucket name is not available."),
+        StoreError::NoSuchBucket => OssError::new(404, "NoSuchBucket", "The specified bucket does not exist."),
+        StoreError::BucketNotEmpty => OssError::new(409, "BucketNotEmpty", "The bucket you tried to delete is not empty."),
+        StoreError::NoSuchObject => OssError::new(404, "NoSuchKey", "The specified key does not exist."),
+        StoreError::ObjectExists => OssError::new(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten."),
+        StoreError::PositionNotEqualToLength(n) => {
+            OssError::new(409, "PositionNotEqualToLength", "Position is not equal to file length.")
+                .with("NextAppendPosition", n.to_string())
+        }
+        StoreError::NotAppendable => OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type."),
+        StoreError::Backend(msg) => {
+            tracing::error!(error = %msg, "metadata store failure");
+            OssError::internal("We encountered an internal error. Please try again.")
+        }
+    }
+}
+
+/// Reads a whole small request body (XML documents), refusing more than `limit` bytes.
+pub async fn read_small_body(body: Incoming, limit: usize) -> Result<bytes::Bytes, OssError> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, limit);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(OssError::malformed_xml(format!("The request body is larger than {limit} bytes.")))
+        }
+        Err(e) => Err(OssError::new(400, "RequestTimeout", format!("Could not read the request body: {e}"))),
+    }
+}
+
+/// The request body as UTF-8 text for XML parsing.
+pub async fn read_xml_body(body: Incoming, limit: usize) -> Result<String, OssError> {
+    let bytes = read_small_body(body, limit).await?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| OssError::malformed_xml("The XML you provided is not UTF-8."))
+}

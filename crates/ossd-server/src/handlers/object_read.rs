@@ -1,0 +1,227 @@
+//! GetObject, HeadObject and GetObjectMeta: conditional requests, ranges, streamed bodies.
+
+use super::store_error;
+use crate::access;
+use crate::context::RequestContext;
+use crate::response::{self, Body};
+use crate::state::AppState;
+use futures_util::{StreamExt, TryStreamExt};
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use ossd_proto::OssError;
+use ossd_proto::timefmt::{http_date, parse_http_date};
+use ossd_store::{BlobStore, BucketRecord, ObjectRecord};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Loads an object for reading and applies the anonymous object-ACL check.
+pub async fn load_readable(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+    key: &str,
+) -> Result<ObjectRecord, OssError> {
+    let (b, k) = (bucket.name.clone(), key.to_string());
+    let obj = state.meta(move |m| m.get_object(&b, &k)).await.map_err(store_error)?;
+    let obj = obj.ok_or_else(|| OssError::no_such_key(key))?;
+    if ctx.identity.is_none() {
+        access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
+    }
+    Ok(obj)
+}
+
+/// The outcome of `If-*` headers.
+enum Precondition {
+    Proceed,
+    NotModified,
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == etag)
+}
+
+/// Seconds resolution, as HTTP dates carry.
+fn modified_secs(o: &ObjectRecord) -> u64 {
+    (o.last_modified_ms.max(0) as u64) / 1000
+}
+
+fn check_conditions(ctx: &RequestContext, o: &ObjectRecord, prefix: &str) -> Result<Precondition, OssError> {
+    let h = |n: &str| ctx.header(&format!("{prefix}{n}"));
+    let secs = |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    if let Some(v) = h("if-match")
+        && !etag_matches(v, &o.etag)
+    {
+        return Err(OssError::precondition_failed("If-Match"));
+    }
+    if let Some(t) = h("if-unmodified-since").and_then(parse_http_date)
+        && modified_secs(o) > secs(t)
+    {
+        return Err(OssError::precondition_failed("If-Unmodified-Since"));
+    }
+    if let Some(v) = h("if-none-match")
+        && etag_matches(v, &o.etag)
+    {
+        return Ok(Precondition::NotModified);
+    }
+    if let Some(t) = h("if-modified-since").and_then(parse_http_date)
+        && modified_secs(o) <= secs(t)
+    {
+        return Ok(Precondition::NotModified);
+    }
+    Ok(Precondition::Proceed)
+}
+
+/// `x-oss-copy-source-if-*` for CopyObject and UploadPartCopy: any failure is 412.
+pub fn check_copy_conditions(ctx: &RequestContext, o: &ObjectRecord) -> Result<(), OssError> {
+    match check_conditions(ctx, o, "x-oss-copy-source-")? {
+        Precondition::Proceed => Ok(()),
+        Precondition::NotModified => Err(OssError::precondition_failed("x-oss-copy-source-if-none-match")),
+    }
+}
+
+/// A satisfiable byte range, inclusive.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    Whole,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n`. Malformed or multi-range headers are ignored (the whole
+/// object, as OSS does); a well-formed range that starts past the end is 416.
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeRequest::Whole };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else { return RangeRequest::Whole };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| s.parse::<u64>().ok();
+    match (a.is_empty(), b.is_empty()) {
+        (true, false) => match num(b) {
+            Some(0) | None => RangeRequest::Whole,
+            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Part(size.saturating_sub(n), size - 1),
+        },
+        (false, _) => {
+            let Some(start) = num(a) else { return RangeRequest::Whole };
+            let end = if b.is_empty() { None } else { num(b) };
+            if !b.is_empty() && end.is_none() {
+                return RangeRequest::Whole;
+            }
+            if let Some(e) = end
+                && e < start
+            {
+                return RangeRequest::Whole;
+            }
+            if start >= size {
+                return RangeRequest::Unsatisfiable;
+            }
+            RangeRequest::Part(start, end.map(|e| e.min(size - 1)).unwrap_or(size - 1))
+        }
+        (true, true) => RangeRequest::Whole,
+    }
+}
+
+/// Streams `len` bytes of an object from `offset`, across its segments.
+pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, len: u64) -> Body {
+    let mut pieces = Vec::new();
+    let (mut pos, end) = (0u64, offset + len);
+    for s in &o.segments {
+        let (s_start, s_end) = (pos, pos + s.len);
+        pos = s_end;
+        if s_end <= offset || s_start >= end {
+            continue;
+        }
+        let from = offset.max(s_start) - s_start;
+        let to = end.min(s_end) - s_start;
+        pieces.push((s.blob.clone(), from, to - from));
+    }
+    let stream = futures_util::stream::iter(pieces)
+        .then(move |(blob, from, n)| {
+            let blobs = blobs.clone();
+            async move { blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024)) }
+        })
+        .try_flatten()
+        .map_ok(Frame::data);
+    BodyExt::boxed_unsync(StreamBody::new(stream))
+}
+
+const OVERRIDES: &[(&str, &str)] = &[
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+pub async fn get_object(state: &AppState, ctx: &RequestContext, bucket: &BucketRecord) -> Result<Response<Body>, OssError> {
+    let key = ctx.key()?;
+    let o = load_readable(state, ctx, bucket, key).await?;
+    if let Precondition::NotModified = check_conditions(ctx, &o, "")? {
+        let mut r = response::status(304);
+        response::set(&mut r, "etag", &format!("\"{}\"", o.etag));
+        response::set(&mut r, "last-modified", &http_date(o.last_modified_ms));
+        return Ok(r);
+    }
+    let range = parse_range(ctx.header("range"), o.size);
+    let (status, offset, len) = match range {
+        RangeRequest::Whole => (200, 0, o.size),
+        RangeRequest::Part(a, b) => (206, a, b - a + 1),
+        RangeRequest::Unsatisfiable => {
+            let mut e = OssError::new(416, "InvalidRange", "The requested range cannot be satisfied.");
+            e.extra.push(("ActualObjectSize", o.size.to_string()));
+            return Err(e);
+        }
+    };
+    let head = ctx.method == Method::HEAD;
+    let body = if head || len == 0 { response::empty_body() } else { stream_object(state.blobs.clone(), &o, offset, len) };
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    response::set(&mut r, "content-type", &o.content_type);
+    response::object_headers(&mut r, &o);
+    response::set(&mut r, "accept-ranges", "bytes");
+    response::set(&mut r, "content-length", &len.to_string());
+    if status == 206 {
+        response::set(&mut r, "content-range", &format!("bytes {}-{}/{}", offset, offset + len - 1, o.size));
+    }
+    for (param, header) in OVERRIDES {
+        if let Some(v) = ctx.query.get(param) {
+            response::set(&mut r, header, v);
+        }
+    }
+    Ok(r)
+}
+
+pub async fn get_object_meta(state: &AppState, ctx: &RequestContext, bucket: &BucketRecord) -> Result<Response<Body>, OssError> {
+    let o = load_readable(state, ctx, bucket, ctx.key()?).await?;
+    let mut r = response::status(200);
+    response::set(&mut r, "etag", &format!("\"{}\"", o.etag));
+    response::set(&mut r, "content-length", &o.size.to_string());
+    response::set(&mut r, "last-modified", &http_date(o.last_modified_ms));
+    response::set(&mut r, "x-oss-last-access-time", &http_date(o.last_modified_ms));
+    response::set(&mut r, "x-oss-hash-crc64ecma", &o.crc64.to_string());
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeRequest::*;
+        assert_eq!(parse_range(Some("bytes=0-4"), 10), Part(0, 4));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Part(5, 9));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Part(7, 9));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), Part(0, 9));
+        assert_eq!(parse_range(Some("bytes=3-100"), 10), Part(3, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=a-b"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Whole);
+        assert_eq!(parse_range(None, 10), Whole);
+    }
+}

@@ -1,0 +1,121 @@
+//! One request, start to end: request id -> routing -> authentication -> bucket-level access ->
+//! handler -> common headers.
+
+use crate::access;
+use crate::context::{RequestContext, new_request_id};
+use crate::handlers;
+use crate::response::{self, Body};
+use crate::state::AppState;
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use ossd_proto::OssError;
+use ossd_proto::auth::{self, SignedRequest};
+use ossd_proto::query::Query;
+use ossd_proto::route::{self, Endpoint};
+use ossd_store::BucketRecord;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Where the callback public key is served: a path no bucket name can take.
+pub const CALLBACK_PUBLIC_KEY_PATH: &str = "/_ossd/callback_pub_key.pem";
+
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpAddr) -> Response<Body> {
+    let request_id = new_request_id();
+    let head = req.method() == Method::HEAD;
+    let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let mut resp = match dispatch(&state, req, &request_id, client_ip).await {
+        Ok(r) => r,
+        Err((err, host_id)) => {
+            if err.status >= 500 {
+                tracing::error!(request_id = %request_id, code = err.code, message = %err.message, "request failed");
+            } else {
+                tracing::debug!(request_id = %request_id, code = err.code, "request refused");
+            }
+            response::error(&err, &request_id, host_id.as_deref().unwrap_or(&host), head)
+        }
+    };
+    response::set(&mut resp, "x-oss-request-id", &request_id);
+    response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
+    response::set(&mut resp, "server", "AliyunOSS");
+    resp
+}
+
+type DispatchError = (OssError, Option<String>);
+
+async fn dispatch(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    request_id: &str,
+    client_ip: IpAddr,
+) -> Result<Response<Body>, DispatchError> {
+    let (parts, body) = req.into_parts();
+    let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let raw_path = parts.uri.path();
+    let target = route::resolve_target(Some(host), raw_path, &state.config.vhosts);
+    let host_id = match &target.bucket {
+        Some(b) if !target.virtual_hosted => format!("{b}.{host}"),
+        _ => host.to_string(),
+    };
+    let fail = |e: OssError| (e, Some(host_id.clone()));
+    if target.bucket.is_none() && raw_path == CALLBACK_PUBLIC_KEY_PATH && parts.method == Method::GET {
+        return handlers::service::callback_public_key(state).map_err(fail);
+    }
+    let query = Query::parse(parts.uri.query());
+    let endpoint = route::endpoint(&parts.method, &target, &query, &parts.headers).map_err(fail)?;
+    if let Some(b) = &target.bucket
+        && endpoint != Endpoint::ListBuckets
+    {
+        ossd_proto::names::check_bucket_name(b).map_err(fail)?;
+    }
+    if let Some(k) = &target.key {
+        ossd_proto::names::check_object_key(k).map_err(fail)?;
+    }
+    let identity = if endpoint == Endpoint::Options {
+        None
+    } else {
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            bucket: target.bucket.as_deref(),
+            key: target.key.as_deref(),
+            query: &query.0,
+            headers: &parts.headers,
+        };
+        auth::authenticate(&signed, SystemTime::now(), &state.config.credentials).map_err(fail)?
+    };
+    let ctx = RequestContext {
+        request_id: request_id.to_string(),
+        host_id: host_id.clone(),
+        method: parts.method,
+        target,
+        query,
+        headers: parts.headers,
+        endpoint,
+        identity,
+        client_ip,
+    };
+    let bucket = load_bucket(state, &ctx).await.map_err(fail)?;
+    handlers::dispatch(state, &ctx, bucket, body).await.map_err(fail)
+}
+
+/// Loads the addressed bucket (every endpoint but ListBuckets and PutBucket needs it) and applies
+/// the bucket-level access check for anonymous callers.
+async fn load_bucket(state: &AppState, ctx: &RequestContext) -> Result<Option<BucketRecord>, OssError> {
+    if matches!(ctx.endpoint, Endpoint::ListBuckets | Endpoint::PutBucket) {
+        if ctx.identity.is_none() {
+            return Err(OssError::access_denied("You are forbidden to perform this operation anonymously."));
+        }
+        return Ok(None);
+    }
+    let name = ctx.bucket()?.to_string();
+    let lookup = name.clone();
+    let bucket = state
+        .meta(move |m| m.get_bucket(&lookup))
+        .await
+        .map_err(handlers::store_error)?
+        .ok_or_else(|| OssError::no_such_bucket(&name))?;
+    if ctx.identity.is_none() {
+        access::anonymous_may(ctx.endpoint, &bucket.acl)?;
+    }
+    Ok(Some(bucket))
+}

@@ -1,0 +1,48 @@
+//! What every request handler shares.
+
+use ossd_proto::route::VirtualHosts;
+use ossd_store::{BlobId, BlobStore, MetaStore, StoreError};
+use std::sync::Arc;
+
+use crate::credentials::RootCredentials;
+
+/// Settings the service needs (the CLI builds this from flags, environment and config file).
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Bare region id, e.g. `cn-hangzhou`.
+    pub region: String,
+    pub vhosts: VirtualHosts,
+    pub credentials: RootCredentials,
+    /// `host:port` shown as the bucket endpoint in listings (oss2's test harness reuses it).
+    pub public_endpoint: String,
+}
+
+pub struct AppState {
+    pub config: ServerConfig,
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+impl AppState {
+    /// Runs a metadata call on the blocking pool (SQLite calls block, and commits fsync).
+    pub async fn meta<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn MetaStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let meta = self.meta.clone();
+        tokio::task::spawn_blocking(move || f(meta.as_ref()))
+            .await
+            .map_err(|e| StoreError::Backend(format!("metadata task failed: {e}")))?
+    }
+
+    /// Deletes blobs that a commit left unreferenced. Failures only leave an orphan that the
+    /// start-up sweep removes, so they are logged, not returned.
+    pub async fn reclaim(&self, blobs: Vec<BlobId>) {
+        for id in blobs {
+            if let Err(e) = self.blobs.delete(&id).await {
+                tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob");
+            }
+        }
+    }
+}
