@@ -344,6 +344,18 @@ pub fn tagging(tags: &[(String, String)]) -> String {
     w.finish()
 }
 
+/// PostObject's answer for `success_action_status=201`.
+pub fn post_response(bucket: &str, location: &str, key: &str, etag: &str) -> String {
+    let mut w = XmlWriter::new();
+    w.open("PostResponse")
+        .elem("Bucket", bucket)
+        .elem("Location", location)
+        .elem("Key", key)
+        .elem("ETag", &format!("\"{etag}\""))
+        .close("PostResponse");
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,9 +36,10 @@ pub fn anonymous_may_read(acl: &str) -> Result<(), OssError> {
 pub fn anonymous_may(endpoint: Endpoint, bucket_acl: &str) -> Result<(), OssError> {
     use Endpoint::*;
     match endpoint {
-        Options | GetObject | HeadObject | GetObjectMeta => Ok(()),
+        // PostObject authenticates its form fields itself (see handlers::post_object).
+        Options | GetObject | HeadObject | GetObjectMeta | PostObject => Ok(()),
         ListObjects | ListObjectsV2 => anonymous_may_read(bucket_acl),
-        PutObject | PostObject | AppendObject | DeleteObject | DeleteMultipleObjects | CopyObject
+        PutObject | AppendObject | DeleteObject | DeleteMultipleObjects | CopyObject
         | InitiateMultipartUpload | UploadPart | UploadPartCopy | CompleteMultipartUpload
         | AbortMultipartUpload | ListParts => {
             if bucket_acl == PUBLIC_READ_WRITE {

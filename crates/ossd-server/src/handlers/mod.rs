@@ -5,6 +5,7 @@ pub mod list;
 pub mod object_attrs;
 pub mod object_read;
 pub mod object_write;
+pub mod post_object;
 pub mod service;
 
 use crate::context::RequestContext;
@@ -48,7 +49,8 @@ pub async fn dispatch(
         PutObjectTagging => object_attrs::put_object_tagging(state, ctx, body).await,
         GetObjectTagging => object_attrs::get_object_tagging(state, ctx).await,
         DeleteObjectTagging => object_attrs::delete_object_tagging(state, ctx).await,
-        ListMultipartUploads | PostObject | InitiateMultipartUpload | UploadPart | UploadPartCopy
+        PostObject => post_object::post_object(state, ctx, &b()?, body).await,
+        ListMultipartUploads | InitiateMultipartUpload | UploadPart | UploadPartCopy
         | CompleteMultipartUpload | AbortMultipartUpload | ListParts | Options => {
             Err(OssError::not_implemented(ctx.endpoint.name()))
         }

@@ -1,0 +1,235 @@
+//! PostObject: HTML form uploads (`multipart/form-data`), signed by a policy (V1 or V4) or
+//! anonymous on a public-read-write bucket. Fields are read until the `file` field, whose bytes
+//! stream straight into a blob; anything after it is ignored, as OSS does.
+
+use super::object_write::{WriteAttrs, check_tags, publish, simple_record};
+use crate::access;
+use crate::body::{self, MAX_OBJECT_SIZE};
+use crate::context::RequestContext;
+use crate::response::{self, Body};
+use crate::state::AppState;
+use futures_util::StreamExt;
+use http::Response;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use ossd_proto::OssError;
+use ossd_proto::auth::{SecretLookup, post_policy};
+use ossd_proto::post_policy::PolicyDocument;
+use ossd_store::{BucketRecord, ObjectRecord, PutMode};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// All form field values together may hold at most 2 MB; one field name at most 8 KB.
+const MAX_FIELDS_TOTAL: usize = 2 * 1024 * 1024;
+const MAX_FIELD_NAME: usize = 8 * 1024;
+
+/// The text fields of a form, names lower-cased (form field names are case-insensitive).
+pub struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn too_long() -> OssError {
+    OssError::new(400, "FieldItemTooLong", "Your POST request fields preceding the upload file were too large.")
+}
+
+/// Authenticates the form: V4 fields, V1 fields, or none (anonymous, public-read-write only).
+fn authenticate(state: &AppState, fields: &FormFields, bucket: &BucketRecord) -> Result<(), OssError> {
+    let token = fields.get("x-oss-security-token");
+    let policy = fields.get("policy");
+    if let Some(version) = fields.get("x-oss-signature-version") {
+        if version != "OSS4-HMAC-SHA256" {
+            return Err(OssError::invalid_argument("x-oss-signature-version is not valid."));
+        }
+        let (Some(cred), Some(_date), Some(sig), Some(policy)) =
+            (fields.get("x-oss-credential"), fields.get("x-oss-date"), fields.get("x-oss-signature"), policy)
+        else {
+            return Err(OssError::invalid_argument(
+                "A V4 POST needs the fields x-oss-credential, x-oss-date, x-oss-signature and policy.",
+            ));
+        };
+        let cred = post_policy::parse_credential(cred)
+            .ok_or_else(|| OssError::invalid_argument("x-oss-credential is not valid."))?;
+        post_policy::check_scope(&cred)?;
+        let secret = state.config.credentials.secret_for(&cred.access_key_id, token)?;
+        if !post_policy::verify_v4(policy, sig, &secret, &cred.date, &cred.region) {
+            return Err(OssError::new(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
+        }
+        return Ok(());
+    }
+    let ak = fields.get("ossaccesskeyid");
+    let sig = fields.get("signature");
+    match (ak, policy, sig) {
+        (Some(ak), Some(policy), Some(sig)) => {
+            let secret = state.config.credentials.secret_for(ak, token)?;
+            if !post_policy::verify_v1(policy, sig, &secret) {
+                return Err(OssError::new(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
+            }
+            Ok(())
+        }
+        (None, None, None) => {
+            if bucket.acl == access::PUBLIC_READ_WRITE {
+                Ok(())
+            } else {
+                Err(OssError::access_denied("You have no right to access this object because of bucket acl."))
+            }
+        }
+        _ => Err(OssError::invalid_argument(
+            "OSSAccessKeyId, policy and Signature must all be present or all be absent.",
+        )),
+    }
+}
+
+fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssError> {
+    let mut headers = BTreeMap::new();
+    for (k, v) in &fields.0 {
+        if k.starts_with("x-oss-meta-")
+            || matches!(k.as_str(), "cache-control" | "content-disposition" | "content-encoding" | "expires")
+        {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    let acl = match fields.get("x-oss-object-acl") {
+        None => access::DEFAULT.to_string(),
+        Some(a) if access::is_object_acl(a) => a.to_string(),
+        Some(a) => return Err(OssError::invalid_argument(format!("no such object access control exists: {a}"))),
+    };
+    let tags = super::object_write::parse_tagging_header(fields.get("x-oss-tagging"))?;
+    check_tags(&tags)?;
+    Ok(WriteAttrs {
+        content_type: match fields.get("content-type").filter(|c| !c.is_empty()) {
+            Some(c) => c.to_string(),
+            None => ossd_proto::names::content_type_for_key(key).to_string(),
+        },
+        acl,
+        headers,
+        tags,
+    })
+}
+
+/// What the form asked for besides the object itself.
+pub struct PostedObject {
+    pub record: ObjectRecord,
+    pub fields: FormFields,
+}
+
+/// Reads the form, authenticates it, checks the policy, and stores the file.
+pub async fn receive_form(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+    body: Incoming,
+) -> Result<PostedObject, OssError> {
+    let boundary = ctx
+        .header("content-type")
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| OssError::invalid_argument("The Content-Type of a POST request must be multipart/form-data."))?;
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let mut fields = FormFields(Vec::new());
+    let mut total = 0usize;
+    let bad_form = |e: multer::Error| OssError::invalid_argument(format!("The form is malformed: {e}"));
+    loop {
+        let Some(mut field) = form.next_field().await.map_err(bad_form)? else {
+            return Err(OssError::invalid_argument("The body of your POST request is not well-formed multipart/form-data: no file field."));
+        };
+        let name = field.name().unwrap_or("").to_ascii_lowercase();
+        if name.len() > MAX_FIELD_NAME {
+            return Err(too_long());
+        }
+        if name == "file" {
+            let filename = field.file_name().unwrap_or("").to_string();
+            let key_template = fields
+                .get("key")
+                .ok_or_else(|| OssError::invalid_argument("The bucket POST must contain the specified 'key'.").with("ArgumentName", "key"))?
+                .to_string();
+            let key = key_template.replace("${filename}", &filename);
+            ossd_proto::names::check_object_key(&key)?;
+            if let Some(i) = fields.0.iter().position(|(k, _)| k == "key") {
+                fields.0[i].1 = key.clone();
+            }
+            fields.0.push(("bucket".into(), bucket.name.clone()));
+            authenticate(state, &fields, bucket)?;
+            let mut limit = MAX_OBJECT_SIZE;
+            let mut min = 0;
+            if let Some(p) = fields.get("policy") {
+                let policy = PolicyDocument::decode(p)?;
+                policy.check_expiration(SystemTime::now())?;
+                policy.check_fields(|n| fields.get(n).map(str::to_string))?;
+                if let Some((lo, hi)) = policy.content_length_range() {
+                    limit = limit.min(hi);
+                    min = lo;
+                }
+            }
+            let attrs = attrs_from_fields(&fields, &key)?;
+            let chunks = futures_util::stream::poll_fn(move |cx| field.poll_next_unpin(cx));
+            let stored = body::store_stream(state.blobs.as_ref(), chunks, limit).await?;
+            if stored.size < min {
+                state.reclaim(vec![stored.blob]).await;
+                return Err(OssError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size."));
+            }
+            let mode = if fields.get("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                PutMode::MustNotExist
+            } else {
+                PutMode::Overwrite
+            };
+            let record = simple_record(&bucket.name, &key, &stored, attrs);
+            let blob = stored.blob.clone();
+            let record = publish(state, record, mode, Some(blob), None).await?;
+            return Ok(PostedObject { record, fields });
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+            total += chunk.len();
+            if total > MAX_FIELDS_TOTAL {
+                return Err(too_long());
+            }
+            value.extend_from_slice(&chunk);
+        }
+        fields.0.push((name, String::from_utf8_lossy(&value).into_owned()));
+    }
+}
+
+/// The answer without a callback: redirect, or 200/201/204 as `success_action_status` asks.
+pub fn success_response(ctx: &RequestContext, posted: &PostedObject) -> Response<Body> {
+    let rec = &posted.record;
+    if let Some(url) = posted.fields.get("success_action_redirect").filter(|u| !u.is_empty()) {
+        let enc = super::list::url_encode;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let location = format!(
+            "{url}{sep}bucket={}&key={}&etag={}",
+            enc(&rec.bucket),
+            enc(&rec.key),
+            enc(&format!("\"{}\"", rec.etag))
+        );
+        let mut r = response::status(303);
+        response::set(&mut r, "location", &location);
+        response::upload_headers(&mut r, rec);
+        return r;
+    }
+    let status = match posted.fields.get("success_action_status") {
+        Some("200") => 200,
+        Some("201") => 201,
+        _ => 204,
+    };
+    let mut r = if status == 201 {
+        let location = format!("http://{}/{}", ctx.host_id, super::list::url_encode(&rec.key));
+        response::xml(201, ossd_proto::xml::post_response(&rec.bucket, &location, &rec.key, &rec.etag))
+    } else {
+        response::status(status)
+    };
+    response::upload_headers(&mut r, rec);
+    r
+}
+
+pub async fn post_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
+    let posted = receive_form(state, ctx, bucket, body).await?;
+    Ok(success_response(ctx, &posted))
+}
