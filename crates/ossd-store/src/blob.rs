@@ -1,9 +1,13 @@
 //! `BlobStore`: streaming put/get/delete of immutable byte blobs by id.
 
+use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::io;
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, ReadBuf, Take};
+use tokio::task::JoinHandle;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
@@ -40,4 +44,440 @@ pub struct LocalBlobStore {
     pub root: std::path::PathBuf,
     /// fsync each finished blob (and its directory on creation) when true.
     pub fsync: bool,
+}
+
+// Writers drive a std `File` through `spawn_blocking`, one blocking call per 256 KiB chunk
+// (plus one for the last chunk, fsync and directory fsync together in `finish`). Measured on
+// tmpfs with 16 KiB writes this is ~3x the throughput of `tokio::fs::File`, which hands every
+// small write to a blocking thread separately. Readers are `tokio::fs::File` behind a 256 KiB
+// `BufReader`, so each blocking read is large whatever the caller's buffer size.
+
+/// Bytes a writer buffers before handing them to a blocking thread. While one chunk is being
+/// written the next one fills, so a writer holds at most two chunks.
+const WRITE_CHUNK: usize = 256 * 1024;
+/// Read-ahead of a blob reader (each fill is one blocking read of up to this many bytes).
+const READ_CHUNK: usize = 256 * 1024;
+
+impl LocalBlobStore {
+    /// Opens (creating `root` if needed) a blob store. Shard directories are created lazily.
+    pub fn open(root: PathBuf, fsync: bool) -> io::Result<Self> {
+        std::fs::create_dir_all(&root)?;
+        Ok(LocalBlobStore { root, fsync })
+    }
+
+    /// The file of a (valid) blob id: `<root>/<first 2 hex>/<id>`.
+    fn path_of(&self, id: &BlobId) -> io::Result<PathBuf> {
+        validate_id(id)?;
+        Ok(self.root.join(&id.0[..2]).join(&id.0))
+    }
+}
+
+/// Blob ids are lower-case hex (32 chars when made by [`LocalBlobStore`]); nothing else is
+/// ever turned into a path.
+fn validate_id(id: &BlobId) -> io::Result<()> {
+    let s = id.0.as_bytes();
+    if (8..=64).contains(&s.len()) && s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid blob id {:?}", id.0)))
+    }
+}
+
+fn new_id() -> BlobId {
+    BlobId(hex::encode(rand::random::<[u8; 16]>()))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+/// Creates a fresh blob file. Returns its id, path, the open file and whether this call
+/// created the shard directory (which then needs an fsync of the root directory).
+fn create_blob_file(root: &Path) -> io::Result<(BlobId, PathBuf, File, bool)> {
+    let mut created_shard = false;
+    for _ in 0..8 {
+        let id = new_id();
+        let shard = root.join(&id.0[..2]);
+        let path = shard.join(&id.0);
+        let open = || OpenOptions::new().write(true).create_new(true).open(&path);
+        let file = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&shard) {
+                    Ok(()) => created_shard = true,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        // The root itself is gone (or the store was built without `open`).
+                        std::fs::create_dir_all(root)?;
+                        match std::fs::create_dir(&shard) {
+                            Ok(()) => created_shard = true,
+                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                match open() {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            // A 128-bit collision: astronomically unlikely, but never clobber a blob.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        return Ok((id, path, file, created_shard));
+    }
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, "could not allocate a fresh blob id"))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl BlobStore for LocalBlobStore {
+    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
+        let root = self.root.clone();
+        let fsync = self.fsync;
+        Box::pin(async move {
+            let (id, path, file, created_shard) = {
+                let root = root.clone();
+                blocking(move || create_blob_file(&root)).await?
+            };
+            let sync_dirs = if fsync && created_shard {
+                let shard = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                vec![shard, root]
+            } else {
+                Vec::new()
+            };
+            let w = LocalBlobWriter::new(id, path, file, 0, fsync, sync_dirs, true);
+            Ok(Box::new(w) as Box<dyn BlobWriter>)
+        })
+    }
+
+    fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>> {
+        let path = self.path_of(id);
+        Box::pin(async move {
+            let path = path?;
+            let mut file = tokio::fs::File::open(&path).await?;
+            let have = file.metadata().await?.len();
+            let end = offset
+                .checked_add(len)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "blob range overflows"))?;
+            if end > have {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("blob {} holds {have} bytes, range ends at {end}", path.display()),
+                ));
+            }
+            if offset > 0 {
+                file.seek(io::SeekFrom::Start(offset)).await?;
+            }
+            let cap = usize::try_from(len).unwrap_or(usize::MAX).clamp(1, READ_CHUNK);
+            let reader = ExactReader { inner: tokio::io::BufReader::with_capacity(cap, file).take(len) };
+            Ok(Box::pin(reader) as BlobReader)
+        })
+    }
+
+    fn append(&self, id: &BlobId, keep_len: u64) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
+        let path = self.path_of(id);
+        let id = id.clone();
+        let fsync = self.fsync;
+        Box::pin(async move {
+            let path = path?;
+            let file = {
+                let path = path.clone();
+                blocking(move || {
+                    let mut file = OpenOptions::new().write(true).open(&path)?;
+                    let have = file.metadata()?.len();
+                    if have < keep_len {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("blob {} holds {have} bytes, cannot keep {keep_len}", path.display()),
+                        ));
+                    }
+                    if have > keep_len {
+                        file.set_len(keep_len)?;
+                    }
+                    file.seek(io::SeekFrom::Start(keep_len))?;
+                    Ok(file)
+                })
+                .await?
+            };
+            // The blob existed before: an unfinished append must not remove it (the bytes past
+            // `keep_len` it leaves behind are cut off by the next append).
+            let w = LocalBlobWriter::new(id, path, file, keep_len, fsync, Vec::new(), false);
+            Ok(Box::new(w) as Box<dyn BlobWriter>)
+        })
+    }
+
+    fn delete(&self, id: &BlobId) -> BoxFuture<'_, io::Result<()>> {
+        let path = self.path_of(id);
+        Box::pin(async move {
+            match tokio::fs::remove_file(path?).await {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                r => r,
+            }
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, io::Result<Vec<BlobId>>> {
+        let root = self.root.clone();
+        Box::pin(blocking(move || list_blobs(&root)))
+    }
+}
+
+fn list_blobs(root: &Path) -> io::Result<Vec<BlobId>> {
+    let mut out = Vec::new();
+    let shards = match std::fs::read_dir(root) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for shard in shards {
+        let shard = shard?;
+        let Some(name) = shard.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if name.len() != 2 || !name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            continue;
+        }
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        let files = match std::fs::read_dir(shard.path()) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for f in files {
+            let f = f?;
+            let Some(fname) = f.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let id = BlobId(fname);
+            if validate_id(&id).is_ok() && id.0.starts_with(&name) {
+                out.push(id);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads exactly the bytes `take` allows: a file that ends early is an error
+/// (`UnexpectedEof`) rather than a silently short body.
+struct ExactReader<R> {
+    inner: Take<R>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ExactReader<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        if buf.filled().len() == before && buf.remaining() > 0 && this.inner.limit() > 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("blob ended {} bytes early", this.inner.limit()),
+            )));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+enum WriterState {
+    /// The file is ours; nothing in flight.
+    Idle(File),
+    /// A blocking thread is writing a chunk; it hands back the file and the (emptied) buffer.
+    Busy(JoinHandle<(File, Vec<u8>, io::Result<()>)>),
+    /// A write failed (or the file was taken by `finish`): every further call fails.
+    Failed,
+}
+
+/// Buffers writes into chunks and writes each chunk with one blocking call (double-buffered:
+/// the next chunk fills while the previous one is being written).
+struct LocalBlobWriter {
+    id: BlobId,
+    path: PathBuf,
+    state: WriterState,
+    buf: Vec<u8>,
+    /// Recycled buffer of the chunk last written.
+    spare: Vec<u8>,
+    /// Length of the blob before this writer (append) — 0 for a new blob.
+    base: u64,
+    /// Bytes accepted by `poll_write`.
+    written: u64,
+    fsync: bool,
+    /// Directories to fsync on `finish` (a shard directory this writer created, and the root).
+    sync_dirs: Vec<PathBuf>,
+    /// Remove the file when dropped unfinished (true for new blobs only).
+    remove_on_drop: bool,
+}
+
+fn write_chunk(mut file: File, mut data: Vec<u8>) -> (File, Vec<u8>, io::Result<()>) {
+    let r = file.write_all(&data);
+    data.clear();
+    (file, data, r)
+}
+
+impl LocalBlobWriter {
+    fn new(
+        id: BlobId,
+        path: PathBuf,
+        file: File,
+        base: u64,
+        fsync: bool,
+        sync_dirs: Vec<PathBuf>,
+        remove_on_drop: bool,
+    ) -> Self {
+        LocalBlobWriter {
+            id,
+            path,
+            state: WriterState::Idle(file),
+            buf: Vec::new(),
+            spare: Vec::new(),
+            base,
+            written: 0,
+            fsync,
+            sync_dirs,
+            remove_on_drop,
+        }
+    }
+
+    /// Waits until no chunk is in flight, surfacing its error.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.state {
+            WriterState::Idle(_) => Poll::Ready(Ok(())),
+            WriterState::Failed => Poll::Ready(Err(io::Error::other("blob writer failed earlier"))),
+            WriterState::Busy(handle) => {
+                let done = ready!(Pin::new(handle).poll(cx));
+                match done {
+                    Ok((file, spare, Ok(()))) => {
+                        self.state = WriterState::Idle(file);
+                        self.spare = spare;
+                        Poll::Ready(Ok(()))
+                    }
+                    Ok((_, _, Err(e))) => {
+                        self.state = WriterState::Failed;
+                        Poll::Ready(Err(e))
+                    }
+                    Err(join) => {
+                        self.state = WriterState::Failed;
+                        Poll::Ready(Err(io::Error::other(join)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the buffered bytes to a blocking thread. Call only when idle.
+    fn start_write(&mut self) -> io::Result<()> {
+        let file = match std::mem::replace(&mut self.state, WriterState::Failed) {
+            WriterState::Idle(file) => file,
+            other => {
+                self.state = other;
+                return Err(io::Error::other("blob writer is not idle"));
+            }
+        };
+        let data = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => self.state = WriterState::Busy(rt.spawn_blocking(move || write_chunk(file, data))),
+            // Polled outside a Tokio runtime: write inline.
+            Err(_) => {
+                let (file, spare, r) = write_chunk(file, data);
+                r?;
+                self.state = WriterState::Idle(file);
+                self.spare = spare;
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_flush_buf(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_idle(cx))?;
+            if self.buf.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            self.start_write()?;
+        }
+    }
+}
+
+impl AsyncWrite for LocalBlobWriter {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let WriterState::Failed = this.state {
+            return Poll::Ready(Err(io::Error::other("blob writer failed earlier")));
+        }
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.buf.len() >= WRITE_CHUNK {
+            ready!(this.poll_idle(cx))?;
+            this.start_write()?;
+        }
+        let n = data.len().min(WRITE_CHUNK - this.buf.len());
+        this.buf.extend_from_slice(&data[..n]);
+        this.written += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_buf(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_buf(cx)
+    }
+}
+
+impl BlobWriter for LocalBlobWriter {
+    fn id(&self) -> &BlobId {
+        &self.id
+    }
+
+    fn finish(mut self: Box<Self>) -> BoxFuture<'static, io::Result<u64>> {
+        Box::pin(async move {
+            std::future::poll_fn(|cx| self.poll_idle(cx)).await?;
+            let mut file = match std::mem::replace(&mut self.state, WriterState::Failed) {
+                WriterState::Idle(file) => file,
+                _ => return Err(io::Error::other("blob writer is not idle")),
+            };
+            let data = std::mem::take(&mut self.buf);
+            let fsync = self.fsync;
+            let dirs = std::mem::take(&mut self.sync_dirs);
+            // One blocking call: the last chunk, the fsync of the file, then of new directories.
+            // On error `self` drops and removes a new blob.
+            blocking(move || {
+                file.write_all(&data)?;
+                if fsync {
+                    file.sync_data()?;
+                    for dir in &dirs {
+                        sync_dir(dir)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            self.remove_on_drop = false;
+            Ok(self.base + self.written)
+        })
+    }
+}
+
+impl Drop for LocalBlobWriter {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            // Best effort; a chunk still in flight keeps writing to the unlinked inode, which
+            // goes away when that thread closes it. Leftovers are caught by the orphan sweep.
+            if let Err(e) = std::fs::remove_file(&self.path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %self.path.display(), error = %e, "removing unfinished blob");
+            }
+        }
+    }
 }

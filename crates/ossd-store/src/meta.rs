@@ -160,8 +160,13 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Objects of `bucket` whose key starts with `prefix`, from `start`, at most `limit`, in
     /// byte order of the key. Cost grows with `limit`, not with the bucket.
-    fn list_objects(&self, bucket: &str, prefix: &str, start: ListStart<'_>, limit: usize)
-    -> StoreResult<Vec<ObjectRecord>>;
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start: ListStart<'_>,
+        limit: usize,
+    ) -> StoreResult<Vec<ObjectRecord>>;
     /// Every blob id referenced by metadata (for the orphan sweep).
     fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>>;
 

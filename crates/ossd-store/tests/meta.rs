@@ -1,0 +1,578 @@
+use ossd_store::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn open(dir: &tempfile::TempDir) -> SqliteMetaStore {
+    SqliteMetaStore::open(&dir.path().join("meta.db"), false).unwrap()
+}
+
+fn bucket(name: &str) -> BucketRecord {
+    BucketRecord {
+        name: name.into(),
+        created_ms: 1_700_000_000_000,
+        acl: "private".into(),
+        storage_class: "Standard".into(),
+    }
+}
+
+fn blob(s: &str) -> BlobId {
+    BlobId(s.into())
+}
+
+fn object(bucket: &str, key: &str, blobs: &[&str], size: u64) -> ObjectRecord {
+    let n = blobs.len().max(1) as u64;
+    let mut headers = BTreeMap::new();
+    headers.insert("x-oss-meta-k".to_string(), format!("v-{key}"));
+    headers.insert("cache-control".to_string(), "no-cache".to_string());
+    ObjectRecord {
+        bucket: bucket.into(),
+        key: key.into(),
+        segments: blobs.iter().map(|b| Segment { blob: blob(b), len: size / n }).collect(),
+        size,
+        etag: format!("ETAG-{size}"),
+        crc64: u64::MAX - size,
+        content_md5: "md5==".into(),
+        content_type: "text/plain".into(),
+        last_modified_ms: 1_700_000_000_123,
+        object_type: "Normal".into(),
+        acl: "default".into(),
+        headers,
+        tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+    }
+}
+
+fn appendable(bucket: &str, key: &str, blobs: &[&str], size: u64) -> ObjectRecord {
+    ObjectRecord { object_type: "Appendable".into(), ..object(bucket, key, blobs, size) }
+}
+
+fn keys(v: &[ObjectRecord]) -> Vec<&str> {
+    v.iter().map(|o| o.key.as_str()).collect()
+}
+
+fn callback(id: &str, bucket: &str, created_ms: i64, outcome: &str) -> CallbackLogEntry {
+    CallbackLogEntry {
+        request_id: id.into(),
+        bucket: bucket.into(),
+        object: "obj".into(),
+        operation: "PutObject".into(),
+        created_ms,
+        outcome: outcome.into(),
+        callback_param: "eyJjYWxsYmFja1VybCI6Imh0dHA6Ly94In0=".into(),
+        body: b"bucket=b&object=obj\xff".to_vec(),
+        attempts_json: "[]".into(),
+        message: String::new(),
+        finished_ms: 0,
+    }
+}
+
+#[test]
+fn bucket_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    assert!(m.get_bucket("b1").unwrap().is_none());
+    m.create_bucket(&bucket("b1")).unwrap();
+    assert!(matches!(m.create_bucket(&bucket("b1")), Err(StoreError::BucketExists)));
+    assert_eq!(m.get_bucket("b1").unwrap().unwrap(), bucket("b1"));
+
+    m.set_bucket_acl("b1", "public-read").unwrap();
+    assert_eq!(m.get_bucket("b1").unwrap().unwrap().acl, "public-read");
+    assert!(matches!(m.set_bucket_acl("nope", "private"), Err(StoreError::NoSuchBucket)));
+
+    m.put_object(&object("b1", "k", &["aa01"], 3), PutMode::Overwrite, None).unwrap();
+    assert!(matches!(m.delete_bucket("b1"), Err(StoreError::BucketNotEmpty)));
+    assert_eq!(m.delete_object("b1", "k").unwrap(), vec![blob("aa01")]);
+    m.delete_bucket("b1").unwrap();
+    assert!(m.get_bucket("b1").unwrap().is_none());
+    assert!(matches!(m.delete_bucket("b1"), Err(StoreError::NoSuchBucket)));
+    // Objects into a deleted bucket are refused.
+    assert!(matches!(
+        m.put_object(&object("b1", "k", &["aa02"], 3), PutMode::Overwrite, None),
+        Err(StoreError::NoSuchBucket)
+    ));
+}
+
+#[test]
+fn list_buckets_prefix_marker_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    for n in ["app-1", "app-2", "app-3", "apq", "ap", "backup", "zeta"] {
+        m.create_bucket(&bucket(n)).unwrap();
+    }
+    let names = |v: Vec<BucketRecord>| v.into_iter().map(|b| b.name).collect::<Vec<_>>();
+    assert_eq!(names(m.list_buckets("", "", 100).unwrap()), ["ap", "app-1", "app-2", "app-3", "apq", "backup", "zeta"]);
+    assert_eq!(names(m.list_buckets("app-", "", 100).unwrap()), ["app-1", "app-2", "app-3"]);
+    assert_eq!(names(m.list_buckets("app-", "app-1", 100).unwrap()), ["app-2", "app-3"]);
+    assert_eq!(names(m.list_buckets("app-", "", 2).unwrap()), ["app-1", "app-2"]);
+    assert_eq!(names(m.list_buckets("", "backup", 100).unwrap()), ["zeta"]);
+    assert_eq!(names(m.list_buckets("", "a", 2).unwrap()), ["ap", "app-1"]);
+    assert_eq!(names(m.list_buckets("ap", "apq", 100).unwrap()), Vec::<String>::new());
+    assert_eq!(names(m.list_buckets("z", "", 100).unwrap()), ["zeta"]);
+    assert_eq!(names(m.list_buckets("zz", "", 100).unwrap()), Vec::<String>::new());
+    assert!(m.list_buckets("", "", 0).unwrap().is_empty());
+}
+
+#[test]
+fn put_get_overwrite_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    let o1 = object("b", "dir/file.txt", &["aa01"], 10);
+    assert!(m.put_object(&o1, PutMode::Overwrite, None).unwrap().is_empty());
+    assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o1);
+    assert!(m.get_object("b", "dir/file").unwrap().is_none());
+    assert!(m.get_object("other", "dir/file.txt").unwrap().is_none());
+
+    // Overwrite returns the replaced blob.
+    let o2 = object("b", "dir/file.txt", &["aa02", "aa03"], 20);
+    assert_eq!(m.put_object(&o2, PutMode::Overwrite, None).unwrap(), vec![blob("aa01")]);
+    assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o2);
+
+    // MustNotExist.
+    assert!(matches!(
+        m.put_object(&object("b", "dir/file.txt", &["aa04"], 1), PutMode::MustNotExist, None),
+        Err(StoreError::ObjectExists)
+    ));
+    assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o2);
+    m.put_object(&object("b", "new", &["aa05"], 1), PutMode::MustNotExist, None).unwrap();
+
+    // A blob shared by two objects (copy) is freed only when the last reference goes.
+    let copy = object("b", "copy", &["aa02", "aa03"], 20);
+    assert!(m.put_object(&copy, PutMode::Overwrite, None).unwrap().is_empty());
+    assert!(m.delete_object("b", "dir/file.txt").unwrap().is_empty());
+    let mut freed = m.delete_object("b", "copy").unwrap();
+    freed.sort();
+    assert_eq!(freed, vec![blob("aa02"), blob("aa03")]);
+    assert!(m.delete_object("b", "copy").unwrap().is_empty());
+    assert_eq!(m.referenced_blobs().unwrap(), vec![blob("aa05")]);
+
+    // Attributes.
+    assert!(matches!(m.update_object_attrs("b", "nope", Some("private"), None), Err(StoreError::NoSuchObject)));
+    m.update_object_attrs("b", "new", Some("public-read"), None).unwrap();
+    let got = m.get_object("b", "new").unwrap().unwrap();
+    assert_eq!(got.acl, "public-read");
+    assert_eq!(got.tags, vec![("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())]);
+    let tags = vec![("z".to_string(), "".to_string()), ("c".to_string(), "x y".to_string())];
+    m.update_object_attrs("b", "new", None, Some(&tags)).unwrap();
+    let got = m.get_object("b", "new").unwrap().unwrap();
+    assert_eq!((got.acl.as_str(), got.tags), ("public-read", tags));
+    m.update_object_attrs("b", "new", None, Some(&[])).unwrap();
+    assert!(m.get_object("b", "new").unwrap().unwrap().tags.is_empty());
+}
+
+#[test]
+fn append_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    // Absent: only position 0.
+    assert!(matches!(
+        m.put_object(&appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(3), None),
+        Err(StoreError::PositionNotEqualToLength(0))
+    ));
+    assert!(m.put_object(&appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(0), None).unwrap().is_empty());
+    // Present: position must equal the size.
+    assert!(matches!(
+        m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(4), None),
+        Err(StoreError::PositionNotEqualToLength(5))
+    ));
+    assert!(matches!(
+        m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(0), None),
+        Err(StoreError::PositionNotEqualToLength(5))
+    ));
+    // The same blob grown in place, then a new segment: nothing is freed.
+    assert!(m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(5), None).unwrap().is_empty());
+    assert!(
+        m.put_object(&appendable("b", "log", &["bb01", "bb02"], 12), PutMode::AppendAt(9), None).unwrap().is_empty()
+    );
+    assert_eq!(m.get_object("b", "log").unwrap().unwrap().size, 12);
+    assert_eq!(m.referenced_blobs().unwrap(), vec![blob("bb01"), blob("bb02")]);
+    // Not appendable.
+    m.put_object(&object("b", "plain", &["bb03"], 5), PutMode::Overwrite, None).unwrap();
+    assert!(matches!(
+        m.put_object(&appendable("b", "plain", &["bb04"], 7), PutMode::AppendAt(5), None),
+        Err(StoreError::NotAppendable)
+    ));
+    // Overwriting the appendable object frees both segments.
+    let mut freed = m.put_object(&object("b", "log", &["bb05"], 1), PutMode::Overwrite, None).unwrap();
+    freed.sort();
+    assert_eq!(freed, vec![blob("bb01"), blob("bb02")]);
+    // A missing bucket wins over append rules.
+    assert!(matches!(
+        m.put_object(&appendable("nb", "log", &["bb06"], 1), PutMode::AppendAt(0), None),
+        Err(StoreError::NoSuchBucket)
+    ));
+}
+
+#[test]
+fn put_with_callback_is_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    let cb = callback("req-1", "b", 100, "pending");
+    m.put_object(&object("b", "k", &["cc01"], 1), PutMode::Overwrite, Some(&cb)).unwrap();
+    assert_eq!(m.get_callback("req-1").unwrap().unwrap(), cb);
+    // A failed put does not log its callback.
+    let cb2 = callback("req-2", "b", 101, "pending");
+    assert!(m.put_object(&object("b", "k", &["cc02"], 1), PutMode::MustNotExist, Some(&cb2)).is_err());
+    assert!(m.get_callback("req-2").unwrap().is_none());
+    assert_eq!(m.referenced_blobs().unwrap(), vec![blob("cc01")]);
+}
+
+fn put_keys(m: &SqliteMetaStore, b: &str, keys: &[&str]) {
+    for (i, k) in keys.iter().enumerate() {
+        m.put_object(&object(b, k, &[&format!("{}{i:08x}", hex::encode(b))], 1), PutMode::Overwrite, None).unwrap();
+    }
+}
+
+#[test]
+fn list_objects_order_and_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    m.create_bucket(&bucket("c")).unwrap();
+    let long = "k".repeat(1023);
+    let mut all: Vec<String> = [
+        "a",
+        "a/",
+        "a/b",
+        "a/b/c",
+        "a/b0",
+        "a0",
+        "a\u{0}x",
+        "ab",
+        "b",
+        "../../etc/passwd",
+        "./x",
+        "/leading",
+        "é",
+        "e\u{301}",
+        "日本/語",
+        "日本語",
+        "😀",
+        "\u{FFFD}",
+        "\u{10FFFF}z",
+        "Z",
+        "~",
+        "a b",
+        "a+b",
+        "a%2Fb",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    all.push(long.clone());
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    put_keys(&m, "b", &refs);
+    put_keys(&m, "c", &["a", "a/b", "zz"]);
+    // Byte order of UTF-8 == Rust's `str` order.
+    let mut sorted = all.clone();
+    sorted.sort();
+    let listed = m.list_objects("b", "", ListStart::Beginning, 1000).unwrap();
+    assert_eq!(keys(&listed), sorted.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(listed.iter().all(|o| o.bucket == "b"));
+    assert_eq!(m.get_object("b", &long).unwrap().unwrap().key.len(), 1023);
+    assert_eq!(m.get_object("b", "../../etc/passwd").unwrap().unwrap().key, "../../etc/passwd");
+
+    // Paging with After reproduces the whole listing.
+    let mut paged = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let page = match &start {
+            None => m.list_objects("b", "", ListStart::Beginning, 4).unwrap(),
+            Some(k) => m.list_objects("b", "", ListStart::After(k), 4).unwrap(),
+        };
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 4);
+        start = Some(page.last().unwrap().key.clone());
+        paged.extend(page.into_iter().map(|o| o.key));
+    }
+    assert_eq!(paged, sorted);
+
+    // Prefixes.
+    assert_eq!(keys(&m.list_objects("b", "a/", ListStart::Beginning, 100).unwrap()), ["a/", "a/b", "a/b/c", "a/b0"]);
+    assert_eq!(keys(&m.list_objects("b", "a/b", ListStart::Beginning, 100).unwrap()), ["a/b", "a/b/c", "a/b0"]);
+    assert_eq!(keys(&m.list_objects("b", "a/b", ListStart::After("a/b"), 100).unwrap()), ["a/b/c", "a/b0"]);
+    assert_eq!(keys(&m.list_objects("b", "日本", ListStart::Beginning, 100).unwrap()), ["日本/語", "日本語"]);
+    assert_eq!(keys(&m.list_objects("b", "\u{10FFFF}", ListStart::Beginning, 100).unwrap()), ["\u{10FFFF}z"]);
+    assert_eq!(keys(&m.list_objects("b", "../", ListStart::Beginning, 100).unwrap()), ["../../etc/passwd"]);
+    assert!(m.list_objects("b", "nothing", ListStart::Beginning, 100).unwrap().is_empty());
+    // PastPrefix skips a whole "directory" (delimiter listing).
+    assert_eq!(
+        keys(&m.list_objects("b", "a", ListStart::PastPrefix("a/"), 100).unwrap()),
+        ["a0", "ab"] // "a\0x", "a b", "a%2Fb", "a+b" sort before "a/"
+    );
+    assert_eq!(keys(&m.list_objects("b", "a/", ListStart::PastPrefix("a/b"), 100).unwrap()), Vec::<&str>::new());
+    assert_eq!(keys(&m.list_objects("b", "a/", ListStart::PastPrefix("a/b/"), 100).unwrap()), ["a/b0"]);
+    // A start before the prefix starts at the prefix; one past it gives nothing.
+    assert_eq!(keys(&m.list_objects("b", "a/", ListStart::After("0"), 2).unwrap()), ["a/", "a/b"]);
+    assert_eq!(keys(&m.list_objects("b", "a/", ListStart::PastPrefix(""), 2).unwrap()), Vec::<&str>::new());
+    assert!(m.list_objects("b", "a/", ListStart::After("b"), 10).unwrap().is_empty());
+    assert!(m.list_objects("b", "", ListStart::Beginning, 0).unwrap().is_empty());
+    // Isolation: other buckets never show up.
+    assert_eq!(keys(&m.list_objects("c", "", ListStart::Beginning, 100).unwrap()), ["a", "a/b", "zz"]);
+    assert_eq!(keys(&m.list_objects("c", "a", ListStart::After("a/b"), 100).unwrap()), Vec::<&str>::new());
+    assert!(m.list_objects("missing", "", ListStart::Beginning, 100).unwrap().is_empty());
+}
+
+#[test]
+fn list_uses_primary_key_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    let plan = m.explain_list_objects().unwrap();
+    assert!(plan.contains("SEARCH"), "{plan}");
+    assert!(!plan.contains("SCAN"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[test]
+fn large_bucket_pages_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    m.create_bucket(&bucket("big")).unwrap();
+    m.create_bucket(&bucket("aaa")).unwrap();
+    m.create_bucket(&bucket("zzz")).unwrap();
+    // 2,000 objects through the API (neighbouring buckets included) ...
+    let t = Instant::now();
+    for i in 0..2_000 {
+        let key = format!("dir{:02}/obj-{:06}", i % 50, i);
+        m.put_object(&object("big", &key, &[&format!("{i:032x}")], 1), PutMode::Overwrite, None).unwrap();
+    }
+    put_keys(&m, "aaa", &["dir00/x", "dir49/z"]);
+    put_keys(&m, "zzz", &["dir00/x", "dir49/z"]);
+    eprintln!("2000 put_object in {:?}", t.elapsed());
+    // ... and the other 98,000 rows in one transaction straight into the table (much faster
+    // than 98,000 commits in an unoptimised build), rows shaped like the API writes them.
+    let n = 100_000;
+    let t = Instant::now();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let template = m.get_object("big", "dir00/obj-000000").unwrap().unwrap();
+        let headers = serde_json::to_string(&template.headers).unwrap();
+        let tags = serde_json::to_string(&template.tags).unwrap();
+        c.execute(
+            "WITH RECURSIVE seq(i) AS (SELECT 2000 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1 - 1) \
+             INSERT INTO objects (bucket, key, size, etag, crc64, content_md5, content_type, \
+               last_modified_ms, object_type, acl, headers, tags, segments) \
+             SELECT 'big', CAST(printf('dir%02d/obj-%06d', i % 50, i) AS BLOB), 1, 'ETAG-1', -2, 'md5==', \
+               'text/plain', 1700000000123, 'Normal', 'default', ?2, ?3, \
+               json_array(json_object('blob', printf('%032x', i), 'len', 1)) FROM seq",
+            rusqlite::params![n, headers, tags],
+        )
+        .unwrap();
+    }
+    eprintln!("bulk-inserted {} rows in {:?}", n - 2_000, t.elapsed());
+    assert_eq!(m.get_object("big", "dir07/obj-099957").unwrap().unwrap().segments[0].blob.0, format!("{:032x}", 99957));
+
+    let t = Instant::now();
+    let first = m.list_objects("big", "", ListStart::Beginning, 1000).unwrap();
+    let mid = m.list_objects("big", "dir25/", ListStart::After("dir25/obj-050025"), 1000).unwrap();
+    let past = m.list_objects("big", "", ListStart::PastPrefix("dir48/"), 1000).unwrap();
+    let last = m.list_objects("big", "dir49/", ListStart::Beginning, 1000).unwrap();
+    let elapsed = t.elapsed();
+    eprintln!("four 1000-key pages of a {n}-object bucket in {elapsed:?}");
+    assert_eq!(first.len(), 1000);
+    assert_eq!(first[0].key, "dir00/obj-000000");
+    assert_eq!(first[1].key, "dir00/obj-000050");
+    assert_eq!(mid.len(), 999);
+    assert_eq!(mid[0].key, "dir25/obj-050075");
+    assert!(mid.iter().all(|o| o.key.starts_with("dir25/")));
+    assert_eq!(past.len(), 1000);
+    assert_eq!(past[0].key, "dir49/obj-000049");
+    assert_eq!(last.len(), 1000);
+    assert!(last.iter().all(|o| o.bucket == "big" && o.key.starts_with("dir49/")));
+    assert!(m.list_objects("big", "dir49/", ListStart::After("dir49/obj-099999"), 10).unwrap().is_empty());
+    assert!(elapsed.as_millis() < 2000, "listing took {elapsed:?}");
+    // A one-key page costs the same wherever it is.
+    let t = Instant::now();
+    for i in 0..1000 {
+        let after = format!("dir{:02}/obj-{:06}", i % 50, i * 97);
+        assert!(m.list_objects("big", "", ListStart::After(&after), 1).unwrap().len() == 1);
+    }
+    eprintln!("1000 one-key pages in {:?}", t.elapsed());
+}
+
+#[test]
+fn concurrent_writers_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(open(&dir));
+    m.create_bucket(&bucket("b")).unwrap();
+    let writers = 4;
+    let rounds = 200;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (m, stop) = (m.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut seen = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(o) = m.get_object("b", "hot").unwrap() {
+                    // Every field comes from the same put.
+                    let tag = &o.tags[0].1;
+                    assert_eq!(o.etag, format!("E-{tag}"));
+                    assert_eq!(o.headers["x-oss-meta-w"], *tag);
+                    assert_eq!(o.segments[0].blob.0, format!("{:0>32}", tag.replace('-', "f")));
+                    seen += 1;
+                }
+                for o in m.list_objects("b", "w", ListStart::Beginning, 100).unwrap() {
+                    assert_eq!(o.etag, format!("E-{}", o.tags[0].1));
+                }
+            }
+            seen
+        }));
+    }
+    let mut handles = Vec::new();
+    for w in 0..writers {
+        let m = m.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut last_freed = Vec::new();
+            let mut own_freed = Vec::new();
+            for r in 0..rounds {
+                let tag = format!("{w}-{r}");
+                let blob_id = format!("{:0>32}", tag.replace('-', "f"));
+                let mut o = object("b", "hot", &[&blob_id], r as u64);
+                o.etag = format!("E-{tag}");
+                o.tags = vec![("t".into(), tag.clone())];
+                o.headers.insert("x-oss-meta-w".into(), tag.clone());
+                last_freed.extend(m.put_object(&o, PutMode::Overwrite, None).unwrap());
+                let mut own = o.clone();
+                own.key = format!("w{w}");
+                own.segments[0].blob = BlobId(format!("e{}", &blob_id[1..]));
+                own_freed.extend(m.put_object(&own, PutMode::Overwrite, None).unwrap());
+            }
+            assert_eq!(own_freed.len(), rounds - 1);
+            last_freed
+        }));
+    }
+    let mut freed = Vec::new();
+    for h in handles {
+        freed.extend(h.join().unwrap());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(seen > 0);
+    // Last commit wins: the survivor is some writer's final put, and every other put of the
+    // hot key was freed exactly once.
+    let hot = m.get_object("b", "hot").unwrap().unwrap();
+    let tag = &hot.tags[0].1;
+    assert!((0..writers).any(|w| *tag == format!("{w}-{}", rounds - 1)), "{tag}");
+    freed.sort();
+    let before = freed.len();
+    freed.dedup();
+    assert_eq!(before, freed.len(), "a blob was freed twice");
+    assert_eq!(freed.len(), writers * rounds - 1);
+    assert!(!freed.contains(&hot.segments[0].blob));
+    // Remaining references: the hot key's blob plus each writer's own key.
+    let refs = m.referenced_blobs().unwrap();
+    assert_eq!(refs.len(), 1 + writers);
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let o = object("b", "k/ü", &["dd01", "dd02"], 9);
+    let cb = callback("req-9", "b", 5, "pending");
+    {
+        let m = SqliteMetaStore::open(&path, true).unwrap();
+        m.create_bucket(&bucket("b")).unwrap();
+        m.put_object(&o, PutMode::Overwrite, Some(&cb)).unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, true).unwrap();
+    assert_eq!(m.get_bucket("b").unwrap().unwrap(), bucket("b"));
+    assert_eq!(m.get_object("b", "k/ü").unwrap().unwrap(), o);
+    assert_eq!(m.get_callback("req-9").unwrap().unwrap(), cb);
+    assert_eq!(m.referenced_blobs().unwrap(), vec![blob("dd01"), blob("dd02")]);
+    assert_eq!(m.delete_object("b", "k/ü").unwrap().len(), 2);
+    drop(m);
+    // Two stores on one file (e.g. a tool next to the server) see each other's commits.
+    let a = SqliteMetaStore::open(&path, false).unwrap();
+    let b = SqliteMetaStore::open(&path, false).unwrap();
+    a.create_bucket(&bucket("x")).unwrap();
+    assert!(b.get_bucket("x").unwrap().is_some());
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    drop(SqliteMetaStore::open(&path, false).unwrap());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+    }
+    match SqliteMetaStore::open(&path, false) {
+        Err(StoreError::Backend(msg)) => assert!(msg.contains("99"), "{msg}"),
+        other => panic!("expected a backend error, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn callback_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    for i in 0..10 {
+        let b = if i % 2 == 0 { "even" } else { "odd" };
+        m.record_callback(&callback(&format!("r{i}"), b, 1000 + i, "pending")).unwrap();
+    }
+    assert!(m.get_callback("nope").unwrap().is_none());
+    let mut done = callback("r3", "odd", 1003, "200");
+    done.attempts_json = r#"[{"url":"http://x","status":200,"error":"","latency_ms":3,"response_bytes":10}]"#.into();
+    done.message = "ok".into();
+    done.finished_ms = 2000;
+    // finish only touches the outcome fields.
+    let mut update = done.clone();
+    update.body = b"ignored".to_vec();
+    m.finish_callback(&update).unwrap();
+    assert_eq!(m.get_callback("r3").unwrap().unwrap(), done);
+    let mut failed = callback("r4", "even", 1004, "203");
+    failed.message = "timeout".into();
+    failed.finished_ms = 2001;
+    m.finish_callback(&failed).unwrap();
+    // finish of an unknown entry records it whole.
+    let orphan = CallbackLogEntry { finished_ms: 5, ..callback("r-x", "odd", 1, "200") };
+    m.finish_callback(&orphan).unwrap();
+    assert_eq!(m.get_callback("r-x").unwrap().unwrap(), orphan);
+
+    let ids = |f: CallbackFilter| m.list_callbacks(&f).unwrap().into_iter().map(|e| e.request_id).collect::<Vec<_>>();
+    assert_eq!(ids(CallbackFilter::default()), ["r9", "r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1", "r0", "r-x"]);
+    assert_eq!(ids(CallbackFilter { limit: 3, ..Default::default() }), ["r9", "r8", "r7"]);
+    assert_eq!(
+        ids(CallbackFilter { bucket: Some("even".into()), ..Default::default() }),
+        ["r8", "r6", "r4", "r2", "r0"]
+    );
+    assert_eq!(
+        ids(CallbackFilter { outcome: Some("pending".into()), bucket: Some("odd".into()), ..Default::default() }),
+        ["r9", "r7", "r5", "r1"]
+    );
+    assert_eq!(ids(CallbackFilter { outcome: Some("203".into()), ..Default::default() }), ["r4"]);
+    assert_eq!(
+        ids(CallbackFilter { since_ms: Some(1003), until_ms: Some(1005), ..Default::default() }),
+        ["r5", "r4", "r3"]
+    );
+    assert_eq!(ids(CallbackFilter { since_ms: Some(1008), ..Default::default() }), ["r9", "r8"]);
+    assert_eq!(ids(CallbackFilter { until_ms: Some(1000), ..Default::default() }), ["r0", "r-x"]);
+
+    // Default limit is 100.
+    for i in 0..150 {
+        m.record_callback(&callback(&format!("bulk{i:03}"), "bulk", 5000 + i, "200")).unwrap();
+    }
+    assert_eq!(m.list_callbacks(&CallbackFilter::default()).unwrap().len(), 100);
+    assert_eq!(m.list_callbacks(&CallbackFilter { limit: 1000, ..Default::default() }).unwrap().len(), 161);
+
+    // Prune: entries go only when beyond the newest `keep` AND older than max_age.
+    // now=6000, max_age=1000 -> older means created before 5000: the 11 first entries.
+    assert_eq!(m.prune_callbacks(155, 1000, 6000).unwrap(), 6); // keeps newest 155: r-x,r0..r4 go
+    assert!(m.get_callback("r4").unwrap().is_none());
+    assert!(m.get_callback("r5").unwrap().is_some());
+    assert_eq!(m.prune_callbacks(0, 1000, 6000).unwrap(), 5); // young ones stay whatever keep says
+    assert_eq!(m.list_callbacks(&CallbackFilter { limit: 1000, ..Default::default() }).unwrap().len(), 150);
+    assert_eq!(m.prune_callbacks(10, 0, 10_000).unwrap(), 140);
+    assert_eq!(ids(CallbackFilter { limit: 1000, ..Default::default() }).len(), 10);
+    assert_eq!(ids(CallbackFilter { limit: 1, ..Default::default() }), ["bulk149"]);
+    assert_eq!(m.prune_callbacks(10, 0, 10_000).unwrap(), 0);
+    assert_eq!(m.prune_callbacks(100, 0, 10_000).unwrap(), 0);
+}
