@@ -356,6 +356,143 @@ pub fn post_response(bucket: &str, location: &str, key: &str, etag: &str) -> Str
     w.finish()
 }
 
+/// Multipart upload bodies.
+pub mod multipart {
+    use super::XmlWriter;
+    use crate::timefmt::iso8601_ms;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct CompleteMultipartUpload {
+        #[serde(rename = "Part", default)]
+        pub parts: Vec<CompletePart>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct CompletePart {
+        #[serde(rename = "PartNumber")]
+        pub part_number: u32,
+        #[serde(rename = "ETag")]
+        pub etag: String,
+    }
+
+    pub fn initiate_result(bucket: &str, key: &str, upload_id: &str, encoding: Option<&str>) -> String {
+        let mut w = XmlWriter::new();
+        w.open("InitiateMultipartUploadResult");
+        if let Some(e) = encoding {
+            w.elem("EncodingType", e);
+        }
+        w.elem("Bucket", bucket).elem("Key", key).elem("UploadId", upload_id).close("InitiateMultipartUploadResult");
+        w.finish()
+    }
+
+    pub fn copy_part_result(etag: &str, last_modified_ms: i64) -> String {
+        let mut w = XmlWriter::new();
+        w.open("CopyPartResult")
+            .elem("LastModified", &iso8601_ms(last_modified_ms))
+            .elem("ETag", &format!("\"{etag}\""))
+            .close("CopyPartResult");
+        w.finish()
+    }
+
+    pub fn complete_result(location: &str, bucket: &str, key: &str, etag: &str, encoding: Option<&str>) -> String {
+        let mut w = XmlWriter::new();
+        w.open("CompleteMultipartUploadResult");
+        if let Some(e) = encoding {
+            w.elem("EncodingType", e);
+        }
+        w.elem("Location", location)
+            .elem("Bucket", bucket)
+            .elem("Key", key)
+            .elem("ETag", &format!("\"{etag}\""))
+            .close("CompleteMultipartUploadResult");
+        w.finish()
+    }
+
+    pub struct PartsPage<'a> {
+        pub bucket: &'a str,
+        pub key: &'a str,
+        pub upload_id: &'a str,
+        pub marker: u32,
+        pub max: usize,
+        pub truncated: bool,
+        pub encoding: Option<&'a str>,
+    }
+
+    /// Parts as `(number, last modified ms, etag, crc64, size)`.
+    pub fn list_parts(page: &PartsPage, parts: &[(u32, i64, &str, u64, u64)]) -> String {
+        let mut w = XmlWriter::new();
+        w.open("ListPartsResult");
+        if let Some(e) = page.encoding {
+            w.elem("EncodingType", e);
+        }
+        let next = parts.last().map(|p| p.0).unwrap_or(page.marker);
+        w.elem("Bucket", page.bucket)
+            .elem("Key", page.key)
+            .elem("UploadId", page.upload_id)
+            .elem("PartNumberMarker", &page.marker.to_string())
+            .elem("NextPartNumberMarker", &next.to_string())
+            .elem("MaxParts", &page.max.to_string())
+            .elem("IsTruncated", if page.truncated { "true" } else { "false" });
+        for (n, ms, etag, crc, size) in parts {
+            w.open("Part")
+                .elem("PartNumber", &n.to_string())
+                .elem("LastModified", &iso8601_ms(*ms))
+                .elem("ETag", &format!("\"{etag}\""))
+                .elem("HashCrc64ecma", &crc.to_string())
+                .elem("Size", &size.to_string())
+                .close("Part");
+        }
+        w.close("ListPartsResult");
+        w.finish()
+    }
+
+    pub struct UploadsPage<'a> {
+        pub bucket: &'a str,
+        pub prefix: &'a str,
+        pub delimiter: &'a str,
+        pub key_marker: &'a str,
+        pub upload_id_marker: &'a str,
+        pub max: usize,
+        pub truncated: bool,
+        /// Next key and upload id markers, when truncated.
+        pub next: Option<(&'a str, &'a str)>,
+        pub encoding: Option<&'a str>,
+    }
+
+    /// Uploads as `(key, upload id, initiated ms)`.
+    pub fn list_uploads(page: &UploadsPage, uploads: &[(String, String, i64)], prefixes: &[String]) -> String {
+        let mut w = XmlWriter::new();
+        w.open("ListMultipartUploadsResult");
+        if let Some(e) = page.encoding {
+            w.elem("EncodingType", e);
+        }
+        let (nk, ni) = page.next.unwrap_or(("", ""));
+        w.elem("Bucket", page.bucket)
+            .elem("KeyMarker", page.key_marker)
+            .elem("UploadIdMarker", page.upload_id_marker)
+            .elem("NextKeyMarker", nk)
+            .elem("NextUploadIdMarker", ni)
+            .elem("Delimiter", page.delimiter)
+            .elem("Prefix", page.prefix)
+            .elem("MaxUploads", &page.max.to_string())
+            .elem("IsTruncated", if page.truncated { "true" } else { "false" });
+        for (key, id, ms) in uploads {
+            w.open("Upload")
+                .elem("Key", key)
+                .elem("UploadId", id)
+                .elem("StorageClass", "Standard")
+                .elem("Initiated", &iso8601_ms(*ms))
+                .close("Upload");
+        }
+        for p in prefixes {
+            w.open("CommonPrefixes").elem("Prefix", p).close("CommonPrefixes");
+        }
+        w.close("ListMultipartUploadsResult");
+        w.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// `PutMode::AppendAt` on an object that is not appendable.
     #[error("object not appendable")]
     NotAppendable,
+    /// The multipart upload does not exist (never, or aborted, or completed).
+    #[error("no such upload")]
+    NoSuchUpload,
     #[error("storage backend: {0}")]
     Backend(String),
 }
@@ -69,6 +72,32 @@ pub struct ObjectRecord {
     pub headers: BTreeMap<String, String>,
     /// Object tags in order of insertion.
     pub tags: Vec<(String, String)>,
+}
+
+/// A multipart upload in progress, with the attributes given at initiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: i64,
+    pub content_type: String,
+    pub acl: String,
+    pub headers: BTreeMap<String, String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One uploaded part; its bytes are one finished blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    pub upload_id: String,
+    pub part_number: u32,
+    pub blob: BlobId,
+    pub size: u64,
+    /// Upper-case hex MD5 of the part, without quotes.
+    pub etag: String,
+    pub crc64: u64,
+    pub last_modified_ms: i64,
 }
 
 /// How `put_object` treats an existing object under the same key.
@@ -131,7 +160,7 @@ pub struct CallbackFilter {
 /// a blocking thread), so implementations must be `Send + Sync`.
 pub trait MetaStore: Send + Sync + 'static {
     fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
-    /// Fails with `BucketNotEmpty` while it holds objects (or, later, multipart uploads).
+    /// Fails with `BucketNotEmpty` while it holds objects or multipart uploads.
     fn delete_bucket(&self, name: &str) -> StoreResult<()>;
     fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
     /// Buckets with `prefix`, names strictly after `marker`, at most `limit`, in name order.
@@ -169,6 +198,37 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<ObjectRecord>>;
     /// Every blob id referenced by metadata (for the orphan sweep).
     fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>>;
+
+    /// Starts a multipart upload (`NoSuchBucket` when the bucket is gone).
+    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
+    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// Records a part, replacing one with the same number; returns the blobs that became
+    /// unreferenced (`NoSuchUpload` when the upload is gone: the caller then drops the blob).
+    fn put_part(&self, part: &PartRecord) -> StoreResult<Vec<BlobId>>;
+    /// Parts with numbers above `after_part`, in order, at most `limit`.
+    fn list_parts(&self, upload_id: &str, after_part: u32, limit: usize) -> StoreResult<Vec<PartRecord>>;
+    /// Uploads of `bucket` with `prefix`, ordered by (key, upload id), after the markers: with an
+    /// empty `upload_id_marker`, keys strictly after `key_marker`; otherwise also the uploads of
+    /// `key_marker` whose id is after `upload_id_marker`.
+    fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        upload_id_marker: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<UploadRecord>>;
+    /// Publishes `object` (made of some of the upload's part blobs) and removes the upload and its
+    /// parts, in one transaction; returns the blobs no longer referenced.
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+        mode: PutMode,
+        callback: Option<&CallbackLogEntry>,
+    ) -> StoreResult<Vec<BlobId>>;
+    /// Removes the upload and its parts; returns their blobs (`NoSuchUpload` if absent).
+    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
 
     fn record_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()>;
     /// Sets outcome, attempts, message and finished time of an existing entry.

@@ -37,7 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -89,6 +89,35 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_by_time ON callbacks (created_ms, request_id);
 ";
+
+/// Version 2: multipart uploads. Part blobs are counted in `blob_refs` like object segments.
+const SCHEMA_V2: &str = "
+CREATE TABLE uploads (
+    upload_id    TEXT PRIMARY KEY NOT NULL,
+    bucket       TEXT NOT NULL,
+    key          BLOB NOT NULL,
+    initiated_ms INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    acl          TEXT NOT NULL,
+    headers      TEXT NOT NULL,
+    tags         TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX uploads_by_key ON uploads (bucket, key, upload_id);
+
+CREATE TABLE parts (
+    upload_id        TEXT NOT NULL,
+    part_number      INTEGER NOT NULL,
+    blob             TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    etag             TEXT NOT NULL,
+    crc64            INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+";
+
+const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
+const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
 
 const OBJECT_COLUMNS: &str = "bucket, key, size, etag, crc64, content_md5, content_type, \
      last_modified_ms, object_type, acl, headers, tags, segments";
@@ -200,8 +229,11 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0 => {
-            tx.execute_batch(SCHEMA_V1).db()?;
+        0 | 1 => {
+            if version == 0 {
+                tx.execute_batch(SCHEMA_V1).db()?;
+            }
+            tx.execute_batch(SCHEMA_V2).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -212,6 +244,69 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         }
     }
     tx.commit().db()
+}
+
+/// Deletes an upload and its parts; returns the part blobs left without references.
+fn remove_upload(tx: &Transaction<'_>, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+    let blobs: Vec<Segment> = {
+        let mut stmt = tx.prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1").db()?;
+        let rows = stmt.query_map([upload_id], |r| r.get(0).map(|b| Segment { blob: BlobId(b), len: 0 })).db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()?
+    };
+    tx.prepare_cached("DELETE FROM parts WHERE upload_id = ?1").db()?.execute([upload_id]).db()?;
+    tx.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1").db()?.execute([upload_id]).db()?;
+    drop_refs(tx, &blobs)
+}
+
+struct RawUpload {
+    bucket: String,
+    key: Vec<u8>,
+    upload_id: String,
+    initiated_ms: i64,
+    content_type: String,
+    acl: String,
+    headers: String,
+    tags: String,
+}
+
+fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
+    Ok(RawUpload {
+        bucket: r.get(0)?,
+        key: r.get(1)?,
+        upload_id: r.get(2)?,
+        initiated_ms: r.get(3)?,
+        content_type: r.get(4)?,
+        acl: r.get(5)?,
+        headers: r.get(6)?,
+        tags: r.get(7)?,
+    })
+}
+
+impl RawUpload {
+    fn into_record(self) -> StoreResult<UploadRecord> {
+        Ok(UploadRecord {
+            bucket: self.bucket,
+            key: String::from_utf8(self.key).map_err(|_| StoreError::Backend("upload key is not UTF-8".into()))?,
+            upload_id: self.upload_id,
+            initiated_ms: self.initiated_ms,
+            content_type: self.content_type,
+            acl: self.acl,
+            headers: serde_json::from_str(&self.headers).db()?,
+            tags: serde_json::from_str(&self.tags).db()?,
+        })
+    }
+}
+
+fn part_from_row(r: &Row<'_>) -> rusqlite::Result<PartRecord> {
+    Ok(PartRecord {
+        upload_id: r.get(0)?,
+        part_number: r.get(1)?,
+        blob: BlobId(r.get(2)?),
+        size: r.get::<_, i64>(3)?.max(0) as u64,
+        etag: r.get(4)?,
+        crc64: r.get::<_, i64>(5)? as u64,
+        last_modified_ms: r.get(6)?,
+    })
 }
 
 fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
@@ -365,6 +460,73 @@ fn current_object(tx: &Transaction<'_>, bucket: &str, key: &str) -> StoreResult<
     }
 }
 
+/// Publishes an object inside a transaction (PutObject, AppendObject, CopyObject and multipart
+/// completion share it): mode checks, the row, blob reference counts, the callback entry.
+fn publish_object(
+    tx: &Transaction<'_>,
+    o: &ObjectRecord,
+    mode: PutMode,
+    callback: Option<&CallbackLogEntry>,
+) -> StoreResult<Vec<BlobId>> {
+    let headers = serde_json::to_string(&o.headers).db()?;
+    let tags = serde_json::to_string(&o.tags).db()?;
+    let segments = serde_json::to_string(&o.segments).db()?;
+    let size = to_i64(o.size, "object size")?;
+    let bucket_exists =
+        tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&o.bucket]).db()?;
+    if !bucket_exists {
+        return Err(StoreError::NoSuchBucket);
+    }
+    let old = current_object(tx, &o.bucket, &o.key)?;
+    match (mode, &old) {
+        (PutMode::Overwrite, _) | (PutMode::MustNotExist, None) => {}
+        (PutMode::MustNotExist, Some(_)) => return Err(StoreError::ObjectExists),
+        (PutMode::AppendAt(0), None) => {}
+        (PutMode::AppendAt(_), None) => {
+            return Err(StoreError::PositionNotEqualToLength(0));
+        }
+        (PutMode::AppendAt(pos), Some((ty, size, _))) => {
+            if ty != "Appendable" {
+                return Err(StoreError::NotAppendable);
+            }
+            if *size != pos {
+                return Err(StoreError::PositionNotEqualToLength(*size));
+            }
+        }
+    }
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))
+    .db()?
+    .execute(params![
+        o.bucket,
+        o.key.as_bytes(),
+        size,
+        o.etag,
+        o.crc64 as i64,
+        o.content_md5,
+        o.content_type,
+        o.last_modified_ms,
+        o.object_type,
+        o.acl,
+        headers,
+        tags,
+        segments
+    ])
+    .db()?;
+    // New references first, so blobs the new record keeps (append) never reach zero.
+    add_refs(tx, &o.segments)?;
+    let freed = match old {
+        Some((_, _, old_segments)) => drop_refs(tx, &old_segments)?,
+        None => Vec::new(),
+    };
+    if let Some(cb) = callback {
+        upsert_callback(tx, cb)?;
+    }
+    Ok(freed)
+}
+
 impl SqliteMetaStore {
     /// Opens (creating if needed) the database at `path` with [`DEFAULT_READERS`] read
     /// connections. `durable` selects `synchronous=FULL` (else `NORMAL`).
@@ -454,7 +616,9 @@ impl MetaStore for SqliteMetaStore {
             }
             let has_objects =
                 tx.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1").db()?.exists([name]).db()?;
-            if has_objects {
+            let has_uploads =
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1").db()?.exists([name]).db()?;
+            if has_objects || has_uploads {
                 return Err(StoreError::BucketNotEmpty);
             }
             tx.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([name]).db()?;
@@ -502,65 +666,7 @@ impl MetaStore for SqliteMetaStore {
         mode: PutMode,
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
-        let headers = serde_json::to_string(&o.headers).db()?;
-        let tags = serde_json::to_string(&o.tags).db()?;
-        let segments = serde_json::to_string(&o.segments).db()?;
-        let size = to_i64(o.size, "object size")?;
-        self.write(|tx| {
-            let bucket_exists =
-                tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&o.bucket]).db()?;
-            if !bucket_exists {
-                return Err(StoreError::NoSuchBucket);
-            }
-            let old = current_object(tx, &o.bucket, &o.key)?;
-            match (mode, &old) {
-                (PutMode::Overwrite, _) | (PutMode::MustNotExist, None) => {}
-                (PutMode::MustNotExist, Some(_)) => return Err(StoreError::ObjectExists),
-                (PutMode::AppendAt(0), None) => {}
-                (PutMode::AppendAt(_), None) => {
-                    return Err(StoreError::PositionNotEqualToLength(0));
-                }
-                (PutMode::AppendAt(pos), Some((ty, size, _))) => {
-                    if ty != "Appendable" {
-                        return Err(StoreError::NotAppendable);
-                    }
-                    if *size != pos {
-                        return Err(StoreError::PositionNotEqualToLength(*size));
-                    }
-                }
-            }
-            tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ))
-            .db()?
-            .execute(params![
-                o.bucket,
-                o.key.as_bytes(),
-                size,
-                o.etag,
-                o.crc64 as i64,
-                o.content_md5,
-                o.content_type,
-                o.last_modified_ms,
-                o.object_type,
-                o.acl,
-                headers,
-                tags,
-                segments
-            ])
-            .db()?;
-            // New references first, so blobs the new record keeps (append) never reach zero.
-            add_refs(tx, &o.segments)?;
-            let freed = match old {
-                Some((_, _, old_segments)) => drop_refs(tx, &old_segments)?,
-                None => Vec::new(),
-            };
-            if let Some(cb) = callback {
-                upsert_callback(tx, cb)?;
-            }
-            Ok(freed)
-        })
+        self.write(|tx| publish_object(tx, o, mode, callback))
     }
 
     fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
@@ -641,6 +747,136 @@ impl MetaStore for SqliteMetaStore {
             let mut stmt = c.prepare_cached("SELECT blob FROM blob_refs ORDER BY blob").db()?;
             let rows = stmt.query_map([], |r| r.get(0).map(BlobId)).db()?;
             rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    fn create_upload(&self, u: &UploadRecord) -> StoreResult<()> {
+        let headers = serde_json::to_string(&u.headers).db()?;
+        let tags = serde_json::to_string(&u.tags).db()?;
+        self.write(|tx| {
+            let bucket_exists =
+                tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&u.bucket]).db()?;
+            if !bucket_exists {
+                return Err(StoreError::NoSuchBucket);
+            }
+            tx.prepare_cached(&format!("INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
+                .db()?
+                .execute(params![u.bucket, u.key.as_bytes(), u.upload_id, u.initiated_ms, u.content_type, u.acl, headers, tags])
+                .db()?;
+            Ok(())
+        })
+    }
+
+    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
+        self.read(|c| {
+            let raw = c
+                .prepare_cached(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"))
+                .db()?
+                .query_row([upload_id], raw_upload)
+                .optional()
+                .db()?;
+            raw.map(RawUpload::into_record).transpose()
+        })
+    }
+
+    fn put_part(&self, p: &PartRecord) -> StoreResult<Vec<BlobId>> {
+        let size = to_i64(p.size, "part size")?;
+        self.write(|tx| {
+            let exists =
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([&p.upload_id]).db()?;
+            if !exists {
+                return Err(StoreError::NoSuchUpload);
+            }
+            let old: Option<String> = tx
+                .prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2")
+                .db()?
+                .query_row(params![p.upload_id, p.part_number], |r| r.get(0))
+                .optional()
+                .db()?;
+            tx.prepare_cached(&format!("INSERT OR REPLACE INTO parts ({PART_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))
+                .db()?
+                .execute(params![p.upload_id, p.part_number, p.blob.0, size, p.etag, p.crc64 as i64, p.last_modified_ms])
+                .db()?;
+            add_refs(tx, &[Segment { blob: p.blob.clone(), len: p.size }])?;
+            match old {
+                Some(b) => drop_refs(tx, &[Segment { blob: BlobId(b), len: 0 }]),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn list_parts(&self, upload_id: &str, after_part: u32, limit: usize) -> StoreResult<Vec<PartRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PART_COLUMNS} FROM parts WHERE upload_id = ?1 AND part_number > ?2 \
+                     ORDER BY part_number LIMIT ?3"
+                ))
+                .db()?;
+            let rows = stmt.query_map(params![upload_id, after_part, limit_i64(limit)], part_from_row).db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        upload_id_marker: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<UploadRecord>> {
+        let upper = past_prefix(prefix);
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {UPLOAD_COLUMNS} FROM uploads \
+                     WHERE bucket = ?1 AND key >= ?2 AND key < ?3 AND (key > ?4 OR (key = ?4 AND upload_id > ?5)) \
+                     ORDER BY key, upload_id LIMIT ?6"
+                ))
+                .db()?;
+            // An empty upload-id marker skips every upload of the key marker.
+            let id_marker = if upload_id_marker.is_empty() { "\u{10FFFF}" } else { upload_id_marker };
+            let rows = stmt
+                .query_map(
+                    params![bucket, prefix.as_bytes(), upper, key_marker.as_bytes(), id_marker, limit_i64(limit)],
+                    raw_upload,
+                )
+                .db()?;
+            let raws = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
+            raws.into_iter().map(RawUpload::into_record).collect()
+        })
+    }
+
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+        mode: PutMode,
+        callback: Option<&CallbackLogEntry>,
+    ) -> StoreResult<Vec<BlobId>> {
+        self.write(|tx| {
+            let exists =
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([upload_id]).db()?;
+            if !exists {
+                return Err(StoreError::NoSuchUpload);
+            }
+            // The object's references are added before the parts' are dropped, so the parts it
+            // uses keep their blobs and only the unused ones are freed.
+            let mut freed = publish_object(tx, object, mode, callback)?;
+            freed.extend(remove_upload(tx, upload_id)?);
+            Ok(freed)
+        })
+    }
+
+    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+        self.write(|tx| {
+            let exists =
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([upload_id]).db()?;
+            if !exists {
+                return Err(StoreError::NoSuchUpload);
+            }
+            remove_upload(tx, upload_id)
         })
     }
 

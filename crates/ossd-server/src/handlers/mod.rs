@@ -2,6 +2,7 @@
 
 pub mod bucket;
 pub mod list;
+pub mod multipart;
 pub mod object_attrs;
 pub mod object_read;
 pub mod object_write;
@@ -50,10 +51,17 @@ pub async fn dispatch(
         GetObjectTagging => object_attrs::get_object_tagging(state, ctx).await,
         DeleteObjectTagging => object_attrs::delete_object_tagging(state, ctx).await,
         PostObject => post_object::post_object(state, ctx, &b()?, body).await,
-        ListMultipartUploads | InitiateMultipartUpload | UploadPart | UploadPartCopy
-        | CompleteMultipartUpload | AbortMultipartUpload | ListParts | Options => {
-            Err(OssError::not_implemented(ctx.endpoint.name()))
+        ListMultipartUploads => multipart::list_uploads(state, ctx).await,
+        InitiateMultipartUpload => multipart::initiate(state, ctx).await,
+        UploadPart => multipart::upload_part(state, ctx, body).await,
+        UploadPartCopy => multipart::upload_part_copy(state, ctx).await,
+        CompleteMultipartUpload => {
+            let record = multipart::complete_object(state, ctx, body, None).await?;
+            Ok(multipart::complete_response(ctx, &record))
         }
+        AbortMultipartUpload => multipart::abort(state, ctx).await,
+        ListParts => multipart::list_parts(state, ctx).await,
+        Options => Err(OssError::not_implemented(ctx.endpoint.name())),
     }
 }
 
@@ -70,6 +78,7 @@ pub fn store_error(e: StoreError) -> OssError {
                 .with("NextAppendPosition", n.to_string())
         }
         StoreError::NotAppendable => OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type."),
+        StoreError::NoSuchUpload => OssError::new(404, "NoSuchUpload", "The specified upload does not exist."),
         StoreError::Backend(msg) => {
             tracing::error!(error = %msg, "metadata store failure");
             OssError::internal("We encountered an internal error. Please try again.")

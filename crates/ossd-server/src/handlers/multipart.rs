@@ -1,0 +1,348 @@
+//! Multipart uploads: initiate, upload part (and part copy), complete, abort, list parts and
+//! uploads. Completion copies no bytes: the object's segments are the parts' blobs, its CRC is
+//! combined from the part CRCs, so its cost grows with the number of parts only.
+
+use super::list::{parse_max_keys, url_encode};
+use super::object_read::{check_copy_conditions, parse_range, stream_object, RangeRequest};
+use super::object_write::{declared_length, load_copy_source, write_attrs};
+use super::{read_xml_body, store_error};
+use crate::body::{self, MAX_OBJECT_SIZE};
+use crate::context::RequestContext;
+use crate::response::{self, Body};
+use crate::state::AppState;
+use http::Response;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use ossd_proto::OssError;
+use ossd_proto::checksum::{crc64_combine, etag_from_md5, multipart_etag};
+use ossd_proto::timefmt::now_ms;
+use ossd_proto::xml::{self, multipart as mxml};
+use ossd_store::{CallbackLogEntry, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
+
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// Every part but the last must be at least this large.
+pub const MIN_PART_SIZE: u64 = 100 * 1024;
+
+fn no_such_upload(id: &str) -> OssError {
+    OssError::new(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
+        .with("UploadId", id)
+}
+
+fn upload_error(id: &str) -> impl Fn(StoreError) -> OssError + '_ {
+    move |e| match e {
+        StoreError::NoSuchUpload => no_such_upload(id),
+        e => store_error(e),
+    }
+}
+
+fn encoding(ctx: &RequestContext) -> Option<&'static str> {
+    ctx.query.non_empty("encoding-type").filter(|e| *e == "url").map(|_| "url")
+}
+
+/// Loads the upload named by `uploadId`, which must belong to this bucket and key.
+async fn load_upload(state: &AppState, ctx: &RequestContext) -> Result<UploadRecord, OssError> {
+    let id = ctx.query.get("uploadId").unwrap_or("").to_string();
+    let lookup = id.clone();
+    let upload = state.meta(move |m| m.get_upload(&lookup)).await.map_err(store_error)?;
+    match upload {
+        Some(u) if u.bucket == ctx.bucket()? && u.key == ctx.key()? => Ok(u),
+        _ => Err(no_such_upload(&id)),
+    }
+}
+
+pub async fn initiate(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let (bucket, key) = (ctx.bucket()?, ctx.key()?);
+    let attrs = write_attrs(ctx, key)?;
+    let upload = UploadRecord {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        upload_id: hex::encode_upper(rand::random::<[u8; 16]>()),
+        initiated_ms: now_ms(),
+        content_type: attrs.content_type,
+        acl: attrs.acl,
+        headers: attrs.headers,
+        tags: attrs.tags,
+    };
+    let u = upload.clone();
+    state.meta(move |m| m.create_upload(&u)).await.map_err(store_error)?;
+    let enc = encoding(ctx);
+    let shown_key = if enc.is_some() { url_encode(key) } else { key.to_string() };
+    Ok(response::xml(200, mxml::initiate_result(bucket, &shown_key, &upload.upload_id, enc)))
+}
+
+fn part_number(ctx: &RequestContext) -> Result<u32, OssError> {
+    let raw = ctx.query.get("partNumber").unwrap_or("");
+    raw.parse::<u32>().ok().filter(|n| (1..=MAX_PART_NUMBER).contains(n)).ok_or_else(|| {
+        OssError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive.")
+            .with("ArgumentName", "partNumber")
+            .with("ArgumentValue", raw)
+    })
+}
+
+async fn save_part(state: &AppState, upload: &UploadRecord, number: u32, stored: body::StoredBody) -> Result<PartRecord, OssError> {
+    let part = PartRecord {
+        upload_id: upload.upload_id.clone(),
+        part_number: number,
+        blob: stored.blob.clone(),
+        size: stored.size,
+        etag: etag_from_md5(&stored.md5),
+        crc64: stored.crc64,
+        last_modified_ms: now_ms(),
+    };
+    let p = part.clone();
+    match state.meta(move |m| m.put_part(&p)).await {
+        Ok(freed) => {
+            state.reclaim(freed).await;
+            Ok(part)
+        }
+        Err(e) => {
+            state.reclaim(vec![stored.blob]).await;
+            Err(upload_error(&upload.upload_id)(e))
+        }
+    }
+}
+
+pub async fn upload_part(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+    let number = part_number(ctx)?;
+    let upload = load_upload(state, ctx).await?;
+    body::check_declared_length(declared_length(ctx)?, MAX_OBJECT_SIZE)?;
+    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE).await?;
+    if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
+        state.reclaim(vec![stored.blob]).await;
+        return Err(e);
+    }
+    let md5 = stored.content_md5();
+    let part = save_part(state, &upload, number, stored).await?;
+    let mut r = response::status(200);
+    response::set(&mut r, "etag", &format!("\"{}\"", part.etag));
+    response::set(&mut r, "x-oss-hash-crc64ecma", &part.crc64.to_string());
+    response::set(&mut r, "content-md5", &md5);
+    Ok(r)
+}
+
+pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let number = part_number(ctx)?;
+    let upload = load_upload(state, ctx).await?;
+    let src = load_copy_source(state, ctx).await?;
+    check_copy_conditions(ctx, &src)?;
+    let (offset, len) = match ctx.header("x-oss-copy-source-range") {
+        None => (0, src.size),
+        Some(h) => match parse_range(Some(h), src.size) {
+            RangeRequest::Part(a, b) => (a, b - a + 1),
+            RangeRequest::Whole => (0, src.size),
+            RangeRequest::Unsatisfiable => {
+                return Err(OssError::new(416, "InvalidRange", "The requested range cannot be satisfied."));
+            }
+        },
+    };
+    let data = stream_object(state.blobs.clone(), &src, offset, len).into_data_stream();
+    let stored = body::store_stream(state.blobs.as_ref(), data, MAX_OBJECT_SIZE).await?;
+    let part = save_part(state, &upload, number, stored).await?;
+    let mut r = response::xml(200, mxml::copy_part_result(&part.etag, part.last_modified_ms));
+    response::set(&mut r, "etag", &format!("\"{}\"", part.etag));
+    response::set(&mut r, "x-oss-hash-crc64ecma", &part.crc64.to_string());
+    Ok(r)
+}
+
+/// All parts of an upload, in part-number order.
+async fn all_parts(state: &AppState, upload_id: &str) -> Result<Vec<PartRecord>, OssError> {
+    let id = upload_id.to_string();
+    state.meta(move |m| m.list_parts(&id, 0, MAX_PART_NUMBER as usize)).await.map_err(store_error)
+}
+
+/// Chooses the parts named by the request body (or all, with `x-oss-complete-all: yes`) and
+/// checks OSS's rules: ascending numbers, known parts with matching ETags, minimum sizes.
+pub fn choose_parts(requested: Option<Vec<(u32, String)>>, uploaded: Vec<PartRecord>) -> Result<Vec<PartRecord>, OssError> {
+    let chosen = match requested {
+        None => uploaded,
+        Some(list) => {
+            if list.is_empty() {
+                return Err(OssError::malformed_xml("The XML you provided did not name any part."));
+            }
+            let mut chosen = Vec::with_capacity(list.len());
+            let mut last = 0;
+            for (number, etag) in list {
+                if number <= last {
+                    return Err(OssError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number."));
+                }
+                last = number;
+                let etag = etag.trim().trim_matches('"');
+                let part = uploaded
+                    .iter()
+                    .find(|p| p.part_number == number && p.etag.eq_ignore_ascii_case(etag))
+                    .ok_or_else(|| {
+                        OssError::new(400, "InvalidPart", "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.")
+                            .with("PartNumber", number.to_string())
+                            .with("ETag", etag)
+                    })?;
+                chosen.push(part.clone());
+            }
+            chosen
+        }
+    };
+    if chosen.is_empty() {
+        return Err(OssError::invalid_argument("The upload has no parts to complete."));
+    }
+    if let Some(small) = chosen[..chosen.len() - 1].iter().find(|p| p.size < MIN_PART_SIZE) {
+        return Err(OssError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size.")
+            .with("PartNumber", small.part_number.to_string())
+            .with("MinSizeAllowed", MIN_PART_SIZE.to_string()));
+    }
+    Ok(chosen)
+}
+
+/// The object a completed upload becomes.
+pub fn assemble(upload: &UploadRecord, parts: &[PartRecord]) -> ObjectRecord {
+    let mut crc = 0u64;
+    let mut size = 0u64;
+    let mut md5s = Vec::with_capacity(parts.len());
+    for p in parts {
+        crc = crc64_combine(crc, p.crc64, p.size);
+        size += p.size;
+        let mut m = [0u8; 16];
+        let _ = hex::decode_to_slice(&p.etag, &mut m);
+        md5s.push(m);
+    }
+    ObjectRecord {
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        segments: parts.iter().filter(|p| p.size > 0).map(|p| Segment { blob: p.blob.clone(), len: p.size }).collect(),
+        size,
+        etag: multipart_etag(&md5s),
+        crc64: crc,
+        content_md5: String::new(),
+        content_type: upload.content_type.clone(),
+        last_modified_ms: now_ms(),
+        object_type: "Multipart".to_string(),
+        acl: upload.acl.clone(),
+        headers: upload.headers.clone(),
+        tags: upload.tags.clone(),
+    }
+}
+
+/// Completes an upload: the object is published in the same transaction that removes the
+/// upload (with its pending callback entry, if any).
+pub async fn complete_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: Incoming,
+    callback: Option<CallbackLogEntry>,
+) -> Result<ObjectRecord, OssError> {
+    let upload = load_upload(state, ctx).await?;
+    let complete_all = ctx.header("x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let text = read_xml_body(body, 4 * 1024 * 1024).await?;
+    let requested = if complete_all {
+        if !text.trim().is_empty() {
+            return Err(OssError::invalid_argument("x-oss-complete-all: yes must come with an empty body."));
+        }
+        None
+    } else {
+        let doc: mxml::CompleteMultipartUpload = xml::parse(&text)?;
+        Some(doc.parts.into_iter().map(|p| (p.part_number, p.etag)).collect())
+    };
+    let parts = choose_parts(requested, all_parts(state, &upload.upload_id).await?)?;
+    let record = assemble(&upload, &parts);
+    let mode = if ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        PutMode::MustNotExist
+    } else {
+        PutMode::Overwrite
+    };
+    let (rec, id) = (record.clone(), upload.upload_id.clone());
+    let freed = state
+        .meta(move |m| m.complete_upload(&id, &rec, mode, callback.as_ref()))
+        .await
+        .map_err(upload_error(&upload.upload_id))?;
+    state.reclaim(freed).await;
+    Ok(record)
+}
+
+pub fn complete_response(ctx: &RequestContext, record: &ObjectRecord) -> Response<Body> {
+    let enc = encoding(ctx);
+    let key = if enc.is_some() { url_encode(&record.key) } else { record.key.clone() };
+    let location = format!("http://{}/{}", ctx.host_id, key);
+    let mut r = response::xml(200, mxml::complete_result(&location, &record.bucket, &key, &record.etag, enc));
+    response::upload_headers(&mut r, record);
+    r
+}
+
+pub async fn abort(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let upload = load_upload(state, ctx).await?;
+    let id = upload.upload_id.clone();
+    let freed = state.meta(move |m| m.abort_upload(&id)).await.map_err(upload_error(&upload.upload_id))?;
+    state.reclaim(freed).await;
+    Ok(response::status(204))
+}
+
+pub async fn list_parts(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let upload = load_upload(state, ctx).await?;
+    let max = parse_max_keys(ctx.query.non_empty("max-parts"), 1000)?;
+    let marker: u32 = ctx.query.non_empty("part-number-marker").and_then(|m| m.parse().ok()).unwrap_or(0);
+    let id = upload.upload_id.clone();
+    let mut parts = state.meta(move |m| m.list_parts(&id, marker, max + 1)).await.map_err(store_error)?;
+    let truncated = parts.len() > max;
+    parts.truncate(max);
+    let enc = encoding(ctx);
+    let key = if enc.is_some() { url_encode(&upload.key) } else { upload.key.clone() };
+    let page = mxml::PartsPage { bucket: &upload.bucket, key: &key, upload_id: &upload.upload_id, marker, max, truncated, encoding: enc };
+    Ok(response::xml(200, mxml::list_parts(&page, &parts.iter().map(|p| (p.part_number, p.last_modified_ms, p.etag.as_str(), p.crc64, p.size)).collect::<Vec<_>>())))
+}
+
+pub async fn list_uploads(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let q = &ctx.query;
+    let bucket = ctx.bucket()?.to_string();
+    let prefix = q.get("prefix").unwrap_or("").to_string();
+    let delimiter = q.get("delimiter").unwrap_or("").to_string();
+    let key_marker = q.get("key-marker").unwrap_or("").to_string();
+    let id_marker = q.get("upload-id-marker").unwrap_or("").to_string();
+    let max = parse_max_keys(q.non_empty("max-uploads"), 1000)?;
+    let (b, p, d, km, im) = (bucket.clone(), prefix.clone(), delimiter.clone(), key_marker.clone(), id_marker.clone());
+    let (uploads, prefixes, truncated) = state
+        .meta(move |m| {
+            let mut uploads: Vec<UploadRecord> = Vec::new();
+            let mut prefixes: Vec<String> = Vec::new();
+            let (mut after_key, mut after_id) = (km, im);
+            loop {
+                let batch = m.list_uploads(&b, &p, &after_key, &after_id, max + 1)?;
+                let exhausted = batch.len() <= max;
+                for u in batch {
+                    if uploads.len() + prefixes.len() == max {
+                        return Ok((uploads, prefixes, true));
+                    }
+                    after_key = u.key.clone();
+                    after_id = u.upload_id.clone();
+                    let rest = &u.key[p.len()..];
+                    match (!d.is_empty()).then(|| rest.find(d.as_str())).flatten() {
+                        Some(i) => {
+                            let cp = format!("{p}{}", &rest[..i + d.len()]);
+                            if prefixes.last() != Some(&cp) {
+                                prefixes.push(cp);
+                            }
+                        }
+                        None => uploads.push(u),
+                    }
+                }
+                if exhausted {
+                    return Ok((uploads, prefixes, false));
+                }
+            }
+        })
+        .await
+        .map_err(store_error)?;
+    let enc = encoding(ctx);
+    let e = |s: &str| if enc.is_some() { url_encode(s) } else { s.to_string() };
+    let entries: Vec<(String, String, i64)> = uploads.iter().map(|u| (e(&u.key), u.upload_id.clone(), u.initiated_ms)).collect();
+    let next = if truncated { uploads.last().map(|u| (e(&u.key), u.upload_id.clone())) } else { None };
+    let page = mxml::UploadsPage {
+        bucket: &bucket,
+        prefix: &e(&prefix),
+        delimiter: &e(&delimiter),
+        key_marker: &e(&key_marker),
+        upload_id_marker: &id_marker,
+        max,
+        truncated,
+        next: next.as_ref().map(|(k, i)| (k.as_str(), i.as_str())),
+        encoding: enc,
+    };
+    let prefixes: Vec<String> = prefixes.iter().map(|p| e(p)).collect();
+    Ok(response::xml(200, mxml::list_uploads(&page, &entries, &prefixes)))
+}
