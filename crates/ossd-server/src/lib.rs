@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod body;
+pub mod callbacks;
 pub mod context;
 pub mod credentials;
 pub mod handlers;

@@ -58,7 +58,7 @@ async fn dispatch(
         _ => host.to_string(),
     };
     let fail = |e: OssError| (e, Some(host_id.clone()));
-    if target.bucket.is_none() && raw_path == CALLBACK_PUBLIC_KEY_PATH && parts.method == Method::GET {
+    if !target.virtual_hosted && raw_path == CALLBACK_PUBLIC_KEY_PATH && parts.method == Method::GET {
         return handlers::service::callback_public_key(state).map_err(fail);
     }
     let query = Query::parse(parts.uri.query());

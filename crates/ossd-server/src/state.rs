@@ -4,6 +4,7 @@ use ossd_proto::route::VirtualHosts;
 use ossd_store::{BlobId, BlobStore, MetaStore, StoreError};
 use std::sync::Arc;
 
+use crate::callbacks::CallbackRuntime;
 use crate::credentials::RootCredentials;
 
 /// Settings the service needs (the CLI builds this from flags, environment and config file).
@@ -21,6 +22,8 @@ pub struct AppState {
     pub config: ServerConfig,
     pub meta: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    /// `None` when callbacks are not configured (then a callback upload answers 203).
+    pub callbacks: Option<CallbackRuntime>,
 }
 
 impl AppState {

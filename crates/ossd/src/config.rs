@@ -39,6 +39,40 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "OSSD_LOG")]
     pub log: Option<String>,
+    #[command(flatten)]
+    pub callback: CallbackArgs,
+}
+
+/// Upload-callback options of `ossd serve`.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct CallbackArgs {
+    /// Time allowed to each callback URL, in milliseconds [default: 5000].
+    #[arg(long, env = "OSSD_CALLBACK_TIMEOUT_MS")]
+    pub callback_timeout_ms: Option<u64>,
+    /// Largest receiver answer accepted, in bytes (at most 3 MiB) [default: 1048576].
+    #[arg(long, env = "OSSD_CALLBACK_MAX_RESPONSE_BYTES")]
+    pub callback_max_response_bytes: Option<usize>,
+    /// PEM RSA private key that signs callbacks [default: DATA/callback_private_key.pem,
+    /// created on first start].
+    #[arg(long, env = "OSSD_CALLBACK_PRIVATE_KEY")]
+    pub callback_private_key: Option<PathBuf>,
+    /// URL sent in `x-oss-pub-key-url` [default: http://PUBLIC_ENDPOINT/_ossd/callback_pub_key.pem,
+    /// which ossd serves itself].
+    #[arg(long, env = "OSSD_CALLBACK_PUBLIC_KEY_URL")]
+    pub callback_public_key_url: Option<String>,
+    /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
+    #[arg(long = "callback-allow", env = "OSSD_CALLBACK_ALLOW", value_delimiter = ',')]
+    pub callback_allow: Vec<String>,
+    /// Callback destinations denied (CIDR, IP, host or *.domain), on top of link-local and
+    /// cloud metadata addresses, which are always denied.
+    #[arg(long = "callback-deny", env = "OSSD_CALLBACK_DENY", value_delimiter = ',')]
+    pub callback_deny: Vec<String>,
+    /// Callback log entries kept regardless of age [default: 100000].
+    #[arg(long, env = "OSSD_CALLBACK_LOG_KEEP")]
+    pub callback_log_keep: Option<usize>,
+    /// Callback log entries older than this many days go, beyond the kept count [default: 30].
+    #[arg(long, env = "OSSD_CALLBACK_LOG_MAX_AGE_DAYS")]
+    pub callback_log_max_age_days: Option<u64>,
 }
 
 /// The same options, as the config file spells them.
@@ -53,6 +87,16 @@ pub struct FileConfig {
     pub durability: Option<String>,
     pub public_endpoint: Option<String>,
     pub log: Option<String>,
+    pub callback_timeout_ms: Option<u64>,
+    pub callback_max_response_bytes: Option<usize>,
+    pub callback_private_key: Option<PathBuf>,
+    pub callback_public_key_url: Option<String>,
+    #[serde(default)]
+    pub callback_allow: Vec<String>,
+    #[serde(default)]
+    pub callback_deny: Vec<String>,
+    pub callback_log_keep: Option<usize>,
+    pub callback_log_max_age_days: Option<u64>,
 }
 
 /// Fully resolved settings.
@@ -65,7 +109,23 @@ pub struct Settings {
     pub fsync: bool,
     pub public_endpoint: Option<String>,
     pub log: String,
+    pub callback: CallbackSettings,
 }
+
+#[derive(Debug, Clone)]
+pub struct CallbackSettings {
+    pub timeout: std::time::Duration,
+    pub max_response_bytes: usize,
+    pub private_key: Option<PathBuf>,
+    pub public_key_url: Option<String>,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    pub log_keep: usize,
+    pub log_max_age: std::time::Duration,
+}
+
+/// The receiver answer cap may not exceed OSS's permissive documented value.
+pub const MAX_CALLBACK_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 
 fn load_file(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
@@ -84,6 +144,26 @@ impl Settings {
             "relaxed" => false,
             other => return Err(format!("durability must be `fsync` or `relaxed`, not `{other}`")),
         };
+        let cb = args.callback;
+        let max_response_bytes =
+            cb.callback_max_response_bytes.or(file.callback_max_response_bytes).unwrap_or(1024 * 1024);
+        if max_response_bytes == 0 || max_response_bytes > MAX_CALLBACK_RESPONSE_BYTES {
+            return Err(format!("callback-max-response-bytes must be between 1 and {MAX_CALLBACK_RESPONSE_BYTES}"));
+        }
+        let callback = CallbackSettings {
+            timeout: std::time::Duration::from_millis(
+                cb.callback_timeout_ms.or(file.callback_timeout_ms).unwrap_or(5000).max(1),
+            ),
+            max_response_bytes,
+            private_key: cb.callback_private_key.or(file.callback_private_key),
+            public_key_url: cb.callback_public_key_url.or(file.callback_public_key_url),
+            allow: if cb.callback_allow.is_empty() { file.callback_allow } else { cb.callback_allow },
+            deny: if cb.callback_deny.is_empty() { file.callback_deny } else { cb.callback_deny },
+            log_keep: cb.callback_log_keep.or(file.callback_log_keep).unwrap_or(100_000),
+            log_max_age: std::time::Duration::from_secs(
+                cb.callback_log_max_age_days.or(file.callback_log_max_age_days).unwrap_or(30) * 86_400,
+            ),
+        };
         Ok(Settings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             data: args.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
@@ -92,6 +172,7 @@ impl Settings {
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            callback,
         })
     }
 }

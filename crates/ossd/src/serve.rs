@@ -2,6 +2,9 @@
 
 use crate::config::{ServeArgs, Settings};
 use ossd_proto::route::VirtualHosts;
+use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
+use ossd_callback::sign::CallbackSigner;
+use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::{AppState, ServerConfig};
 use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
 use std::collections::HashSet;
@@ -45,12 +48,45 @@ async fn serve(settings: Settings) -> Result<(), String> {
         credentials,
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
     };
-    let state = Arc::new(AppState { config, meta, blobs });
+    let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
+    let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
+    tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
     tracing::info!("ossd stopped");
     Ok(())
+}
+
+/// Loads (or creates) the signing key and builds the delivery client.
+pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<CallbackRuntime, String> {
+    let cb = &settings.callback;
+    let key_path = cb.private_key.clone().unwrap_or_else(|| settings.data.join("callback_private_key.pem"));
+    let signer = CallbackSigner::load_or_create(&key_path)
+        .map_err(|e| format!("cannot load the callback key {}: {e}", key_path.display()))?;
+    let public_key_url = cb
+        .public_key_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
+    let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
+    let config = DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
+    let public_key_pem = signer.public_key_pem();
+    Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem })
+}
+
+/// Keeps the callback log bounded: once a minute, prune by count and age.
+async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSettings) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let (keep, age) = (cb.log_keep, cb.log_max_age.as_millis() as i64);
+        let now = ossd_proto::timefmt::now_ms();
+        match state.meta(move |m| m.prune_callbacks(keep, age, now)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "pruned the callback log"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the callback log"),
+        }
+    }
 }
 
 /// Removes blobs that no metadata references: left by a crash between writing a blob and

@@ -55,10 +55,7 @@ pub async fn dispatch(
         InitiateMultipartUpload => multipart::initiate(state, ctx).await,
         UploadPart => multipart::upload_part(state, ctx, body).await,
         UploadPartCopy => multipart::upload_part_copy(state, ctx).await,
-        CompleteMultipartUpload => {
-            let record = multipart::complete_object(state, ctx, body, None).await?;
-            Ok(multipart::complete_response(ctx, &record))
-        }
+        CompleteMultipartUpload => multipart::complete(state, ctx, body).await,
         AbortMultipartUpload => multipart::abort(state, ctx).await,
         ListParts => multipart::list_parts(state, ctx).await,
         Options => Err(OssError::not_implemented(ctx.endpoint.name())),

@@ -7,6 +7,7 @@ use super::object_read::{check_copy_conditions, parse_range, stream_object, Rang
 use super::object_write::{declared_length, load_copy_source, write_attrs};
 use super::{read_xml_body, store_error};
 use crate::body::{self, MAX_OBJECT_SIZE};
+use crate::callbacks;
 use crate::context::RequestContext;
 use crate::response::{self, Body};
 use crate::state::AppState;
@@ -17,7 +18,7 @@ use ossd_proto::OssError;
 use ossd_proto::checksum::{crc64_combine, etag_from_md5, multipart_etag};
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml::{self, multipart as mxml};
-use ossd_store::{CallbackLogEntry, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
+use ossd_store::{ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
 
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part but the last must be at least this large.
@@ -220,14 +221,12 @@ pub fn assemble(upload: &UploadRecord, parts: &[PartRecord]) -> ObjectRecord {
     }
 }
 
-/// Completes an upload: the object is published in the same transaction that removes the
-/// upload (with its pending callback entry, if any).
-pub async fn complete_object(
+/// Reads the completion request and assembles the object it asks for (nothing published yet).
+async fn assemble_completion(
     state: &AppState,
     ctx: &RequestContext,
     body: Incoming,
-    callback: Option<CallbackLogEntry>,
-) -> Result<ObjectRecord, OssError> {
+) -> Result<(UploadRecord, ObjectRecord), OssError> {
     let upload = load_upload(state, ctx).await?;
     let complete_all = ctx.header("x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     let text = read_xml_body(body, 4 * 1024 * 1024).await?;
@@ -242,18 +241,34 @@ pub async fn complete_object(
     };
     let parts = choose_parts(requested, all_parts(state, &upload.upload_id).await?)?;
     let record = assemble(&upload, &parts);
+    Ok((upload, record))
+}
+
+/// CompleteMultipartUpload. The object is published in the same transaction that removes the
+/// upload (and inserts the pending callback entry, if any); with a callback, the receiver's
+/// answer replaces the XML result.
+pub async fn complete(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+    let callback = callbacks::from_request(ctx)?;
+    let (upload, record) = assemble_completion(state, ctx, body).await?;
     let mode = if ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         PutMode::MustNotExist
     } else {
         PutMode::Overwrite
     };
-    let (rec, id) = (record.clone(), upload.upload_id.clone());
+    let entry = match &callback {
+        Some(cb) => Some(callbacks::prepare_entry(state, ctx, cb, &record, "CompleteMultipartUpload").await),
+        None => None,
+    };
+    let (rec, id, log) = (record.clone(), upload.upload_id.clone(), entry.clone());
     let freed = state
-        .meta(move |m| m.complete_upload(&id, &rec, mode, callback.as_ref()))
+        .meta(move |m| m.complete_upload(&id, &rec, mode, log.as_ref()))
         .await
         .map_err(upload_error(&upload.upload_id))?;
     state.reclaim(freed).await;
-    Ok(record)
+    match (callback, entry) {
+        (Some(cb), Some(entry)) => Ok(callbacks::deliver_and_answer(state, &cb, entry, &record, ctx).await),
+        _ => Ok(complete_response(ctx, &record)),
+    }
 }
 
 pub fn complete_response(ctx: &RequestContext, record: &ObjectRecord) -> Response<Body> {

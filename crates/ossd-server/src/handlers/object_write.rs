@@ -10,6 +10,7 @@ use super::object_read::check_copy_conditions;
 use super::{read_xml_body, store_error};
 use crate::access;
 use crate::body::{self, MAX_OBJECT_SIZE, StoredBody};
+use crate::callbacks;
 use crate::context::RequestContext;
 use crate::response::{self, Body};
 use crate::state::AppState;
@@ -193,12 +194,19 @@ pub async fn put_object(state: &AppState, ctx: &RequestContext, body: Incoming) 
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
     let attrs = write_attrs(ctx, key)?;
     let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
+    let callback = callbacks::from_request(ctx)?;
     let stored = receive_body(state, ctx, body).await?;
     let blob = stored.blob.clone();
-    let record = publish(state, simple_record(bucket, key, &stored, attrs), mode, Some(blob), None).await?;
-    let mut r = response::status(200);
-    response::upload_headers(&mut r, &record);
-    Ok(r)
+    let record = simple_record(bucket, key, &stored, attrs);
+    let Some(cb) = callback else {
+        let record = publish(state, record, mode, Some(blob), None).await?;
+        let mut r = response::status(200);
+        response::upload_headers(&mut r, &record);
+        return Ok(r);
+    };
+    let entry = callbacks::prepare_entry(state, ctx, &cb, &record, "PutObject").await;
+    let record = publish(state, record, mode, Some(blob), Some(entry.clone())).await?;
+    Ok(callbacks::deliver_and_answer(state, &cb, entry, &record, ctx).await)
 }
 
 pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {

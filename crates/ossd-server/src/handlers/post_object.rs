@@ -5,6 +5,7 @@
 use super::object_write::{WriteAttrs, check_tags, publish, simple_record};
 use crate::access;
 use crate::body::{self, MAX_OBJECT_SIZE};
+use crate::callbacks;
 use crate::context::RequestContext;
 use crate::response::{self, Body};
 use crate::state::AppState;
@@ -111,12 +112,15 @@ fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssEr
 }
 
 /// What the form asked for besides the object itself.
+/// A received form: the object (its blob finished, not yet published) and what else it asked.
 pub struct PostedObject {
     pub record: ObjectRecord,
     pub fields: FormFields,
+    pub mode: PutMode,
+    pub callback: Option<callbacks::PendingCallback>,
 }
 
-/// Reads the form, authenticates it, checks the policy, and stores the file.
+/// Reads the form, authenticates it, checks the policy, and stores the file in a new blob.
 pub async fn receive_form(
     state: &AppState,
     ctx: &RequestContext,
@@ -164,6 +168,8 @@ pub async fn receive_form(
                 }
             }
             let attrs = attrs_from_fields(&fields, &key)?;
+            // Validated before the file is read: a bad callback stores nothing.
+            let callback = callbacks::from_form(&fields.0)?;
             let chunks = futures_util::stream::poll_fn(move |cx| field.poll_next_unpin(cx));
             let stored = body::store_stream(state.blobs.as_ref(), chunks, limit).await?;
             if stored.size < min {
@@ -176,9 +182,7 @@ pub async fn receive_form(
                 PutMode::Overwrite
             };
             let record = simple_record(&bucket.name, &key, &stored, attrs);
-            let blob = stored.blob.clone();
-            let record = publish(state, record, mode, Some(blob), None).await?;
-            return Ok(PostedObject { record, fields });
+            return Ok(PostedObject { record, fields, mode, callback });
         }
         let mut value = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
@@ -230,6 +234,13 @@ pub async fn post_object(
     bucket: &BucketRecord,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
-    let posted = receive_form(state, ctx, bucket, body).await?;
-    Ok(success_response(ctx, &posted))
+    let mut posted = receive_form(state, ctx, bucket, body).await?;
+    let blob = posted.record.segments.first().map(|s| s.blob.clone());
+    let Some(cb) = posted.callback.take() else {
+        posted.record = publish(state, posted.record, posted.mode, blob, None).await?;
+        return Ok(success_response(ctx, &posted));
+    };
+    let entry = callbacks::prepare_entry(state, ctx, &cb, &posted.record, "PostObject").await;
+    let record = publish(state, posted.record, posted.mode, blob, Some(entry.clone())).await?;
+    Ok(callbacks::deliver_and_answer(state, &cb, entry, &record, ctx).await)
 }

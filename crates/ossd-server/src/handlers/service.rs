@@ -32,7 +32,10 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
     Ok(response::xml(200, xml::list_buckets(&owner(state), &region(state), &page, &entries)))
 }
 
+/// The PEM public key receivers fetch through `x-oss-pub-key-url`.
 pub fn callback_public_key(state: &AppState) -> Result<Response<Body>, OssError> {
-    let _ = state;
-    Err(OssError::new(404, "NoSuchKey", "Callbacks are not configured."))
+    let rt = state.callbacks.as_ref().ok_or_else(|| OssError::new(404, "NoSuchKey", "Callbacks are not configured."))?;
+    let mut r = Response::new(response::full(rt.public_key_pem.clone()));
+    response::set(&mut r, "content-type", "application/x-pem-file");
+    Ok(r)
 }
