@@ -198,6 +198,10 @@ for (const variant of VARIANTS) {
       assert.deepEqual(listed.objects.map(o => o.name), sorted);
       const listedV2 = await client.listV2({ 'max-keys': 100 });
       assert.deepEqual(listedV2.objects.map(o => o.name), sorted);
+      const spaced = await client.list({ prefix: 'with space' });
+      assert.deepEqual(spaced.objects.map(o => o.name), ['with space.txt']);
+      const plus = await client.listV2({ prefix: 'plus+' });
+      assert.deepEqual(plus.objects.map(o => o.name), ['plus+sign']);
     });
 
     test('deleteMulti (verbose and quiet)', async () => {

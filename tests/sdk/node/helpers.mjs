@@ -50,7 +50,10 @@ export class OssdServer {
   }
 
   start(listen = '127.0.0.1:0') {
-    const env = { ...process.env, OSSD_ACCESS_KEY_ID: this.ak, OSSD_ACCESS_KEY_SECRET: this.sk };
+    // Hermetic: no OSSD_* settings (config file, domains, ...) leak in from the caller.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSSD_')));
+    env.OSSD_ACCESS_KEY_ID = this.ak;
+    env.OSSD_ACCESS_KEY_SECRET = this.sk;
     const proc = spawn(OSSD_BIN, ['serve', '--listen', listen, '--data', this.dataDir], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

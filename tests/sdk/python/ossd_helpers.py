@@ -100,7 +100,8 @@ class OssdServer:
                 "or set OSSD_BIN")
         self._starts += 1
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.{self._starts}.log"
-        env = dict(os.environ)
+        # Hermetic: no OSSD_* settings (config file, domains, ...) leak in from the caller.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OSSD_")}
         env["OSSD_ACCESS_KEY_ID"] = self.ak
         env["OSSD_ACCESS_KEY_SECRET"] = self.sk
         env.setdefault("RUST_BACKTRACE", "1")

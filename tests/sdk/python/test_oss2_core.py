@@ -618,6 +618,20 @@ def test_list_objects_v1(bucket):
     assert keys_of(r) == ["c", "d", "e"]
 
 
+def test_list_prefix_with_space_and_plus(bucket):
+    # oss2 hands query parameters to requests, which form-encodes a space as "+"
+    # and a literal "+" as "%2B": the server must decode the query accordingly.
+    keys = ["dir with space/1", "dir with space/2", "dir+plus/1", "dir%pct/1", "dirwithspace/x"]
+    _fill(bucket, keys)
+    assert keys_of(bucket.list_objects(prefix="dir with space/")) == keys[:2]
+    assert keys_of(bucket.list_objects(prefix="dir+plus/")) == ["dir+plus/1"]
+    assert keys_of(bucket.list_objects(prefix="dir%pct/")) == ["dir%pct/1"]
+    assert keys_of(bucket.list_objects_v2(prefix="dir with space/")) == keys[:2]
+    assert keys_of(bucket.list_objects_v2(start_after="dir with space/1", prefix="dir with")) == [keys[1]]
+    r = bucket.list_objects(delimiter="/", prefix="dir")
+    assert r.prefix_list == ["dir with space/", "dir%pct/", "dir+plus/", "dirwithspace/"]
+
+
 def test_object_iterator_many_keys(bucket_v1):
     keys = [f"it/{i:04d}" for i in range(250)]
     with concurrent.futures.ThreadPoolExecutor(4) as ex:

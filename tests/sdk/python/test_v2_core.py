@@ -209,6 +209,10 @@ def test_v2_list_objects_v2_and_paginator(v2, v2_bucket):
 
     r = v2.list_objects_v2(oss.ListObjectsV2Request(bucket=v2_bucket, prefix="ü/"))
     assert [o.key for o in r.contents] == ["ü/文件"]
+    r = v2.list_objects_v2(oss.ListObjectsV2Request(bucket=v2_bucket, prefix="c d"))
+    assert [o.key for o in r.contents] == ["c d"]
+    r = v2.list_objects_v2(oss.ListObjectsV2Request(bucket=v2_bucket, prefix="e+"))
+    assert [o.key for o in r.contents] == ["e+f"]
 
     pages = list(v2.list_objects_paginator(limit=3).iter_page(oss.ListObjectsRequest(bucket=v2_bucket)))
     assert [o.key for p in pages for o in p.contents] == expected
