@@ -72,7 +72,11 @@ impl OssError {
         Self::new(403, "SecurityTokenExpired", "The security token you provided has expired.")
     }
     pub fn request_time_too_skewed() -> Self {
-        Self::new(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+        Self::new(
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        )
     }
     /// The signature did not verify; callers add `OSSAccessKeyId`, `SignatureProvided`,
     /// `StringToSign` and friends so a client can see what the server hashed.

@@ -3,9 +3,9 @@
 
 pub mod auth;
 pub mod checksum;
-pub mod post_policy;
 pub mod error;
 pub mod names;
+pub mod post_policy;
 pub mod query;
 pub mod route;
 pub mod timefmt;

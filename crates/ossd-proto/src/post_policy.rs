@@ -38,11 +38,15 @@ fn field_name(v: &Value) -> Result<String, OssError> {
 
 fn string_list(v: &Value) -> Result<Vec<String>, OssError> {
     let arr = v.as_array().ok_or_else(|| invalid("in/not-in needs a list"))?;
-    arr.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(|| invalid("in/not-in values must be strings"))).collect()
+    arr.iter()
+        .map(|x| x.as_str().map(str::to_string).ok_or_else(|| invalid("in/not-in values must be strings")))
+        .collect()
 }
 
 fn number(v: &Value) -> Result<u64, OssError> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).ok_or_else(|| invalid("content-length-range bounds must be numbers"))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| invalid("content-length-range bounds must be numbers"))
 }
 
 impl PolicyDocument {
@@ -181,7 +185,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_documents() {
-        for bad in ["not base64!", &b64("{"), &b64(r#"{"conditions":[]}"#), &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["weird","$a","b"]]}"#)] {
+        for bad in [
+            "not base64!",
+            &b64("{"),
+            &b64(r#"{"conditions":[]}"#),
+            &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["weird","$a","b"]]}"#),
+        ] {
             assert_eq!(PolicyDocument::decode(bad).unwrap_err().code, "InvalidPolicyDocument", "{bad}");
         }
     }

@@ -184,18 +184,36 @@ impl Endpoint {
     /// Whether the operation only reads (anonymous access on public-read buckets).
     pub fn is_read(self) -> bool {
         use Endpoint::*;
-        matches!(
-            self,
-            GetObject | HeadObject | GetObjectMeta | GetObjectAcl | GetObjectTagging | Options
-        )
+        matches!(self, GetObject | HeadObject | GetObjectMeta | GetObjectAcl | GetObjectTagging | Options)
     }
 }
 
 /// Bucket sub-resources that select an operation and that this server does not implement.
 const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "cors", "website", "referer", "logging", "lifecycle", "tagging", "encryption", "policy", "requestPayment",
-    "versioning", "versions", "replication", "inventory", "worm", "transferAcceleration", "qos", "cname",
-    "img", "style", "metaQuery", "accessPoint", "publicAccessBlock", "httpsConfig", "resourceGroup",
+    "cors",
+    "website",
+    "referer",
+    "logging",
+    "lifecycle",
+    "tagging",
+    "encryption",
+    "policy",
+    "requestPayment",
+    "versioning",
+    "versions",
+    "replication",
+    "inventory",
+    "worm",
+    "transferAcceleration",
+    "qos",
+    "cname",
+    "img",
+    "style",
+    "metaQuery",
+    "accessPoint",
+    "publicAccessBlock",
+    "httpsConfig",
+    "resourceGroup",
 ];
 
 const UNIMPLEMENTED_OBJECT_SUBRESOURCES: &[&str] =

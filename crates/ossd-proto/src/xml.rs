@@ -45,7 +45,11 @@ impl XmlWriter {
 
 /// Parses an XML request body, mapping any failure to `MalformedXML`.
 pub fn parse<'de, T: Deserialize<'de>>(body: &'de str) -> Result<T, OssError> {
-    quick_xml::de::from_str(body).map_err(|e| OssError::malformed_xml(format!("The XML you provided was not well-formed or did not validate against our published schema: {e}")))
+    quick_xml::de::from_str(body).map_err(|e| {
+        OssError::malformed_xml(format!(
+            "The XML you provided was not well-formed or did not validate against our published schema: {e}"
+        ))
+    })
 }
 
 /// Owner block shared by several results.
@@ -499,13 +503,15 @@ mod tests {
 
     #[test]
     fn parses_delete_request_and_rejects_garbage() {
-        let d: DeleteRequest =
-            parse("<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>")
-                .unwrap();
+        let d: DeleteRequest = parse(
+            "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>",
+        )
+        .unwrap();
         assert_eq!(d.objects.len(), 2);
         assert_eq!(d.objects[0].key, "a&b");
         assert!(parse::<DeleteRequest>("<Delete><Object>").is_err());
-        let t: TaggingRequest = parse("<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>").unwrap();
+        let t: TaggingRequest =
+            parse("<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>").unwrap();
         assert_eq!(t.tag_set.tags[0].value, "v");
     }
 

@@ -39,9 +39,17 @@ pub fn anonymous_may(endpoint: Endpoint, bucket_acl: &str) -> Result<(), OssErro
         // PostObject authenticates its form fields itself (see handlers::post_object).
         Options | GetObject | HeadObject | GetObjectMeta | PostObject => Ok(()),
         ListObjects | ListObjectsV2 => anonymous_may_read(bucket_acl),
-        PutObject | AppendObject | DeleteObject | DeleteMultipleObjects | CopyObject
-        | InitiateMultipartUpload | UploadPart | UploadPartCopy | CompleteMultipartUpload
-        | AbortMultipartUpload | ListParts => {
+        PutObject
+        | AppendObject
+        | DeleteObject
+        | DeleteMultipleObjects
+        | CopyObject
+        | InitiateMultipartUpload
+        | UploadPart
+        | UploadPartCopy
+        | CompleteMultipartUpload
+        | AbortMultipartUpload
+        | ListParts => {
             if bucket_acl == PUBLIC_READ_WRITE {
                 Ok(())
             } else {

@@ -53,7 +53,11 @@ where
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
-            OssError::new(400, "RequestTimeout", format!("Your socket connection to the server was not read from or written to: {e}"))
+            OssError::new(
+                400,
+                "RequestTimeout",
+                format!("Your socket connection to the server was not read from or written to: {e}"),
+            )
         })?;
         size += chunk.len() as u64;
         if size > limit {
@@ -71,12 +75,10 @@ where
 /// `Content-MD5` must be the base64 MD5 of the body (`InvalidDigest` otherwise).
 pub fn check_content_md5(header: Option<&str>, stored: &StoredBody) -> Result<(), OssError> {
     match header {
-        Some(h) if h.trim() != stored.content_md5() => Err(OssError::new(
-            400,
-            "InvalidDigest",
-            "The Content-MD5 you specified was invalid.",
-        )
-        .with("Content-MD5", h)),
+        Some(h) if h.trim() != stored.content_md5() => {
+            Err(OssError::new(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+                .with("Content-MD5", h))
+        }
         _ => Ok(()),
     }
 }

@@ -472,8 +472,7 @@ fn publish_object(
     let tags = serde_json::to_string(&o.tags).db()?;
     let segments = serde_json::to_string(&o.segments).db()?;
     let size = to_i64(o.size, "object size")?;
-    let bucket_exists =
-        tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&o.bucket]).db()?;
+    let bucket_exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&o.bucket]).db()?;
     if !bucket_exists {
         return Err(StoreError::NoSuchBucket);
     }
@@ -759,10 +758,21 @@ impl MetaStore for SqliteMetaStore {
             if !bucket_exists {
                 return Err(StoreError::NoSuchBucket);
             }
-            tx.prepare_cached(&format!("INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
-                .db()?
-                .execute(params![u.bucket, u.key.as_bytes(), u.upload_id, u.initiated_ms, u.content_type, u.acl, headers, tags])
-                .db()?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))
+            .db()?
+            .execute(params![
+                u.bucket,
+                u.key.as_bytes(),
+                u.upload_id,
+                u.initiated_ms,
+                u.content_type,
+                u.acl,
+                headers,
+                tags
+            ])
+            .db()?;
             Ok(())
         })
     }
@@ -793,10 +803,12 @@ impl MetaStore for SqliteMetaStore {
                 .query_row(params![p.upload_id, p.part_number], |r| r.get(0))
                 .optional()
                 .db()?;
-            tx.prepare_cached(&format!("INSERT OR REPLACE INTO parts ({PART_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))
-                .db()?
-                .execute(params![p.upload_id, p.part_number, p.blob.0, size, p.etag, p.crc64 as i64, p.last_modified_ms])
-                .db()?;
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO parts ({PART_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .db()?
+            .execute(params![p.upload_id, p.part_number, p.blob.0, size, p.etag, p.crc64 as i64, p.last_modified_ms])
+            .db()?;
             add_refs(tx, &[Segment { blob: p.blob.clone(), len: p.size }])?;
             match old {
                 Some(b) => drop_refs(tx, &[Segment { blob: BlobId(b), len: 0 }]),

@@ -142,7 +142,8 @@ pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
             let spec = CallbackSpec::decode(&e.callback_param).map_err(|err| err.message)?;
             let endpoint = settings.public_endpoint.clone().unwrap_or_else(|| settings.listen.to_string());
             let rt = crate::serve::callback_runtime(&settings, &endpoint)?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             let delivery = runtime.block_on(rt.deliverer.deliver(&spec, e.body.clone(), &e.request_id));
             ossd_server::callbacks::record_outcome(&mut e, &delivery);
             meta.finish_callback(&e).map_err(|e| e.to_string())?;

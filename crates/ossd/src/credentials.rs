@@ -45,7 +45,10 @@ pub fn load_or_create(data: &Path) -> Result<(RootCredentials, bool), String> {
         return Ok((RootCredentials { access_key_id: s.access_key_id, access_key_secret: s.access_key_secret }, false));
     }
     let s = Stored {
-        access_key_id: format!("LTAI{}", random_string(20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")),
+        access_key_id: format!(
+            "LTAI{}",
+            random_string(20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        ),
         access_key_secret: random_string(30, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
     };
     let json = serde_json::to_vec_pretty(&s).map_err(|e| e.to_string())?;

@@ -59,8 +59,12 @@ fn main() {
 fn run_inspect(args: InspectArgs) -> Result<(), String> {
     let prefixes =
         if args.allow_key_url.is_empty() { vec!["http://".into(), "https://".into()] } else { args.allow_key_url };
-    let opts =
-        inspect::InspectOptions { listen: args.listen, status: args.status, body: args.body, allowed_key_url_prefixes: prefixes };
+    let opts = inspect::InspectOptions {
+        listen: args.listen,
+        status: args.status,
+        body: args.body,
+        allowed_key_url_prefixes: prefixes,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(inspect::run(opts)).map_err(|e| e.to_string())
 }

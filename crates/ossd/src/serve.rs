@@ -1,9 +1,9 @@
 //! `ossd serve`: open the stores, sweep orphans, bind, serve until SIGINT/SIGTERM.
 
 use crate::config::{ServeArgs, Settings};
-use ossd_proto::route::VirtualHosts;
 use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
 use ossd_callback::sign::CallbackSigner;
+use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::{AppState, ServerConfig};
 use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
@@ -14,7 +14,9 @@ use std::sync::Arc;
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = Settings::resolve(args)?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| format!("bad log filter: {e}"))?)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| format!("bad log filter: {e}"))?,
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -69,7 +71,8 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
         .clone()
         .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
     let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
-    let config = DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
+    let config =
+        DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
     let public_key_pem = signer.public_key_pem();
     Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem })
 }

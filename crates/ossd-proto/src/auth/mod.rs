@@ -53,11 +53,7 @@ pub struct Identity {
 /// the token is valid for that key (an unknown token is `InvalidAccessKeyId`, an expired
 /// one `SecurityTokenExpired`).
 pub trait SecretLookup: Send + Sync {
-    fn secret_for(
-        &self,
-        access_key_id: &str,
-        security_token: Option<&str>,
-    ) -> Result<String, OssError>;
+    fn secret_for(&self, access_key_id: &str, security_token: Option<&str>) -> Result<String, OssError>;
 }
 
 /// Largest clock difference accepted for header-signed requests.
@@ -94,12 +90,10 @@ fn authenticate_header(
     match scheme {
         "OSS" => v1::verify_header(req, rest.trim(), now, secrets),
         v4::ALGORITHM => v4::verify_header(req, rest.trim(), now, secrets),
-        "OSS2" => Err(OssError::invalid_argument(
-            "The OSS2 signature version is not supported; use OSS or OSS4-HMAC-SHA256.",
-        )),
-        _ => Err(OssError::invalid_argument(
-            "Authorization header is invalid.",
-        )),
+        "OSS2" => {
+            Err(OssError::invalid_argument("The OSS2 signature version is not supported; use OSS or OSS4-HMAC-SHA256."))
+        }
+        _ => Err(OssError::invalid_argument("Authorization header is invalid.")),
     }
 }
 
@@ -109,9 +103,7 @@ fn presigned_version(req: &SignedRequest<'_>) -> Result<Option<SignatureVersion>
     if let Some(version) = query_value(req.query, "x-oss-signature-version") {
         return match version {
             v4::ALGORITHM => Ok(Some(SignatureVersion::V4)),
-            other => Err(OssError::invalid_argument(format!(
-                "Unsupported x-oss-signature-version: {other}"
-            ))),
+            other => Err(OssError::invalid_argument(format!("Unsupported x-oss-signature-version: {other}"))),
         };
     }
     let has_ak = query_value(req.query, "OSSAccessKeyId").is_some();
@@ -119,9 +111,7 @@ fn presigned_version(req: &SignedRequest<'_>) -> Result<Option<SignatureVersion>
     match (has_ak, has_sig) {
         (true, true) => Ok(Some(SignatureVersion::V1)),
         (false, false) => Ok(None),
-        _ => Err(OssError::invalid_argument(
-            "A signed URL needs both OSSAccessKeyId and Signature.",
-        )),
+        _ => Err(OssError::invalid_argument("A signed URL needs both OSSAccessKeyId and Signature.")),
     }
 }
 
@@ -131,10 +121,7 @@ fn presigned_version(req: &SignedRequest<'_>) -> Result<Option<SignatureVersion>
 /// put non-ASCII header text on the wire as Latin-1 but sign its UTF-8 form. Repeated
 /// headers are joined with `,` as HTTP folds them.
 pub(crate) fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut values = headers
-        .get_all(name)
-        .iter()
-        .map(|v| header_text(v.as_bytes()));
+    let mut values = headers.get_all(name).iter().map(|v| header_text(v.as_bytes()));
     let first = values.next()?;
     Some(values.fold(first, |acc, v| acc + "," + &v))
 }
@@ -147,20 +134,12 @@ fn header_text(bytes: &[u8]) -> String {
 }
 
 /// Signed headers (`name`, trimmed value), lower-case names, sorted by name.
-pub(crate) fn signed_headers(
-    headers: &HeaderMap,
-    wanted: impl Fn(&str) -> bool,
-) -> Vec<(String, String)> {
+pub(crate) fn signed_headers(headers: &HeaderMap, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = headers
         .keys()
         .map(|name| name.as_str())
         .filter(|name| wanted(name))
-        .filter_map(|name| {
-            Some((
-                name.to_owned(),
-                header_value(headers, name)?.trim().to_owned(),
-            ))
-        })
+        .filter_map(|name| Some((name.to_owned(), header_value(headers, name)?.trim().to_owned())))
         .collect();
     out.sort();
     out
@@ -168,10 +147,7 @@ pub(crate) fn signed_headers(
 
 /// First value of a query parameter (names are case-sensitive in OSS).
 pub(crate) fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// The token sent in the query (presigned) or the header; an empty one counts as none.
@@ -191,8 +167,7 @@ pub(crate) fn unix_secs(t: SystemTime) -> i64 {
 
 /// OSS's timestamp style in error bodies, e.g. `2026-11-25T00:50:24.000Z`.
 pub(crate) fn iso_time(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(format).ok())
@@ -201,11 +176,7 @@ pub(crate) fn iso_time(unix: i64) -> String {
 
 /// Header-signed requests carry their own time; a large gap to ours means a replay or a
 /// broken client clock, so OSS refuses it.
-pub(crate) fn check_skew(
-    request_time: &str,
-    request_unix: i64,
-    now: SystemTime,
-) -> Result<(), OssError> {
+pub(crate) fn check_skew(request_time: &str, request_unix: i64, now: SystemTime) -> Result<(), OssError> {
     let now = unix_secs(now);
     if request_unix.abs_diff(now) > MAX_SKEW_SECS {
         return Err(OssError::request_time_too_skewed()
@@ -235,10 +206,7 @@ pub(crate) fn signatures_equal(expected: &str, provided: &str) -> bool {
 
 /// `StringToSignBytes` as OSS shows it: space-separated lower-case hex bytes.
 pub(crate) fn hex_bytes(s: &str) -> String {
-    s.bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    s.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Fixtures shared by the auth tests. The expected signatures are computed here with the
@@ -262,8 +230,7 @@ pub(crate) mod testutil {
     pub const NOW_UNIX: i64 = 1_795_567_824;
     pub const NOW_HTTP: &str = "Wed, 25 Nov 2026 00:50:24 GMT";
     pub const NOW_ISO: &str = "20261125T005024Z";
-    pub const EMPTY_SHA256: &str =
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     pub fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW_UNIX as u64)
@@ -283,10 +250,7 @@ pub(crate) mod testutil {
 
     impl SecretLookup for Secrets {
         fn secret_for(&self, ak: &str, token: Option<&str>) -> Result<String, OssError> {
-            self.seen
-                .lock()
-                .unwrap()
-                .push((ak.to_owned(), token.map(str::to_owned)));
+            self.seen.lock().unwrap().push((ak.to_owned(), token.map(str::to_owned)));
             match (ak, token) {
                 (AK, _) => Ok(SECRET.to_owned()),
                 (STS_AK, Some("TOKEN" | "TOK+EN")) => Ok(STS_SECRET.to_owned()),
@@ -298,10 +262,7 @@ pub(crate) mod testutil {
     pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
+            map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
         }
         map
     }
@@ -312,16 +273,11 @@ pub(crate) mod testutil {
 
     /// Percent-encodes a base64 signature for a URL.
     pub fn pct(s: &str) -> String {
-        s.replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
+        s.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
     }
 
     pub fn extra<'e>(err: &'e OssError, name: &str) -> Option<&'e str> {
-        err.extra
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        err.extra.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     pub fn hmac_sha1_b64(secret: &str, message: &str) -> String {
@@ -341,12 +297,7 @@ pub(crate) mod testutil {
     }
 
     /// The V4 key chain and final HMAC, spelled out step by step.
-    pub fn v4_signature_independent(
-        secret: &str,
-        date: &str,
-        region: &str,
-        message: &str,
-    ) -> String {
+    pub fn v4_signature_independent(secret: &str, date: &str, region: &str, message: &str) -> String {
         let k1 = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), date);
         let k2 = hmac_sha256(&k1, region);
         let k3 = hmac_sha256(&k2, "oss");
@@ -363,13 +314,7 @@ mod tests {
     fn run(raw_query: &str, hdrs: &[(&str, &str)]) -> Result<Option<Identity>, OssError> {
         let query = query(raw_query);
         let headers = headers(hdrs);
-        let req = SignedRequest {
-            method: "GET",
-            bucket: Some("b"),
-            key: Some("k"),
-            query: &query,
-            headers: &headers,
-        };
+        let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &query, headers: &headers };
         authenticate(&req, now(), &Secrets::default())
     }
 
@@ -382,23 +327,11 @@ mod tests {
             ("prefix=a&Expires=1", &[("date", NOW_HTTP)], Ok(true)),
             ("", &[("authorization", "")], Err("InvalidArgument")),
             ("", &[("authorization", "Bearer x")], Err("InvalidArgument")),
-            (
-                "",
-                &[("authorization", "OSS2 AccessKeyId:ak,Signature:x")],
-                Err("InvalidArgument"),
-            ),
-            (
-                "",
-                &[("authorization", "OSS4-HMAC-SHA256")],
-                Err("InvalidArgument"),
-            ),
+            ("", &[("authorization", "OSS2 AccessKeyId:ak,Signature:x")], Err("InvalidArgument")),
+            ("", &[("authorization", "OSS4-HMAC-SHA256")], Err("InvalidArgument")),
             ("OSSAccessKeyId=ak", &[], Err("InvalidArgument")),
             ("Signature=x", &[], Err("InvalidArgument")),
-            (
-                "OSSAccessKeyId=ak&Signature=x&Expires=1",
-                &[("authorization", "OSS ak:x")],
-                Err("InvalidArgument"),
-            ),
+            ("OSSAccessKeyId=ak&Signature=x&Expires=1", &[("authorization", "OSS ak:x")], Err("InvalidArgument")),
             ("x-oss-signature-version=OSS2", &[], Err("InvalidArgument")),
         ];
         for (raw, hdrs, expected) in cases {
@@ -414,15 +347,8 @@ mod tests {
     fn lookup_errors_are_propagated() {
         let sts = format!("GET\n\n\n{NOW_HTTP}\nx-oss-security-token:WRONG\n/b/k");
         let auth = format!("OSS {STS_AK}:{}", hmac_sha1_b64(STS_SECRET, &sts));
-        let err = run(
-            "",
-            &[
-                ("date", NOW_HTTP),
-                ("x-oss-security-token", "WRONG"),
-                ("authorization", &auth),
-            ],
-        )
-        .unwrap_err();
+        let err =
+            run("", &[("date", NOW_HTTP), ("x-oss-security-token", "WRONG"), ("authorization", &auth)]).unwrap_err();
         assert_eq!((err.status, err.code), (403, "InvalidAccessKeyId"));
         assert_eq!(testutil::extra(&err, "OSSAccessKeyId"), Some(STS_AK));
     }
@@ -430,14 +356,8 @@ mod tests {
     #[test]
     fn latin1_header_bytes_are_read_as_characters() {
         let mut map = HeaderMap::new();
-        map.insert(
-            "x-oss-meta-a",
-            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
-        );
-        map.insert(
-            "x-oss-meta-b",
-            http::HeaderValue::from_bytes("café".as_bytes()).unwrap(),
-        );
+        map.insert("x-oss-meta-a", http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        map.insert("x-oss-meta-b", http::HeaderValue::from_bytes("café".as_bytes()).unwrap());
         assert_eq!(header_value(&map, "x-oss-meta-a").as_deref(), Some("café"));
         assert_eq!(header_value(&map, "x-oss-meta-b").as_deref(), Some("café"));
     }
@@ -447,13 +367,7 @@ mod tests {
         let at = |offset: i64| check_skew("t", NOW_UNIX + offset, now());
         assert!(at(MAX_SKEW_SECS as i64).is_ok());
         assert!(at(-(MAX_SKEW_SECS as i64)).is_ok());
-        assert_eq!(
-            at(MAX_SKEW_SECS as i64 + 1).unwrap_err().code,
-            "RequestTimeTooSkewed"
-        );
-        assert_eq!(
-            at(-(MAX_SKEW_SECS as i64) - 1).unwrap_err().code,
-            "RequestTimeTooSkewed"
-        );
+        assert_eq!(at(MAX_SKEW_SECS as i64 + 1).unwrap_err().code, "RequestTimeTooSkewed");
+        assert_eq!(at(-(MAX_SKEW_SECS as i64) - 1).unwrap_err().code, "RequestTimeTooSkewed");
     }
 }

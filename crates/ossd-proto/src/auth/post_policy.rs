@@ -13,18 +13,14 @@ pub use super::v4::{Credential, check_scope, parse_credential};
 
 /// V1: base64(HMAC-SHA1(secret, policy)).
 pub fn sign_v1(policy_b64: &str, secret: &str) -> String {
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(policy_b64.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// V4: hex(HMAC-SHA256(V4 signing key for date/region/oss, policy)).
 pub fn sign_v4(policy_b64: &str, secret: &str, date_yyyymmdd: &str, region: &str) -> String {
-    super::v4::sign(
-        &signing_key(secret, date_yyyymmdd, region, "oss"),
-        policy_b64,
-    )
+    super::v4::sign(&signing_key(secret, date_yyyymmdd, region, "oss"), policy_b64)
 }
 
 /// Whether `signature_b64` (the `Signature` field) signs `policy_b64` (the `policy` field).
@@ -34,18 +30,9 @@ pub fn verify_v1(policy_b64: &str, signature_b64: &str, secret: &str) -> bool {
 
 /// Whether `signature_hex` (the `x-oss-signature` field) signs `policy_b64`; date and
 /// region come from the `x-oss-credential` field (see [`parse_credential`]).
-pub fn verify_v4(
-    policy_b64: &str,
-    signature_hex: &str,
-    secret: &str,
-    date_yyyymmdd: &str,
-    region: &str,
-) -> bool {
+pub fn verify_v4(policy_b64: &str, signature_hex: &str, secret: &str, date_yyyymmdd: &str, region: &str) -> bool {
     let provided = signature_hex.trim().to_ascii_lowercase();
-    signatures_equal(
-        &sign_v4(policy_b64, secret, date_yyyymmdd, region),
-        &provided,
-    )
+    signatures_equal(&sign_v4(policy_b64, secret, date_yyyymmdd, region), &provided)
 }
 
 #[cfg(test)]
@@ -67,11 +54,7 @@ mod tests {
             (POLICY, "", SECRET, false),
         ];
         for (policy, signature, secret, expected) in cases {
-            assert_eq!(
-                verify_v1(policy, signature, secret),
-                *expected,
-                "{signature}"
-            );
+            assert_eq!(verify_v1(policy, signature, secret), *expected, "{signature}");
         }
         assert_eq!(sign_v1(POLICY, SECRET), good);
     }
@@ -89,17 +72,10 @@ mod tests {
             (&good[..63], "20261125", "cn-hangzhou", false),
         ];
         for (signature, date, region, expected) in cases {
-            assert_eq!(
-                verify_v4(POLICY, signature, SECRET, date, region),
-                *expected,
-                "{date} {region}"
-            );
+            assert_eq!(verify_v4(POLICY, signature, SECRET, date, region), *expected, "{date} {region}");
         }
         let credential = parse_credential("ak/20261125/cn-hangzhou/oss/aliyun_v4_request").unwrap();
         assert!(check_scope(&credential).is_ok());
-        assert_eq!(
-            (credential.date.as_str(), credential.region.as_str()),
-            ("20261125", "cn-hangzhou")
-        );
+        assert_eq!((credential.date.as_str(), credential.region.as_str()), ("20261125", "cn-hangzhou"));
     }
 }

@@ -2,9 +2,8 @@
 //! Spec oss-api.md §1.1 and §1.2.
 
 use super::{
-    Identity, SecretLookup, SignatureCarrier, SignatureVersion, SignedRequest, check_not_expired,
-    check_skew, header_value, hex_bytes, query_value, security_token, signatures_equal,
-    signed_headers,
+    Identity, SecretLookup, SignatureCarrier, SignatureVersion, SignedRequest, check_not_expired, check_skew,
+    header_value, hex_bytes, query_value, security_token, signatures_equal, signed_headers,
 };
 use crate::error::OssError;
 use base64::Engine;
@@ -124,11 +123,8 @@ pub fn canonicalized_resource(req: &SignedRequest<'_>) -> String {
         Some(bucket) => format!("/{bucket}/{}", req.key.unwrap_or("")),
         None => "/".to_owned(),
     };
-    let mut subresources: Vec<&(String, String)> = req
-        .query
-        .iter()
-        .filter(|(name, _)| is_signed_subresource(name))
-        .collect();
+    let mut subresources: Vec<&(String, String)> =
+        req.query.iter().filter(|(name, _)| is_signed_subresource(name)).collect();
     subresources.sort_by(|a, b| a.0.cmp(&b.0));
     for (i, (name, value)) in subresources.into_iter().enumerate() {
         resource.push(if i == 0 { '?' } else { '&' });
@@ -159,23 +155,14 @@ pub fn string_to_sign(req: &SignedRequest<'_>, date_or_expires: &str) -> String 
 
 /// base64(HMAC-SHA1(secret, string_to_sign)).
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(string_to_sign.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// The `Authorization` value for a header-signed V1 request.
-pub fn authorization(
-    access_key_id: &str,
-    secret: &str,
-    req: &SignedRequest<'_>,
-    date: &str,
-) -> String {
-    format!(
-        "OSS {access_key_id}:{}",
-        sign(secret, &string_to_sign(req, date))
-    )
+pub fn authorization(access_key_id: &str, secret: &str, req: &SignedRequest<'_>, date: &str) -> String {
+    format!("OSS {access_key_id}:{}", sign(secret, &string_to_sign(req, date)))
 }
 
 /// Verifies `Authorization: OSS <credentials>`, where `credentials` is `ak:signature`.
@@ -208,18 +195,13 @@ pub(crate) fn verify_presigned(
     let signature = query_value(req.query, "Signature").unwrap_or_default();
     let expires = query_value(req.query, "Expires")
         .ok_or_else(|| OssError::access_denied("Expires is required in a signed URL."))?;
-    let expires_unix: i64 = expires
-        .parse()
-        .map_err(|_| OssError::access_denied("Expires in the signed URL is not a number."))?;
+    let expires_unix: i64 =
+        expires.parse().map_err(|_| OssError::access_denied("Expires in the signed URL is not a number."))?;
     check_not_expired(expires_unix, now)?;
     let token = security_token(req, Some("security-token"));
     let secret = secrets.secret_for(access_key_id, token.as_deref())?;
     verify_signature(req, expires, &secret, access_key_id, signature)?;
-    Ok(identity(
-        access_key_id,
-        token,
-        SignatureCarrier::PresignedUrl,
-    ))
+    Ok(identity(access_key_id, token, SignatureCarrier::PresignedUrl))
 }
 
 /// The date line: `x-oss-date` wins over `Date` (ali-oss sends only `x-oss-date`).
@@ -259,17 +241,8 @@ fn verify_signature(
         .with("StringToSign", string_to_sign))
 }
 
-fn identity(
-    access_key_id: &str,
-    security_token: Option<String>,
-    carrier: SignatureCarrier,
-) -> Identity {
-    Identity {
-        access_key_id: access_key_id.to_owned(),
-        security_token,
-        version: SignatureVersion::V1,
-        carrier,
-    }
+fn identity(access_key_id: &str, security_token: Option<String>, carrier: SignatureCarrier) -> Identity {
+    Identity { access_key_id: access_key_id.to_owned(), security_token, version: SignatureVersion::V1, carrier }
 }
 
 #[cfg(test)]
@@ -287,10 +260,7 @@ mod tests {
 
         // The same request, canonicalized from its parts.
         let headers = headers(&[
-            (
-                "content-md5",
-                "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM=",
-            ),
+            ("content-md5", "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM="),
             ("content-type", "text/html"),
             ("date", "Thu, 17 Nov 2005 18:49:58 GMT"),
             ("x-oss-meta-author", "foo@bar.com"),
@@ -316,59 +286,23 @@ mod tests {
             (Some("b"), Some("k"), "", "/b/k"),
             (Some("b"), None, "acl", "/b/?acl"),
             (Some("b"), None, "acl=", "/b/?acl"),
-            (
-                Some("b"),
-                Some("k"),
-                "uploadId=U1&partNumber=1",
-                "/b/k?partNumber=1&uploadId=U1",
-            ),
-            (
-                Some("b"),
-                None,
-                "prefix=a&max-keys=10&list-type=2&delimiter=%2F",
-                "/b/",
-            ),
-            (
-                Some("b"),
-                None,
-                "continuation-token=ct&prefix=p",
-                "/b/?continuation-token=ct",
-            ),
+            (Some("b"), Some("k"), "uploadId=U1&partNumber=1", "/b/k?partNumber=1&uploadId=U1"),
+            (Some("b"), None, "prefix=a&max-keys=10&list-type=2&delimiter=%2F", "/b/"),
+            (Some("b"), None, "continuation-token=ct&prefix=p", "/b/?continuation-token=ct"),
             (
                 Some("b"),
                 Some("k"),
                 "response-content-type=text%2Fplain&x-oss-process=image%2Fresize%2Cw_10",
                 "/b/k?response-content-type=text/plain&x-oss-process=image/resize,w_10",
             ),
-            (
-                Some("b"),
-                Some("k"),
-                "callback=eyJ9&callback-var=eyJ4Ijp9",
-                "/b/k?callback=eyJ9&callback-var=eyJ4Ijp9",
-            ),
-            (
-                Some("b"),
-                Some("a+b/c d"),
-                "versionId=v%2B1",
-                "/b/a+b/c d?versionId=v+1",
-            ),
-            (
-                Some("b"),
-                Some("k"),
-                "security-token=T%2Fok&Expires=1&OSSAccessKeyId=a",
-                "/b/k?security-token=T/ok",
-            ),
+            (Some("b"), Some("k"), "callback=eyJ9&callback-var=eyJ4Ijp9", "/b/k?callback=eyJ9&callback-var=eyJ4Ijp9"),
+            (Some("b"), Some("a+b/c d"), "versionId=v%2B1", "/b/a+b/c d?versionId=v+1"),
+            (Some("b"), Some("k"), "security-token=T%2Fok&Expires=1&OSSAccessKeyId=a", "/b/k?security-token=T/ok"),
         ];
         for (bucket, key, raw, expected) in cases {
             let query = query(raw);
             let headers = headers(&[]);
-            let req = SignedRequest {
-                method: "GET",
-                bucket: *bucket,
-                key: *key,
-                query: &query,
-                headers: &headers,
-            };
+            let req = SignedRequest { method: "GET", bucket: *bucket, key: *key, query: &query, headers: &headers };
             assert_eq!(canonicalized_resource(&req), *expected, "query {raw:?}");
         }
     }
@@ -379,25 +313,10 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), SIGNED_SUBRESOURCES.len());
-        for name in [
-            "callback",
-            "callback-var",
-            "security-token",
-            "x-oss-process",
-            "response-expires",
-            "uploadId",
-        ] {
+        for name in ["callback", "callback-var", "security-token", "x-oss-process", "response-expires", "uploadId"] {
             assert!(is_signed_subresource(name), "{name}");
         }
-        for name in [
-            "prefix",
-            "marker",
-            "max-keys",
-            "list-type",
-            "delimiter",
-            "encoding-type",
-            "start-after",
-        ] {
+        for name in ["prefix", "marker", "max-keys", "list-type", "delimiter", "encoding-type", "start-after"] {
             assert!(!is_signed_subresource(name), "{name}");
         }
     }
@@ -407,37 +326,17 @@ mod tests {
     #[test]
     fn header_signed_round_trips() {
         let date = NOW_HTTP;
-        type Case<'a> = (
-            &'a str,
-            Option<&'a str>,
-            Option<&'a str>,
-            &'a str,
-            &'a [(&'a str, &'a str)],
-            String,
-        );
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str, &'a [(&'a str, &'a str)], String);
         let cases: &[Case] = &[
-            (
-                "GET",
-                None,
-                None,
-                "",
-                &[("date", date)],
-                format!("GET\n\n\n{date}\n/"),
-            ),
+            ("GET", None, None, "", &[("date", date)], format!("GET\n\n\n{date}\n/")),
             (
                 // ali-oss: only x-oss-date, which is also a signed OSS header.
                 "PUT",
                 Some("b"),
                 Some("dir/a+b.txt"),
                 "",
-                &[
-                    ("x-oss-date", date),
-                    ("content-type", "text/plain"),
-                    ("x-oss-meta-a", "  1 "),
-                ],
-                format!(
-                    "PUT\n\ntext/plain\n{date}\nx-oss-date:{date}\nx-oss-meta-a:1\n/b/dir/a+b.txt"
-                ),
+                &[("x-oss-date", date), ("content-type", "text/plain"), ("x-oss-meta-a", "  1 ")],
+                format!("PUT\n\ntext/plain\n{date}\nx-oss-date:{date}\nx-oss-meta-a:1\n/b/dir/a+b.txt"),
             ),
             (
                 // both dates: x-oss-date wins
@@ -445,10 +344,7 @@ mod tests {
                 Some("b"),
                 Some("k"),
                 "",
-                &[
-                    ("date", "Thu, 01 Jan 2026 00:00:00 GMT"),
-                    ("x-oss-date", date),
-                ],
+                &[("date", "Thu, 01 Jan 2026 00:00:00 GMT"), ("x-oss-date", date)],
                 format!("GET\n\n\n{date}\nx-oss-date:{date}\n/b/k"),
             ),
             (
@@ -493,22 +389,11 @@ mod tests {
             hdrs.push(("authorization", &auth));
             let headers = headers(&hdrs);
             let query = query(raw);
-            let req = SignedRequest {
-                method,
-                bucket: *bucket,
-                key: *key,
-                query: &query,
-                headers: &headers,
-            };
+            let req = SignedRequest { method, bucket: *bucket, key: *key, query: &query, headers: &headers };
             let secrets = Secrets::default();
-            let id = authenticate(&req, now(), &secrets)
-                .unwrap_or_else(|e| panic!("{raw}: {e:?}"))
-                .unwrap();
+            let id = authenticate(&req, now(), &secrets).unwrap_or_else(|e| panic!("{raw}: {e:?}")).unwrap();
             assert_eq!(id.access_key_id, AK);
-            assert_eq!(
-                (id.version, id.carrier),
-                (SignatureVersion::V1, SignatureCarrier::Header)
-            );
+            assert_eq!((id.version, id.carrier), (SignatureVersion::V1, SignatureCarrier::Header));
             assert_eq!(id.security_token, None);
             assert_eq!(string_to_sign(&req, date), *expected_sts);
         }
@@ -525,85 +410,31 @@ mod tests {
         type Headers = Vec<(&'static str, String)>;
         let cases: Vec<(Headers, u16, &str)> = vec![
             (
-                vec![
-                    ("date", date.into()),
-                    ("authorization", format!("OSS {AK}:AAAA{good}")),
-                ],
+                vec![("date", date.into()), ("authorization", format!("OSS {AK}:AAAA{good}"))],
                 403,
                 "SignatureDoesNotMatch",
             ),
             (
                 vec![
                     ("date", date.into()),
-                    (
-                        "authorization",
-                        format!("OSS {AK}:{}", hmac_sha1_b64("wrong", &good_sts)),
-                    ),
+                    ("authorization", format!("OSS {AK}:{}", hmac_sha1_b64("wrong", &good_sts))),
                 ],
                 403,
                 "SignatureDoesNotMatch",
             ),
+            (vec![("date", date.into()), ("authorization", format!("OSS nobody:{good}"))], 403, "InvalidAccessKeyId"),
             (
-                vec![
-                    ("date", date.into()),
-                    ("authorization", format!("OSS nobody:{good}")),
-                ],
-                403,
-                "InvalidAccessKeyId",
-            ),
-            (
-                vec![
-                    ("date", skewed.into()),
-                    ("authorization", format!("OSS {AK}:{skewed_sig}")),
-                ],
+                vec![("date", skewed.into()), ("authorization", format!("OSS {AK}:{skewed_sig}"))],
                 403,
                 "RequestTimeTooSkewed",
             ),
+            (vec![("authorization", format!("OSS {AK}:{good}"))], 403, "AccessDenied"),
+            (vec![("date", "yesterday".into()), ("authorization", format!("OSS {AK}:{good}"))], 403, "AccessDenied"),
+            (vec![("date", date.into()), ("authorization", format!("OSS {AK}{good}"))], 400, "InvalidArgument"),
+            (vec![("date", date.into()), ("authorization", format!("OSS :{good}"))], 400, "InvalidArgument"),
+            (vec![("date", date.into()), ("authorization", format!("AWS {AK}:{good}"))], 400, "InvalidArgument"),
             (
-                vec![("authorization", format!("OSS {AK}:{good}"))],
-                403,
-                "AccessDenied",
-            ),
-            (
-                vec![
-                    ("date", "yesterday".into()),
-                    ("authorization", format!("OSS {AK}:{good}")),
-                ],
-                403,
-                "AccessDenied",
-            ),
-            (
-                vec![
-                    ("date", date.into()),
-                    ("authorization", format!("OSS {AK}{good}")),
-                ],
-                400,
-                "InvalidArgument",
-            ),
-            (
-                vec![
-                    ("date", date.into()),
-                    ("authorization", format!("OSS :{good}")),
-                ],
-                400,
-                "InvalidArgument",
-            ),
-            (
-                vec![
-                    ("date", date.into()),
-                    ("authorization", format!("AWS {AK}:{good}")),
-                ],
-                400,
-                "InvalidArgument",
-            ),
-            (
-                vec![
-                    ("date", date.into()),
-                    (
-                        "authorization",
-                        format!("OSS2 AccessKeyId:{AK},Signature:{good}"),
-                    ),
-                ],
+                vec![("date", date.into()), ("authorization", format!("OSS2 AccessKeyId:{AK},Signature:{good}"))],
                 400,
                 "InvalidArgument",
             ),
@@ -611,13 +442,7 @@ mod tests {
         for (hdrs, status, code) in cases {
             let hdrs: Vec<(&str, &str)> = hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let headers = headers(&hdrs);
-            let req = SignedRequest {
-                method: "GET",
-                bucket: Some("b"),
-                key: Some("k"),
-                query: &[],
-                headers: &headers,
-            };
+            let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &[], headers: &headers };
             let err = authenticate(&req, now(), &Secrets::default()).unwrap_err();
             assert_eq!((err.status, err.code), (status, code), "{hdrs:?}");
         }
@@ -626,23 +451,13 @@ mod tests {
     #[test]
     fn mismatch_reports_what_was_signed() {
         let headers = headers(&[("date", NOW_HTTP), ("authorization", "OSS ak:bad")]);
-        let req = SignedRequest {
-            method: "GET",
-            bucket: Some("b"),
-            key: None,
-            query: &[],
-            headers: &headers,
-        };
+        let req = SignedRequest { method: "GET", bucket: Some("b"), key: None, query: &[], headers: &headers };
         let err = authenticate(&req, now(), &Secrets::default()).unwrap_err();
         let sts = format!("GET\n\n\n{NOW_HTTP}\n/b/");
         assert_eq!(extra(&err, "StringToSign"), Some(sts.as_str()));
         assert_eq!(extra(&err, "SignatureProvided"), Some("bad"));
         assert_eq!(extra(&err, "OSSAccessKeyId"), Some("ak"));
-        assert!(
-            extra(&err, "StringToSignBytes")
-                .unwrap()
-                .starts_with("47 45 54 0a 0a 0a 57")
-        );
+        assert!(extra(&err, "StringToSignBytes").unwrap().starts_with("47 45 54 0a 0a 0a 57"));
         assert_eq!(
             err.message,
             "The request signature we calculated does not match the signature you provided. Check your key and signing method."
@@ -653,97 +468,47 @@ mod tests {
     fn security_token_header_is_signed_and_passed_on() {
         let sts = format!("GET\n\n\n{NOW_HTTP}\nx-oss-security-token:TOKEN\n/b/k");
         let auth = format!("OSS {STS_AK}:{}", hmac_sha1_b64(STS_SECRET, &sts));
-        let headers = headers(&[
-            ("date", NOW_HTTP),
-            ("x-oss-security-token", "TOKEN"),
-            ("authorization", &auth),
-        ]);
-        let req = SignedRequest {
-            method: "GET",
-            bucket: Some("b"),
-            key: Some("k"),
-            query: &[],
-            headers: &headers,
-        };
+        let headers = headers(&[("date", NOW_HTTP), ("x-oss-security-token", "TOKEN"), ("authorization", &auth)]);
+        let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &[], headers: &headers };
         let secrets = Secrets::default();
         let id = authenticate(&req, now(), &secrets).unwrap().unwrap();
         assert_eq!(id.security_token.as_deref(), Some("TOKEN"));
-        assert_eq!(
-            secrets.seen(),
-            vec![(STS_AK.to_owned(), Some("TOKEN".to_owned()))]
-        );
+        assert_eq!(secrets.seen(), vec![(STS_AK.to_owned(), Some("TOKEN".to_owned()))]);
     }
 
     #[test]
     fn presigned_urls() {
         let expires = (NOW_UNIX + 60).to_string();
         let past = (NOW_UNIX - 1).to_string();
-        let sig = |exp: &str, resource: &str| {
-            pct(&hmac_sha1_b64(
-                SECRET,
-                &format!("GET\n\n\n{exp}\n{resource}"),
-            ))
-        };
+        let sig = |exp: &str, resource: &str| pct(&hmac_sha1_b64(SECRET, &format!("GET\n\n\n{exp}\n{resource}")));
         // (raw query, expected Ok or error code)
         let cases: Vec<(String, Result<(), &str>)> = vec![
-            (
-                format!(
-                    "OSSAccessKeyId={AK}&Expires={expires}&Signature={}",
-                    sig(&expires, "/b/k")
-                ),
-                Ok(()),
-            ),
+            (format!("OSSAccessKeyId={AK}&Expires={expires}&Signature={}", sig(&expires, "/b/k")), Ok(())),
             (
                 format!(
                     "response-content-type=text%2Fplain&x-oss-process=image%2Fresize&OSSAccessKeyId={AK}&Expires={expires}&Signature={}",
-                    sig(
-                        &expires,
-                        "/b/k?response-content-type=text/plain&x-oss-process=image/resize"
-                    )
+                    sig(&expires, "/b/k?response-content-type=text/plain&x-oss-process=image/resize")
                 ),
                 Ok(()),
             ),
+            (format!("OSSAccessKeyId={AK}&Expires={past}&Signature={}", sig(&past, "/b/k")), Err("AccessDenied")),
             (
-                format!(
-                    "OSSAccessKeyId={AK}&Expires={past}&Signature={}",
-                    sig(&past, "/b/k")
-                ),
-                Err("AccessDenied"),
-            ),
-            (
-                format!(
-                    "OSSAccessKeyId={AK}&Expires={expires}&Signature={}",
-                    sig(&expires, "/b/other")
-                ),
+                format!("OSSAccessKeyId={AK}&Expires={expires}&Signature={}", sig(&expires, "/b/other")),
                 Err("SignatureDoesNotMatch"),
             ),
-            (
-                format!("OSSAccessKeyId={AK}&Signature={}", sig(&expires, "/b/k")),
-                Err("AccessDenied"),
-            ),
-            (
-                format!("OSSAccessKeyId={AK}&Expires={expires}"),
-                Err("InvalidArgument"),
-            ),
+            (format!("OSSAccessKeyId={AK}&Signature={}", sig(&expires, "/b/k")), Err("AccessDenied")),
+            (format!("OSSAccessKeyId={AK}&Expires={expires}"), Err("InvalidArgument")),
         ];
         for (raw, expected) in cases {
             let query = query(&raw);
             let headers = headers(&[]);
-            let req = SignedRequest {
-                method: "GET",
-                bucket: Some("b"),
-                key: Some("k"),
-                query: &query,
-                headers: &headers,
-            };
+            let req =
+                SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &query, headers: &headers };
             let got = authenticate(&req, now(), &Secrets::default());
             match expected {
                 Ok(()) => {
                     let id = got.unwrap_or_else(|e| panic!("{raw}: {e:?}")).unwrap();
-                    assert_eq!(
-                        (id.version, id.carrier),
-                        (SignatureVersion::V1, SignatureCarrier::PresignedUrl)
-                    );
+                    assert_eq!((id.version, id.carrier), (SignatureVersion::V1, SignatureCarrier::PresignedUrl));
                 }
                 Err(code) => assert_eq!(got.unwrap_err().code, code, "{raw}"),
             }
@@ -754,22 +519,11 @@ mod tests {
     fn presigned_expiry_message() {
         let past = (NOW_UNIX - 1).to_string();
         let sig = pct(&hmac_sha1_b64(SECRET, &format!("GET\n\n\n{past}\n/b/k")));
-        let query = query(&format!(
-            "OSSAccessKeyId={AK}&Expires={past}&Signature={sig}"
-        ));
+        let query = query(&format!("OSSAccessKeyId={AK}&Expires={past}&Signature={sig}"));
         let headers = headers(&[]);
-        let req = SignedRequest {
-            method: "GET",
-            bucket: Some("b"),
-            key: Some("k"),
-            query: &query,
-            headers: &headers,
-        };
+        let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &query, headers: &headers };
         let err = authenticate(&req, now(), &Secrets::default()).unwrap_err();
-        assert_eq!(
-            (err.status, err.message.as_str()),
-            (403, "Request has expired.")
-        );
+        assert_eq!((err.status, err.message.as_str()), (403, "Request has expired."));
         assert_eq!(extra(&err, "Expires"), Some("2026-11-25T00:50:23.000Z"));
     }
 
@@ -783,19 +537,10 @@ mod tests {
         );
         let query = query(&raw);
         let headers = headers(&[]);
-        let req = SignedRequest {
-            method: "GET",
-            bucket: Some("b"),
-            key: Some("k"),
-            query: &query,
-            headers: &headers,
-        };
+        let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &query, headers: &headers };
         let secrets = Secrets::default();
         let id = authenticate(&req, now(), &secrets).unwrap().unwrap();
         assert_eq!(id.security_token.as_deref(), Some("TOKEN"));
-        assert_eq!(
-            secrets.seen(),
-            vec![(STS_AK.to_owned(), Some("TOKEN".to_owned()))]
-        );
+        assert_eq!(secrets.seen(), vec![(STS_AK.to_owned(), Some("TOKEN".to_owned()))]);
     }
 }

@@ -35,7 +35,13 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
         match cfg.storage_class.as_deref() {
             None | Some("") => "Standard".to_string(),
             Some(c @ ("Standard" | "IA" | "Archive" | "ColdArchive" | "DeepColdArchive")) => c.to_string(),
-            Some(c) => return Err(OssError::new(400, "InvalidStorageClass", format!("The storage class you specified is not valid: {c}"))),
+            Some(c) => {
+                return Err(OssError::new(
+                    400,
+                    "InvalidStorageClass",
+                    format!("The storage class you specified is not valid: {c}"),
+                ));
+            }
         }
     };
     let rec = BucketRecord { name: name.clone(), created_ms: ossd_proto::timefmt::now_ms(), acl, storage_class };
@@ -68,7 +74,11 @@ pub fn get_bucket_acl(state: &AppState, b: &BucketRecord) -> Response<Body> {
 }
 
 /// `PUT /?acl`: the ACL comes in `x-oss-acl`, or (S3-like clients) an AccessControlPolicy body.
-pub async fn put_bucket_acl(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn put_bucket_acl(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let acl = match acl_header(ctx, "x-oss-acl")? {
         Some(a) => a,
         None => {

@@ -65,16 +65,26 @@ pub async fn dispatch(
 /// Maps storage failures to OSS errors. Conflicts carry meaning; anything else is internal.
 pub fn store_error(e: StoreError) -> OssError {
     match e {
-        StoreError::BucketExists => OssError::new(409, "BucketAlreadyExists", "The requested bucket name is not available."),
+        StoreError::BucketExists => {
+            OssError::new(409, "BucketAlreadyExists", "The requested bucket name is not available.")
+        }
         StoreError::NoSuchBucket => OssError::new(404, "NoSuchBucket", "The specified bucket does not exist."),
-        StoreError::BucketNotEmpty => OssError::new(409, "BucketNotEmpty", "The bucket you tried to delete is not empty."),
+        StoreError::BucketNotEmpty => {
+            OssError::new(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.")
+        }
         StoreError::NoSuchObject => OssError::new(404, "NoSuchKey", "The specified key does not exist."),
-        StoreError::ObjectExists => OssError::new(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten."),
+        StoreError::ObjectExists => OssError::new(
+            409,
+            "FileAlreadyExists",
+            "The object you specified already exists and can not be overwritten.",
+        ),
         StoreError::PositionNotEqualToLength(n) => {
             OssError::new(409, "PositionNotEqualToLength", "Position is not equal to file length.")
                 .with("NextAppendPosition", n.to_string())
         }
-        StoreError::NotAppendable => OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type."),
+        StoreError::NotAppendable => {
+            OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type.")
+        }
         StoreError::NoSuchUpload => OssError::new(404, "NoSuchUpload", "The specified upload does not exist."),
         StoreError::Backend(msg) => {
             tracing::error!(error = %msg, "metadata store failure");

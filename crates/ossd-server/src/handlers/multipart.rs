@@ -3,7 +3,7 @@
 //! combined from the part CRCs, so its cost grows with the number of parts only.
 
 use super::list::{parse_max_keys, url_encode};
-use super::object_read::{check_copy_conditions, parse_range, stream_object, RangeRequest};
+use super::object_read::{RangeRequest, check_copy_conditions, parse_range, stream_object};
 use super::object_write::{declared_length, load_copy_source, write_attrs};
 use super::{read_xml_body, store_error};
 use crate::body::{self, MAX_OBJECT_SIZE};
@@ -80,7 +80,12 @@ fn part_number(ctx: &RequestContext) -> Result<u32, OssError> {
     })
 }
 
-async fn save_part(state: &AppState, upload: &UploadRecord, number: u32, stored: body::StoredBody) -> Result<PartRecord, OssError> {
+async fn save_part(
+    state: &AppState,
+    upload: &UploadRecord,
+    number: u32,
+    stored: body::StoredBody,
+) -> Result<PartRecord, OssError> {
     let part = PartRecord {
         upload_id: upload.upload_id.clone(),
         part_number: number,
@@ -153,7 +158,10 @@ async fn all_parts(state: &AppState, upload_id: &str) -> Result<Vec<PartRecord>,
 
 /// Chooses the parts named by the request body (or all, with `x-oss-complete-all: yes`) and
 /// checks OSS's rules: ascending numbers, known parts with matching ETags, minimum sizes.
-pub fn choose_parts(requested: Option<Vec<(u32, String)>>, uploaded: Vec<PartRecord>) -> Result<Vec<PartRecord>, OssError> {
+pub fn choose_parts(
+    requested: Option<Vec<(u32, String)>>,
+    uploaded: Vec<PartRecord>,
+) -> Result<Vec<PartRecord>, OssError> {
     let chosen = match requested {
         None => uploaded,
         Some(list) => {
@@ -164,7 +172,11 @@ pub fn choose_parts(requested: Option<Vec<(u32, String)>>, uploaded: Vec<PartRec
             let mut last = 0;
             for (number, etag) in list {
                 if number <= last {
-                    return Err(OssError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number."));
+                    return Err(OssError::new(
+                        400,
+                        "InvalidPartOrder",
+                        "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+                    ));
                 }
                 last = number;
                 let etag = etag.trim().trim_matches('"');
@@ -185,9 +197,13 @@ pub fn choose_parts(requested: Option<Vec<(u32, String)>>, uploaded: Vec<PartRec
         return Err(OssError::invalid_argument("The upload has no parts to complete."));
     }
     if let Some(small) = chosen[..chosen.len() - 1].iter().find(|p| p.size < MIN_PART_SIZE) {
-        return Err(OssError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size.")
-            .with("PartNumber", small.part_number.to_string())
-            .with("MinSizeAllowed", MIN_PART_SIZE.to_string()));
+        return Err(OssError::new(
+            400,
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size.",
+        )
+        .with("PartNumber", small.part_number.to_string())
+        .with("MinSizeAllowed", MIN_PART_SIZE.to_string()));
     }
     Ok(chosen)
 }
@@ -298,8 +314,25 @@ pub async fn list_parts(state: &AppState, ctx: &RequestContext) -> Result<Respon
     parts.truncate(max);
     let enc = encoding(ctx);
     let key = if enc.is_some() { url_encode(&upload.key) } else { upload.key.clone() };
-    let page = mxml::PartsPage { bucket: &upload.bucket, key: &key, upload_id: &upload.upload_id, marker, max, truncated, encoding: enc };
-    Ok(response::xml(200, mxml::list_parts(&page, &parts.iter().map(|p| (p.part_number, p.last_modified_ms, p.etag.as_str(), p.crc64, p.size)).collect::<Vec<_>>())))
+    let page = mxml::PartsPage {
+        bucket: &upload.bucket,
+        key: &key,
+        upload_id: &upload.upload_id,
+        marker,
+        max,
+        truncated,
+        encoding: enc,
+    };
+    Ok(response::xml(
+        200,
+        mxml::list_parts(
+            &page,
+            &parts
+                .iter()
+                .map(|p| (p.part_number, p.last_modified_ms, p.etag.as_str(), p.crc64, p.size))
+                .collect::<Vec<_>>(),
+        ),
+    ))
 }
 
 pub async fn list_uploads(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
@@ -345,7 +378,8 @@ pub async fn list_uploads(state: &AppState, ctx: &RequestContext) -> Result<Resp
         .map_err(store_error)?;
     let enc = encoding(ctx);
     let e = |s: &str| if enc.is_some() { url_encode(s) } else { s.to_string() };
-    let entries: Vec<(String, String, i64)> = uploads.iter().map(|u| (e(&u.key), u.upload_id.clone(), u.initiated_ms)).collect();
+    let entries: Vec<(String, String, i64)> =
+        uploads.iter().map(|u| (e(&u.key), u.upload_id.clone(), u.initiated_ms)).collect();
     let next = if truncated { uploads.last().map(|u| (e(&u.key), u.upload_id.clone())) } else { None };
     let page = mxml::UploadsPage {
         bucket: &bucket,

@@ -13,7 +13,11 @@ use ossd_store::{ObjectRecord, StoreError};
 
 async fn load(state: &AppState, ctx: &RequestContext) -> Result<ObjectRecord, OssError> {
     let (b, k) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
-    state.meta(move |m| m.get_object(&b, &k)).await.map_err(store_error)?.ok_or_else(|| OssError::no_such_key(ctx.key().unwrap_or("")))
+    state
+        .meta(move |m| m.get_object(&b, &k))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| OssError::no_such_key(ctx.key().unwrap_or("")))
 }
 
 async fn update(
@@ -23,18 +27,16 @@ async fn update(
     tags: Option<Vec<(String, String)>>,
 ) -> Result<(), OssError> {
     let (b, k) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
-    state
-        .meta(move |m| m.update_object_attrs(&b, &k, acl.as_deref(), tags.as_deref()))
-        .await
-        .map_err(|e| match e {
-            StoreError::NoSuchObject => OssError::no_such_key(ctx.key().unwrap_or("")),
-            e => store_error(e),
-        })
+    state.meta(move |m| m.update_object_attrs(&b, &k, acl.as_deref(), tags.as_deref())).await.map_err(|e| match e {
+        StoreError::NoSuchObject => OssError::no_such_key(ctx.key().unwrap_or("")),
+        e => store_error(e),
+    })
 }
 
 pub async fn put_object_acl(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     if ctx.header("x-oss-object-acl").is_none() {
-        return Err(OssError::invalid_argument("The x-oss-object-acl header is required.").with("ArgumentName", "x-oss-object-acl"));
+        return Err(OssError::invalid_argument("The x-oss-object-acl header is required.")
+            .with("ArgumentName", "x-oss-object-acl"));
     }
     let acl = object_acl_header(ctx)?;
     update(state, ctx, Some(acl), None).await?;
@@ -47,7 +49,11 @@ pub async fn get_object_acl(state: &AppState, ctx: &RequestContext) -> Result<Re
     Ok(response::xml(200, xml::access_control_policy(&owner, &o.acl)))
 }
 
-pub async fn put_object_tagging(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn put_object_tagging(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let text = read_xml_body(body, 64 * 1024).await?;
     let req: xml::TaggingRequest = xml::parse(&text)?;
     let tags: Vec<(String, String)> = req.tag_set.tags.into_iter().map(|t| (t.key, t.value)).collect();

@@ -141,7 +141,9 @@ pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, l
     let stream = futures_util::stream::iter(pieces)
         .then(move |(blob, from, n)| {
             let blobs = blobs.clone();
-            async move { blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024)) }
+            async move {
+                blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
+            }
         })
         .try_flatten()
         .map_ok(Frame::data);
@@ -157,7 +159,11 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("response-content-encoding", "content-encoding"),
 ];
 
-pub async fn get_object(state: &AppState, ctx: &RequestContext, bucket: &BucketRecord) -> Result<Response<Body>, OssError> {
+pub async fn get_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+) -> Result<Response<Body>, OssError> {
     let key = ctx.key()?;
     let o = load_readable(state, ctx, bucket, key).await?;
     if let Precondition::NotModified = check_conditions(ctx, &o, "")? {
@@ -177,7 +183,8 @@ pub async fn get_object(state: &AppState, ctx: &RequestContext, bucket: &BucketR
         }
     };
     let head = ctx.method == Method::HEAD;
-    let body = if head || len == 0 { response::empty_body() } else { stream_object(state.blobs.clone(), &o, offset, len) };
+    let body =
+        if head || len == 0 { response::empty_body() } else { stream_object(state.blobs.clone(), &o, offset, len) };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response::set(&mut r, "content-type", &o.content_type);
@@ -195,7 +202,11 @@ pub async fn get_object(state: &AppState, ctx: &RequestContext, bucket: &BucketR
     Ok(r)
 }
 
-pub async fn get_object_meta(state: &AppState, ctx: &RequestContext, bucket: &BucketRecord) -> Result<Response<Body>, OssError> {
+pub async fn get_object_meta(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+) -> Result<Response<Body>, OssError> {
     let o = load_readable(state, ctx, bucket, ctx.key()?).await?;
     let mut r = response::status(200);
     response::set(&mut r, "etag", &format!("\"{}\"", o.etag));

@@ -271,9 +271,11 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
 
 /// Parses `x-oss-copy-source: /bucket/url-encoded-key`.
 pub fn parse_copy_source(v: &str) -> Result<(String, String), OssError> {
-    let bad = || OssError::invalid_argument("Copy Source must mention the source bucket and key: /sourcebucket/sourcekey.")
-        .with("ArgumentName", "x-oss-copy-source")
-        .with("ArgumentValue", v);
+    let bad = || {
+        OssError::invalid_argument("Copy Source must mention the source bucket and key: /sourcebucket/sourcekey.")
+            .with("ArgumentName", "x-oss-copy-source")
+            .with("ArgumentValue", v)
+    };
     let path = v.split('?').next().unwrap_or("");
     let path = path.strip_prefix('/').unwrap_or(path);
     let (b, k) = path.split_once('/').ok_or_else(bad)?;
@@ -308,7 +310,11 @@ pub async fn copy_object(
     let src = load_copy_source(state, ctx).await?;
     check_copy_conditions(ctx, &src)?;
     if src.size > MAX_COPY_SIZE {
-        return Err(OssError::new(400, "EntityTooLarge", "The source object of CopyObject is larger than 1 GB; use UploadPartCopy."));
+        return Err(OssError::new(
+            400,
+            "EntityTooLarge",
+            "The source object of CopyObject is larger than 1 GB; use UploadPartCopy.",
+        ));
     }
     let replace = match ctx.header("x-oss-metadata-directive").unwrap_or("COPY") {
         "COPY" => false,
@@ -355,7 +361,11 @@ pub async fn delete_object(state: &AppState, ctx: &RequestContext) -> Result<Res
 const MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
 const MAX_DELETE_KEYS: usize = 1000;
 
-pub async fn delete_multiple(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn delete_multiple(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let text = read_xml_body(body, MAX_DELETE_BODY).await?;
     if let Some(md5) = ctx.header("content-md5") {
         use base64::Engine;

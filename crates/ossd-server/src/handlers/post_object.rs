@@ -57,7 +57,11 @@ fn authenticate(state: &AppState, fields: &FormFields, bucket: &BucketRecord) ->
         post_policy::check_scope(&cred)?;
         let secret = state.config.credentials.secret_for(&cred.access_key_id, token)?;
         if !post_policy::verify_v4(policy, sig, &secret, &cred.date, &cred.region) {
-            return Err(OssError::new(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
+            return Err(OssError::new(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            ));
         }
         return Ok(());
     }
@@ -67,7 +71,11 @@ fn authenticate(state: &AppState, fields: &FormFields, bucket: &BucketRecord) ->
         (Some(ak), Some(policy), Some(sig)) => {
             let secret = state.config.credentials.secret_for(ak, token)?;
             if !post_policy::verify_v1(policy, sig, &secret) {
-                return Err(OssError::new(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
+                return Err(OssError::new(
+                    403,
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided.",
+                ));
             }
             Ok(())
         }
@@ -137,7 +145,9 @@ pub async fn receive_form(
     let bad_form = |e: multer::Error| OssError::invalid_argument(format!("The form is malformed: {e}"));
     loop {
         let Some(mut field) = form.next_field().await.map_err(bad_form)? else {
-            return Err(OssError::invalid_argument("The body of your POST request is not well-formed multipart/form-data: no file field."));
+            return Err(OssError::invalid_argument(
+                "The body of your POST request is not well-formed multipart/form-data: no file field.",
+            ));
         };
         let name = field.name().unwrap_or("").to_ascii_lowercase();
         if name.len() > MAX_FIELD_NAME {
@@ -147,7 +157,10 @@ pub async fn receive_form(
             let filename = field.file_name().unwrap_or("").to_string();
             let key_template = fields
                 .get("key")
-                .ok_or_else(|| OssError::invalid_argument("The bucket POST must contain the specified 'key'.").with("ArgumentName", "key"))?
+                .ok_or_else(|| {
+                    OssError::invalid_argument("The bucket POST must contain the specified 'key'.")
+                        .with("ArgumentName", "key")
+                })?
                 .to_string();
             let key = key_template.replace("${filename}", &filename);
             ossd_proto::names::check_object_key(&key)?;
@@ -174,7 +187,11 @@ pub async fn receive_form(
             let stored = body::store_stream(state.blobs.as_ref(), chunks, limit).await?;
             if stored.size < min {
                 state.reclaim(vec![stored.blob]).await;
-                return Err(OssError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size."));
+                return Err(OssError::new(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size.",
+                ));
             }
             let mode = if fields.get("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
                 PutMode::MustNotExist

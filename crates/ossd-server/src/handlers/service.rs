@@ -20,7 +20,8 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let marker = ctx.query.get("marker").unwrap_or("").to_string();
     let max_keys = super::list::parse_max_keys(ctx.query.non_empty("max-keys"), 100)?;
     let (p, m) = (prefix.clone(), marker.clone());
-    let mut buckets = state.meta(move |meta| meta.list_buckets(&p, &m, max_keys + 1)).await.map_err(super::store_error)?;
+    let mut buckets =
+        state.meta(move |meta| meta.list_buckets(&p, &m, max_keys + 1)).await.map_err(super::store_error)?;
     let truncated = buckets.len() > max_keys;
     buckets.truncate(max_keys);
     let next_marker = if truncated { buckets.last().map(|b| b.name.clone()) } else { None };
@@ -34,7 +35,8 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
 
 /// The PEM public key receivers fetch through `x-oss-pub-key-url`.
 pub fn callback_public_key(state: &AppState) -> Result<Response<Body>, OssError> {
-    let rt = state.callbacks.as_ref().ok_or_else(|| OssError::new(404, "NoSuchKey", "Callbacks are not configured."))?;
+    let rt =
+        state.callbacks.as_ref().ok_or_else(|| OssError::new(404, "NoSuchKey", "Callbacks are not configured."))?;
     let mut r = Response::new(response::full(rt.public_key_pem.clone()));
     response::set(&mut r, "content-type", "application/x-pem-file");
     Ok(r)
