@@ -280,3 +280,75 @@ def error_fields(body):
     root = ET.fromstring(body)
     assert root.tag == "Error", body
     return {child.tag: (child.text or "") for child in root}
+
+
+# ---------------------------------------------------------------------------
+# A local upload-callback receiver (callback.md sections 3 and 4)
+
+class CallbackReceiver:
+    """Threaded HTTP server on 127.0.0.1 that records every callback request."""
+
+    def __init__(self):
+        import http.server
+
+        self.calls = []
+        self.status = 200
+        self.body = b'{"Status":"OK"}'
+        self.content_type = "application/json"
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                receiver.calls.append({"method": self.command, "path": self.path,
+                                       "headers": dict(self.headers.items()), "body": body})
+                self.send_response(receiver.status)
+                self.send_header("Content-Type", receiver.content_type)
+                self.send_header("Content-Length", str(len(receiver.body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(receiver.body)
+
+            do_POST = do_GET = do_PUT = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/cb"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def b64json(obj):
+    import json
+    return base64.b64encode(json.dumps(obj).encode()).decode()
+
+
+def verify_callback_signature(call, public_key_pem=None):
+    """Check a recorded callback's RSA-MD5 signature (callback.md 3.3/3.4).
+
+    Returns the public-key URL the server advertised."""
+    from urllib.parse import unquote
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    headers = {k.lower(): v for k, v in call["headers"].items()}
+    key_url = base64.b64decode(headers["x-oss-pub-key-url"]).decode()
+    if public_key_pem is None:
+        public_key_pem = requests.get(key_url, timeout=10).content
+    key = serialization.load_pem_public_key(public_key_pem)
+    path, _, query = call["path"].partition("?")
+    sts = unquote(path).encode() + (("?" + query).encode() if query else b"") + b"\n" + call["body"]
+    key.verify(base64.b64decode(headers["authorization"]), sts, padding.PKCS1v15(), hashes.MD5())
+    return key_url
