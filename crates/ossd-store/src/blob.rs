@@ -34,8 +34,9 @@ pub trait BlobStore: Send + Sync + 'static {
     fn append(&self, id: &BlobId, keep_len: u64) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
     /// Removes a blob; a missing blob is not an error.
     fn delete(&self, id: &BlobId) -> BoxFuture<'_, io::Result<()>>;
-    /// Ids of all blobs (for the orphan sweep at start-up).
-    fn list(&self) -> BoxFuture<'_, io::Result<Vec<BlobId>>>;
+    /// Ids of the blobs not written to for at least `idle_for` (`Duration::ZERO`: all), for the
+    /// orphan sweep: a blob still being written is younger than any sensible `idle_for`.
+    fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>>;
 }
 
 /// Blobs as files under `<data>/blobs/<2 hex>/<id>`. Writes go to the final path (ids are
@@ -222,14 +223,22 @@ impl BlobStore for LocalBlobStore {
         })
     }
 
-    fn list(&self) -> BoxFuture<'_, io::Result<Vec<BlobId>>> {
+    fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>> {
         let root = self.root.clone();
-        Box::pin(blocking(move || list_blobs(&root)))
+        Box::pin(blocking(move || list_blobs(&root, idle_for)))
     }
 }
 
-fn list_blobs(root: &Path) -> io::Result<Vec<BlobId>> {
+fn list_blobs(root: &Path, idle_for: std::time::Duration) -> io::Result<Vec<BlobId>> {
     let mut out = Vec::new();
+    let now = std::time::SystemTime::now();
+    let idle_enough = |f: &std::fs::DirEntry| {
+        idle_for.is_zero()
+            || f.metadata()
+                .and_then(|m| m.modified())
+                .map(|t| now.duration_since(t).unwrap_or_default() >= idle_for)
+                .unwrap_or(false)
+    };
     let shards = match std::fs::read_dir(root) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
@@ -257,7 +266,7 @@ fn list_blobs(root: &Path) -> io::Result<Vec<BlobId>> {
                 continue;
             };
             let id = BlobId(fname);
-            if validate_id(&id).is_ok() && id.0.starts_with(&name) {
+            if validate_id(&id).is_ok() && id.0.starts_with(&name) && idle_enough(&f) {
                 out.push(id);
             }
         }

@@ -1,5 +1,6 @@
 use ossd_store::{BlobId, BlobStore, LocalBlobStore};
 use std::io;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
@@ -106,7 +107,7 @@ async fn drop_without_finish_removes() {
     assert!(blob_path(&store, &id).is_file());
     drop(w);
     assert!(!blob_path(&store, &id).exists());
-    assert!(store.list().await.unwrap().is_empty());
+    assert!(store.list(Duration::ZERO).await.unwrap().is_empty());
 
     // Dropped with a chunk possibly in flight (no flush).
     let mut w = store.create().await.unwrap();
@@ -120,7 +121,7 @@ async fn drop_without_finish_removes() {
 async fn delete_and_list() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalBlobStore::open(dir.path().join("blobs"), false).unwrap();
-    assert!(store.list().await.unwrap().is_empty());
+    assert!(store.list(Duration::ZERO).await.unwrap().is_empty());
     let mut ids = Vec::new();
     for i in 0..20u8 {
         let mut w = store.create().await.unwrap();
@@ -136,12 +137,12 @@ async fn delete_and_list() {
 
     let mut expect = ids.clone();
     expect.sort();
-    assert_eq!(store.list().await.unwrap(), expect);
+    assert_eq!(store.list(Duration::ZERO).await.unwrap(), expect);
 
     store.delete(&ids[3]).await.unwrap();
     store.delete(&ids[3]).await.unwrap(); // missing: fine
     assert!(!blob_path(&store, &ids[3]).exists());
-    let listed = store.list().await.unwrap();
+    let listed = store.list(Duration::ZERO).await.unwrap();
     assert_eq!(listed.len(), 19);
     assert!(!listed.contains(&ids[3]));
 }
@@ -190,7 +191,7 @@ async fn concurrent_writers() {
         let (id, data) = t.await.unwrap();
         assert_eq!(read_all(&store, &id, 0, data.len() as u64).await.unwrap(), data);
     }
-    assert_eq!(store.list().await.unwrap().len(), 16);
+    assert_eq!(store.list(Duration::ZERO).await.unwrap().len(), 16);
 }
 
 #[test]
@@ -199,4 +200,16 @@ fn open_creates_root() {
     let root = dir.path().join("a").join("b");
     LocalBlobStore::open(root.clone(), false).unwrap();
     assert!(root.is_dir());
+}
+
+#[tokio::test]
+async fn list_skips_recently_written_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::open(dir.path().join("blobs"), false).unwrap();
+    let mut w = store.create().await.unwrap();
+    w.write_all(b"fresh").await.unwrap();
+    let id = w.id().clone();
+    w.finish().await.unwrap();
+    assert_eq!(store.list(Duration::ZERO).await.unwrap(), vec![id]);
+    assert!(store.list(Duration::from_secs(3600)).await.unwrap().is_empty(), "a fresh blob is not idle");
 }

@@ -10,6 +10,7 @@ use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = Settings::resolve(args)?;
@@ -38,7 +39,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
     let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
-    sweep_orphans(meta.as_ref(), blobs.as_ref()).await?;
+    // Nothing is in flight before the port opens, so every unreferenced blob is an orphan.
+    sweep_orphans(&meta, blobs.as_ref(), Duration::ZERO).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -53,6 +55,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
+    tokio::spawn(sweep_orphans_periodically(state.clone()));
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
@@ -79,7 +82,7 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
 
 /// Keeps the callback log bounded: once a minute, prune by count and age.
 async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSettings) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         let (keep, age) = (cb.log_keep, cb.log_max_age.as_millis() as i64);
@@ -92,14 +95,29 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
     }
 }
 
-/// Removes blobs that no metadata references: left by a crash between writing a blob and
-/// publishing it, or between a commit and the reclaim that follows it. Runs before serving, so
-/// no upload is in flight.
-async fn sweep_orphans(meta: &dyn MetaStore, blobs: &dyn BlobStore) -> Result<(), String> {
-    let referenced: HashSet<_> = meta.referenced_blobs().map_err(|e| e.to_string())?.into_iter().collect();
-    let all = blobs.list().await.map_err(|e| format!("cannot list blobs: {e}"))?;
+/// Removes blobs that no metadata references and that nobody has written to for `idle_for`:
+/// left by a crash or a failed request between writing a blob and publishing it, or between a
+/// commit and the reclaim after it. Safe against concurrent uploads: the blobs are listed
+/// *before* the referenced set is read, so a blob published in between is seen as referenced,
+/// and a blob still being written was modified within `idle_for`.
+pub async fn sweep_orphans(
+    meta: &Arc<dyn MetaStore>,
+    blobs: &dyn BlobStore,
+    idle_for: Duration,
+) -> Result<usize, String> {
+    let candidates = blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let m = meta.clone();
+    let referenced: HashSet<_> = tokio::task::spawn_blocking(move || m.referenced_blobs())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
     let mut removed = 0;
-    for id in all.into_iter().filter(|id| !referenced.contains(id)) {
+    for id in candidates.into_iter().filter(|id| !referenced.contains(id)) {
         if blobs.delete(&id).await.is_ok() {
             removed += 1;
         }
@@ -107,7 +125,22 @@ async fn sweep_orphans(meta: &dyn MetaStore, blobs: &dyn BlobStore) -> Result<()
     if removed > 0 {
         tracing::info!(removed, "removed orphaned blobs");
     }
-    Ok(())
+    Ok(removed)
+}
+
+/// How long a blob must sit unwritten and unreferenced before the background sweep removes it.
+const ORPHAN_IDLE: Duration = Duration::from_secs(3600);
+
+/// Sweeps orphans every ten minutes while serving.
+async fn sweep_orphans_periodically(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep_orphans(&state.meta, state.blobs.as_ref(), ORPHAN_IDLE).await {
+            tracing::warn!(error = %e, "orphan sweep failed");
+        }
+    }
 }
 
 async fn shutdown_signal() {
