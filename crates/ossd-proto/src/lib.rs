@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod checksum;
+pub mod cors;
 pub mod error;
 pub mod names;
 pub mod post_policy;

@@ -136,6 +136,9 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
     /// CORS preflight.
     Options,
 }
@@ -177,6 +180,9 @@ impl Endpoint {
             CompleteMultipartUpload => "CompleteMultipartUpload",
             AbortMultipartUpload => "AbortMultipartUpload",
             ListParts => "ListParts",
+            PutBucketCors => "PutBucketCors",
+            GetBucketCors => "GetBucketCors",
+            DeleteBucketCors => "DeleteBucketCors",
             Options => "Options",
         }
     }
@@ -190,7 +196,6 @@ impl Endpoint {
 
 /// Bucket sub-resources that select an operation and that this server does not implement.
 const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "cors",
     "website",
     "referer",
     "logging",
@@ -237,6 +242,9 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
         }
         let ep = match *method {
+            Method::GET if has("cors") => GetBucketCors,
+            Method::PUT if has("cors") => PutBucketCors,
+            Method::DELETE if has("cors") => DeleteBucketCors,
             Method::GET if has("acl") => GetBucketAcl,
             Method::GET if has("bucketInfo") => GetBucketInfo,
             Method::GET if has("location") => GetBucketLocation,

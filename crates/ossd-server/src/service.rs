@@ -24,6 +24,11 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     let request_id = new_request_id();
     let head = req.method() == Method::HEAD;
     let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    // Browser requests: remember what CORS needs before the request is consumed.
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let method = req.method().to_string();
+    let bucket =
+        origin.as_ref().and_then(|_| route::resolve_target(Some(&host), req.uri().path(), &state.config.vhosts).bucket);
     let mut resp = match dispatch(&state, req, &request_id, client_ip).await {
         Ok(r) => r,
         Err((err, host_id)) => {
@@ -35,10 +40,33 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
             response::error(&err, &request_id, host_id.as_deref().unwrap_or(&host), head)
         }
     };
+    if let Some(origin) = origin
+        && !resp.headers().contains_key("access-control-allow-origin")
+    {
+        add_cors_headers(&state, &mut resp, bucket.as_deref(), &origin, &method).await;
+    }
     response::set(&mut resp, "x-oss-request-id", &request_id);
     response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
     response::set(&mut resp, "server", "AliyunOSS");
     resp
+}
+
+/// CORS headers on an actual response (success or error), from the bucket's rules.
+async fn add_cors_headers(
+    state: &AppState,
+    resp: &mut Response<Body>,
+    bucket: Option<&str>,
+    origin: &str,
+    method: &str,
+) {
+    let Some(name) = bucket.filter(|b| ossd_proto::names::is_valid_bucket_name(b)).map(str::to_string) else {
+        return;
+    };
+    if let Ok(Some(b)) = state.meta(move |m| m.get_bucket(&name)).await
+        && let Some(cors) = b.cors
+    {
+        crate::handlers::cors::apply_to_response(resp, &cors, origin, method);
+    }
 }
 
 type DispatchError = (OssError, Option<String>);

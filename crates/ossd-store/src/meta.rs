@@ -39,6 +39,8 @@ pub struct BucketRecord {
     /// `private`, `public-read` or `public-read-write`.
     pub acl: String,
     pub storage_class: String,
+    /// The bucket's CORS configuration as stored by the server (opaque here), if any.
+    pub cors: Option<String>,
 }
 
 /// A contiguous run of an object's bytes held in one blob.
@@ -166,6 +168,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Buckets with `prefix`, names strictly after `marker`, at most `limit`, in name order.
     fn list_buckets(&self, prefix: &str, marker: &str, limit: usize) -> StoreResult<Vec<BucketRecord>>;
     fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()>;
+    /// Sets (or with `None` removes) the bucket's CORS configuration (`NoSuchBucket` if absent).
+    fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()>;
 
     /// Publishes an object. Returns the blobs no longer referenced by any object (to delete
     /// after the commit). If `callback` is given it is inserted in the same transaction.

@@ -37,7 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -115,6 +115,9 @@ CREATE TABLE parts (
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
 ";
+
+/// Version 3: per-bucket CORS configuration.
+const SCHEMA_V3: &str = "ALTER TABLE buckets ADD COLUMN cors TEXT;";
 
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
@@ -229,11 +232,14 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0 | 1 => {
-            if version == 0 {
+        0..=2 => {
+            if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
-            tx.execute_batch(SCHEMA_V2).db()?;
+            if version < 2 {
+                tx.execute_batch(SCHEMA_V2).db()?;
+            }
+            tx.execute_batch(SCHEMA_V3).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -310,7 +316,13 @@ fn part_from_row(r: &Row<'_>) -> rusqlite::Result<PartRecord> {
 }
 
 fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
-    Ok(BucketRecord { name: r.get(0)?, created_ms: r.get(1)?, acl: r.get(2)?, storage_class: r.get(3)? })
+    Ok(BucketRecord {
+        name: r.get(0)?,
+        created_ms: r.get(1)?,
+        acl: r.get(2)?,
+        storage_class: r.get(3)?,
+        cors: r.get(4)?,
+    })
 }
 
 /// Columns in `OBJECT_COLUMNS` order, decoded to plain values first (JSON parsed afterwards
@@ -597,11 +609,11 @@ impl MetaStore for SqliteMetaStore {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class) VALUES (?1, ?2, ?3, ?4) \
+                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors) VALUES (?1, ?2, ?3, ?4, ?5) \
                      ON CONFLICT (name) DO NOTHING",
                 )
                 .db()?
-                .execute(params![b.name, b.created_ms, b.acl, b.storage_class])
+                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors])
                 .db()?;
             if n == 0 { Err(StoreError::BucketExists) } else { Ok(()) }
         })
@@ -627,7 +639,7 @@ impl MetaStore for SqliteMetaStore {
 
     fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.read(|c| {
-            c.prepare_cached("SELECT name, created_ms, acl, storage_class FROM buckets WHERE name = ?1")
+            c.prepare_cached("SELECT name, created_ms, acl, storage_class, cors FROM buckets WHERE name = ?1")
                 .db()?
                 .query_row([name], bucket_from_row)
                 .optional()
@@ -643,7 +655,7 @@ impl MetaStore for SqliteMetaStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT name, created_ms, acl, storage_class FROM buckets \
+                    "SELECT name, created_ms, acl, storage_class, cors FROM buckets \
                      WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4",
                 )
                 .db()?;
@@ -655,6 +667,17 @@ impl MetaStore for SqliteMetaStore {
     fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()> {
         self.write(|tx| {
             let n = tx.prepare_cached("UPDATE buckets SET acl = ?2 WHERE name = ?1").db()?.execute([name, acl]).db()?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE buckets SET cors = ?2 WHERE name = ?1")
+                .db()?
+                .execute(params![name, cors])
+                .db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         })
     }

@@ -13,6 +13,7 @@ fn bucket(name: &str) -> BucketRecord {
         created_ms: 1_700_000_000_000,
         acl: "private".into(),
         storage_class: "Standard".into(),
+        cors: None,
     }
 }
 

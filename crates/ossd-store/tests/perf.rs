@@ -80,6 +80,7 @@ fn meta_put_rate() {
             created_ms: 0,
             acl: "private".into(),
             storage_class: "Standard".into(),
+            cors: None,
         })
         .unwrap();
         let n = if durable { 2000 } else { 20000 };

@@ -44,7 +44,8 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
             }
         }
     };
-    let rec = BucketRecord { name: name.clone(), created_ms: ossd_proto::timefmt::now_ms(), acl, storage_class };
+    let rec =
+        BucketRecord { name: name.clone(), created_ms: ossd_proto::timefmt::now_ms(), acl, storage_class, cors: None };
     state.meta(move |m| m.create_bucket(&rec)).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
     let mut r = response::status(200);
     response::set(&mut r, "location", &format!("/{}", ctx.bucket()?));

@@ -1,6 +1,7 @@
 //! One module per operation family; `dispatch` maps an [`Endpoint`] to its handler.
 
 pub mod bucket;
+pub mod cors;
 pub mod list;
 pub mod multipart;
 pub mod object_attrs;
@@ -58,7 +59,10 @@ pub async fn dispatch(
         CompleteMultipartUpload => multipart::complete(state, ctx, body).await,
         AbortMultipartUpload => multipart::abort(state, ctx).await,
         ListParts => multipart::list_parts(state, ctx).await,
-        Options => Err(OssError::not_implemented(ctx.endpoint.name())),
+        PutBucketCors => cors::put_bucket_cors(state, ctx, body).await,
+        GetBucketCors => cors::get_bucket_cors(&b()?),
+        DeleteBucketCors => cors::delete_bucket_cors(state, ctx).await,
+        Options => cors::preflight(ctx, &b()?),
     }
 }
 
