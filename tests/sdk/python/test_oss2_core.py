@@ -303,7 +303,11 @@ def test_range_get(bucket):
     assert g.read() == data[1000:]
     assert g.content_range == f"bytes 1000-{n - 1}/{n}"
 
-    # An unsatisfiable range is ignored (oss-api.md, GetObject): 200 and the whole object.
+    # With the opt-in x-oss-range-behavior: standard, an unsatisfiable range is 416 InvalidRange.
+    expect_error(bucket.get_object, 416, "InvalidRange", "r.bin", byte_range=(5000, 6000),
+                 headers={"x-oss-range-behavior": "standard"})
+
+    # Without it, an unsatisfiable range is ignored (oss-api.md, GetObject): 200, whole object.
     g = bucket.get_object("r.bin", byte_range=(5000, 6000))
     assert g.status == 200
     assert g.read() == data
