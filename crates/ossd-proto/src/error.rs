@@ -12,6 +12,8 @@ pub struct OssError {
     pub ec: Option<String>,
     /// Extra child elements of `<Error>`, in order, e.g. `("BucketName", "b")`.
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers the error answer carries (e.g. `x-oss-next-append-position`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl fmt::Display for OssError {
@@ -24,11 +26,16 @@ impl std::error::Error for OssError {}
 
 impl OssError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        OssError { status, code, message: message.into(), ec: None, extra: Vec::new() }
+        OssError { status, code, message: message.into(), ec: None, extra: Vec::new(), headers: Vec::new() }
     }
 
     pub fn with_ec(mut self, ec: impl Into<String>) -> Self {
         self.ec = Some(ec.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

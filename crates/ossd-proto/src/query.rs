@@ -2,8 +2,10 @@
 
 use percent_encoding::percent_decode_str;
 
-/// The decoded `(name, value)` pairs of a raw query string, in order.
-/// `+` stays a `+` (OSS clients encode spaces as `%20`), and `k` and `k=` both give `(k, "")`.
+/// The decoded `(name, value)` pairs of a raw query string, in order. `k` and `k=` both give
+/// `(k, "")`. A `+` in the query is a space (form encoding: oss2, through `requests`, sends
+/// `prefix=dir+with+space` and a real plus as `%2B`); in the *path* `+` stays a `+` (see
+/// [`decode`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query(pub Vec<(String, String)>);
 
@@ -15,7 +17,7 @@ impl Query {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
+                (decode_form(k), decode_form(v))
             })
             .collect();
         Query(pairs)
@@ -35,7 +37,13 @@ impl Query {
     }
 }
 
-/// Percent-decodes without turning `+` into a space; invalid UTF-8 is replaced.
+/// Query-component decoding: `+` is a space, then percent-decoding.
+pub fn decode_form(s: &str) -> String {
+    if s.contains('+') { decode(&s.replace('+', " ")) } else { decode(s) }
+}
+
+/// Percent-decodes without turning `+` into a space (paths: keys may hold `+`); invalid UTF-8
+/// is replaced.
 pub fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
@@ -45,10 +53,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_plus_and_treats_bare_names_as_empty() {
-        let q = Query::parse(Some("acl&prefix=a+b%2Fc&delimiter="));
+    fn plus_is_space_in_queries_and_bare_names_are_empty() {
+        let q = Query::parse(Some("acl&prefix=a+b%2Fc%2B&delimiter="));
         assert_eq!(q.get("acl"), Some(""));
-        assert_eq!(q.get("prefix"), Some("a+b/c"));
+        assert_eq!(q.get("prefix"), Some("a b/c+"));
         assert_eq!(q.non_empty("delimiter"), None);
     }
 }

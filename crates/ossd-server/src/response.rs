@@ -52,6 +52,9 @@ pub fn error(err: &OssError, request_id: &str, host_id: &str, head: bool) -> Res
     if let Some(ec) = &err.ec {
         set(&mut r, "x-oss-ec", ec);
     }
+    for (name, value) in &err.headers {
+        set(&mut r, name, value);
+    }
     r
 }
 

@@ -84,7 +84,7 @@ pub fn store_error(e: StoreError) -> OssError {
         ),
         StoreError::PositionNotEqualToLength(n) => {
             OssError::new(409, "PositionNotEqualToLength", "Position is not equal to file length.")
-                .with("NextAppendPosition", n.to_string())
+                .with_header("x-oss-next-append-position", n.to_string())
         }
         StoreError::NotAppendable => {
             OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type.")

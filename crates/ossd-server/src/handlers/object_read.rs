@@ -176,10 +176,12 @@ pub async fn get_object(
     let (status, offset, len) = match range {
         RangeRequest::Whole => (200, 0, o.size),
         RangeRequest::Part(a, b) => (206, a, b - a + 1),
+        // OSS ignores an unsatisfiable range unless the client opts into standard behaviour.
+        RangeRequest::Unsatisfiable if ctx.header("x-oss-range-behavior") != Some("standard") => (200, 0, o.size),
         RangeRequest::Unsatisfiable => {
-            let mut e = OssError::new(416, "InvalidRange", "The requested range cannot be satisfied.");
-            e.extra.push(("ActualObjectSize", o.size.to_string()));
-            return Err(e);
+            return Err(OssError::new(416, "InvalidRange", "The requested range cannot be satisfied.")
+                .with("ActualObjectSize", o.size.to_string())
+                .with_header("content-range", format!("bytes */{}", o.size)));
         }
     };
     let head = ctx.method == Method::HEAD;

@@ -251,18 +251,7 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
             o
         }
     };
-    let record = publish(state, record, PutMode::AppendAt(position), Some(stored.blob), None).await;
-    let record = match record {
-        Err(mut e) if e.code == "PositionNotEqualToLength" => {
-            if let Some((_, n)) = e.extra.iter().find(|(k, _)| *k == "NextAppendPosition") {
-                let n = n.clone();
-                e.extra.retain(|(k, _)| *k != "Key");
-                return Err(e.with("x-oss-next-append-position", n));
-            }
-            return Err(e);
-        }
-        other => other?,
-    };
+    let record = publish(state, record, PutMode::AppendAt(position), Some(stored.blob), None).await?;
     let mut r = response::status(200);
     response::upload_headers(&mut r, &record);
     response::set(&mut r, "x-oss-next-append-position", &record.size.to_string());
