@@ -126,7 +126,7 @@ class Receiver:
     """
 
     def __init__(self, status=200, body=b'{"Status":"OK"}', content_type="application/json",
-                 headers=(), delay=0.0, mode="normal", raw=b"", port=0):
+                 headers=(), delay=0.0, mode="normal", raw=b"", port=0, host="127.0.0.1"):
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -152,14 +152,16 @@ class Receiver:
             daemon_threads = True
             allow_reuse_address = True
 
-        self.server = Server(("127.0.0.1", port), Handler)
+        self.host = host
+        self.server = Server((host, port), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     # -- helpers for tests ------------------------------------------------
     def url(self, path="/cb"):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def wait_calls(self, n, timeout=10.0):
         deadline = time.monotonic() + timeout
