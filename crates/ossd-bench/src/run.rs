@@ -1,0 +1,845 @@
+//! One benchmark run: starts each target in turn (ossd, the floor, peers), measures its cells,
+//! stops it, then measures the disk and writes the reports.
+
+use crate::RunArgs;
+use crate::client::{Auth, Conn, Endpoint, Req, xml_value};
+use crate::load::{self, LoadSpec, OpFn, Outcome};
+use crate::procstat::{self, Watch};
+use crate::report::{self, Cell, Machine, Report, TargetInfo};
+use base64::Engine;
+use bytes::Bytes;
+use http::Method;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "bench";
+const LIST_BUCKET: &str = "bench-list";
+/// Sizes from here up are "large": fewer keys, `--large-concurrency`, peers at c=1 only.
+const LARGE: u64 = 64 << 20;
+const PART_SIZE: usize = 100 * 1024;
+const OSSD_AK: &str = "ossdbenchak";
+const OSSD_SK: &str = "ossdbenchsecret0123456789";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Ossd,
+    Floor,
+    Peer,
+}
+
+/// A server process the run started (or a peer it was told about).
+struct Server {
+    child: Option<Child>,
+    pid: Option<u32>,
+    addr: SocketAddr,
+    dir: Option<PathBuf>,
+}
+
+impl Server {
+    fn stop(mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: plain kill(2) of our own child, by its id.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+struct Ctx {
+    args: RunArgs,
+    payload: Bytes,
+    pb: ProgressBar,
+    live: Arc<AtomicU64>,
+    cells: Vec<Cell>,
+    targets: Vec<TargetInfo>,
+    work: PathBuf,
+    logs: PathBuf,
+    callback_addr: SocketAddr,
+    callback_hits: Arc<AtomicU64>,
+}
+
+pub fn main(args: RunArgs) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(run(args))
+}
+
+fn has(list: &[String], s: &str) -> bool {
+    list.iter().any(|x| x == s)
+}
+
+fn size_label(size: u64) -> String {
+    report::size_label(size)
+}
+
+/// The (workload, size, concurrency) cells of PUT/GET for a kind of target.
+fn put_get_plan(args: &RunArgs, kind: Kind) -> Vec<(&'static str, u64, usize)> {
+    let mut plan = Vec::new();
+    for wl in ["put", "get"] {
+        if !has(&args.workloads, wl) {
+            continue;
+        }
+        for &size in &args.sizes {
+            let conc: Vec<usize> = if size >= LARGE {
+                if kind == Kind::Peer { vec![1] } else { args.large_concurrency.clone() }
+            } else {
+                args.concurrency.clone()
+            };
+            for c in conc {
+                plan.push((wl, size, c));
+            }
+        }
+    }
+    plan
+}
+
+fn small_size(args: &RunArgs) -> u64 {
+    args.sizes.iter().copied().min().unwrap_or(4096).min(4096)
+}
+
+fn count_cells(args: &RunArgs, peers: usize) -> u64 {
+    let mut n = 0;
+    let ossd_targets = ["ossd-fsync", "ossd-relaxed"].iter().filter(|t| has(&args.targets, t)).count();
+    let floor_targets = ["floor-fsync", "floor-relaxed"].iter().filter(|t| has(&args.targets, t)).count();
+    let per_ossd = put_get_plan(args, Kind::Ossd).len() * if args.ossd_anonymous { 2 } else { 1 };
+    n += ossd_targets * per_ossd;
+    n += floor_targets * put_get_plan(args, Kind::Floor).len();
+    n += peers * put_get_plan(args, Kind::Peer).len();
+    if has(&args.workloads, "callback") {
+        n += ossd_targets * args.concurrency.len();
+    }
+    if has(&args.workloads, "multipart") {
+        n += ossd_targets;
+    }
+    if has(&args.workloads, "list") && ossd_targets > 0 {
+        n += 1 + args.concurrency.len();
+    }
+    if has(&args.targets, "disk") {
+        n += 3 * args.sizes.iter().filter(|&&s| s >= 1 << 20).count();
+    }
+    n as u64
+}
+
+/// Incompressible bytes (xorshift), shared by every request (`Bytes::slice` is zero-copy).
+fn make_payload(size: usize) -> Bytes {
+    let mut v = vec![0u8; size.div_ceil(8) * 8];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in v.chunks_exact_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(size);
+    Bytes::from(v)
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let started = time::OffsetDateTime::now_utc();
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("create {}: {e}", args.out.display()))?;
+    let logs = args.out.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let work_root = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work = work_root.join(format!("ossd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
+
+    let peers = match &args.peers_file {
+        Some(p) if has(&args.targets, "peers") => read_peers(p)?,
+        _ => Vec::new(),
+    };
+    let max_size = args.sizes.iter().copied().max().unwrap_or(4096).max(PART_SIZE as u64) as usize;
+    let payload = make_payload(max_size);
+    let (callback_addr, callback_hits) = crate::floor::start_callback_receiver().await.map_err(|e| e.to_string())?;
+
+    let pb = ProgressBar::new(count_cells(&args, peers.len()));
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} cells  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let live = Arc::new(AtomicU64::new(0));
+    let mut ctx = Ctx {
+        args: args.clone(),
+        payload,
+        pb,
+        live,
+        cells: Vec::new(),
+        targets: Vec::new(),
+        work: work.clone(),
+        logs,
+        callback_addr,
+        callback_hits,
+    };
+
+    let ossd_bin = ossd_bin(&args)?;
+    let ossd_version = ossd_version(&ossd_bin);
+    // Relaxed first: the LIST bucket is filled there (a million fsynced commits would take long).
+    let list_on = if has(&args.targets, "ossd-relaxed") { "ossd-relaxed" } else { "ossd-fsync" };
+    for (name, fsync) in [("ossd-relaxed", false), ("ossd-fsync", true)] {
+        if !has(&args.targets, name) {
+            continue;
+        }
+        let server = start_ossd(&ctx, &ossd_bin, name, fsync)?;
+        let info = TargetInfo {
+            name: name.into(),
+            kind: "ossd".into(),
+            version: ossd_version.clone(),
+            durability: durability_label(fsync).into(),
+            auth: "OSS V1 (and anonymous with --ossd-anonymous)".into(),
+            endpoint: format!("http://{}", server.addr),
+        };
+        ctx.targets.push(info.clone());
+        let signed = Endpoint::new(server.addr, Auth::OssV1 { access_key_id: OSSD_AK.into(), secret: OSSD_SK.into() });
+        let result = ossd_target(&mut ctx, &info, signed, server.addr, server.pid, name == list_on).await;
+        server.stop();
+        result?;
+    }
+    for (name, fsync) in [("floor-relaxed", false), ("floor-fsync", true)] {
+        if !has(&args.targets, name) {
+            continue;
+        }
+        let server = start_floor(&ctx, name, fsync)?;
+        let info = TargetInfo {
+            name: name.into(),
+            kind: "floor".into(),
+            version: format!("ossd-bench {}", env!("CARGO_PKG_VERSION")),
+            durability: durability_label(fsync).into(),
+            auth: "anonymous".into(),
+            endpoint: format!("http://{}", server.addr),
+        };
+        ctx.targets.push(info.clone());
+        let ep = Endpoint::new(server.addr, Auth::Anonymous);
+        let result = put_get_target(&mut ctx, &info, ep, server.pid, Kind::Floor).await;
+        server.stop();
+        result?;
+    }
+    for peer in &peers {
+        ctx.targets.push(peer.info.clone());
+        let ep = Endpoint::new(peer.addr, peer.auth.clone());
+        if let Err(e) = put_get_target(&mut ctx, &peer.info, ep, peer.pid, Kind::Peer).await {
+            ctx.pb.println(format!("peer {}: {e}; skipped", peer.info.name));
+        }
+    }
+    if has(&args.targets, "disk") {
+        disk_target(&mut ctx).await?;
+    }
+    ctx.pb.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&work);
+
+    let machine = Machine::probe(&work_root);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let report = Report::new(started, command, machine, ctx.targets, ctx.cells);
+    let paths = report::write(&report, &args.out)?;
+    println!("{}", report::markdown(&report));
+    for p in paths {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+fn durability_label(fsync: bool) -> &'static str {
+    if fsync { "fsync" } else { "relaxed" }
+}
+
+struct Peer {
+    info: TargetInfo,
+    addr: SocketAddr,
+    auth: Auth,
+    pid: Option<u32>,
+}
+
+/// Reads `bench/peers.sh start`'s peers.tsv: name, endpoint, auth, version, durability, pid.
+fn read_peers(path: &Path) -> Result<Vec<Peer>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let ak = std::env::var("PEER_AK").unwrap_or_else(|_| "benchak".into());
+    let sk = std::env::var("PEER_SK").unwrap_or_else(|_| "benchsecretkey123".into());
+    let mut peers = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 5 {
+            return Err(format!("{}: bad line `{line}`", path.display()));
+        }
+        let addr = Endpoint::parse_url(f[1])?;
+        let auth = match f[2] {
+            "sigv4" => Auth::SigV4 { access_key_id: ak.clone(), secret: sk.clone(), region: "us-east-1".into() },
+            _ => Auth::Anonymous,
+        };
+        let info = TargetInfo {
+            name: f[0].into(),
+            kind: "peer".into(),
+            version: f[3].into(),
+            durability: f[4].into(),
+            auth: auth.label().into(),
+            endpoint: f[1].into(),
+        };
+        peers.push(Peer { info, addr, auth, pid: f.get(5).and_then(|p| p.trim().parse().ok()) });
+    }
+    Ok(peers)
+}
+
+fn ossd_bin(args: &RunArgs) -> Result<PathBuf, String> {
+    let bin = match &args.ossd_bin {
+        Some(b) => b.clone(),
+        None => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            exe.parent().map(|d| d.join("ossd")).ok_or("no directory for ossd")?
+        }
+    };
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("ossd binary not found at {} (build it, or pass --ossd-bin / OSSD_BIN)", bin.display()))
+    }
+}
+
+fn ossd_version(bin: &Path) -> String {
+    let v =
+        Command::new(bin).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let rev = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match (v, rev) {
+        (Some(v), Some(r)) => format!("{v} (git {r})"),
+        (Some(v), None) => v,
+        _ => "unknown".into(),
+    }
+}
+
+/// Starts a child that prints `... listening on http://ADDR` first on stdout.
+fn spawn_listening(mut cmd: Command, log: &Path, dir: PathBuf) -> Result<Server, String> {
+    let log_file = std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::from(log_file)).stdin(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| format!("spawn {:?}: {e}", cmd.get_program()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        for _ in lines {}
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => {
+            let addr = Endpoint::parse_url(&url)?;
+            Ok(Server { pid: Some(child.id()), child: Some(child), addr, dir: Some(dir) })
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            Err(format!("{:?} did not report its address; log: {}", cmd.get_program(), tail.trim()))
+        }
+    }
+}
+
+fn start_ossd(ctx: &Ctx, bin: &Path, name: &str, fsync: bool) -> Result<Server, String> {
+    let dir = ctx.work.join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .args(["--durability", durability_label(fsync), "--log", "warn"])
+        .env("OSSD_ACCESS_KEY_ID", OSSD_AK)
+        .env("OSSD_ACCESS_KEY_SECRET", OSSD_SK);
+    spawn_listening(cmd, &ctx.logs.join(format!("{name}.log")), dir)
+}
+
+fn start_floor(ctx: &Ctx, name: &str, fsync: bool) -> Result<Server, String> {
+    let dir = ctx.work.join(name);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["floor", "--listen", "127.0.0.1:0", "--dir"]).arg(&dir).args(["--durability", durability_label(fsync)]);
+    spawn_listening(cmd, &ctx.logs.join(format!("{name}.log")), dir)
+}
+
+impl Ctx {
+    fn spec(&self, ep: &Arc<Endpoint>, concurrency: usize, max_ops: u64) -> LoadSpec {
+        let duration = self.args.duration.expect("resolved");
+        LoadSpec {
+            endpoint: ep.clone(),
+            concurrency,
+            duration,
+            max_ops,
+            hard_timeout: duration + self.args.cell_timeout,
+        }
+    }
+
+    /// Runs one measured cell and records it.
+    #[allow(clippy::too_many_arguments)]
+    async fn measure(
+        &mut self,
+        target: &TargetInfo,
+        label: &str,
+        workload: &str,
+        size: u64,
+        spec: LoadSpec,
+        pid: Option<u32>,
+        op: OpFn,
+    ) -> Cell {
+        self.pb.set_message(format!("{label} {workload} {} c={}", size_label(size), spec.concurrency));
+        self.live.store(0, Ordering::Relaxed);
+        let ticker = {
+            let (pb, live, msg) = (self.pb.clone(), self.live.clone(), self.pb.message());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    pb.set_message(format!("{msg}: {} ops", live.load(Ordering::Relaxed)));
+                }
+            })
+        };
+        let watch = Watch::start(pid);
+        let outcome = load::run(&spec, self.live.clone(), op).await;
+        let usage = watch.map(|w| w.finish()).unwrap_or_default();
+        ticker.abort();
+        let cell = Cell::from_outcome(target, label, workload, size, spec.concurrency, &outcome, usage);
+        if let Some(e) = &outcome.first_error {
+            self.pb.println(format!(
+                "{label} {workload} {} c={}: {} errors, first: {e}",
+                size_label(size),
+                spec.concurrency,
+                outcome.errors
+            ));
+        }
+        self.pb.inc(1);
+        self.cells.push(cell.clone());
+        cell
+    }
+
+    /// Runs a load that is not measured (filling, populating); fails on any error.
+    async fn prepare(
+        &mut self,
+        ep: &Arc<Endpoint>,
+        concurrency: usize,
+        count: u64,
+        op: OpFn,
+    ) -> Result<Outcome, String> {
+        let spec = LoadSpec {
+            endpoint: ep.clone(),
+            concurrency: concurrency.min(count.max(1) as usize),
+            duration: Duration::from_secs(24 * 3600),
+            max_ops: count,
+            hard_timeout: self.args.cell_timeout.max(Duration::from_secs(count / 200 + 60)),
+        };
+        let out = load::run(&spec, self.live.clone(), op).await;
+        match (&out.first_error, out.timed_out) {
+            (Some(e), _) => Err(format!("{} of {count} failed, first: {e}", out.errors)),
+            (None, true) => Err("timed out".into()),
+            _ => Ok(out),
+        }
+    }
+}
+
+async fn create_bucket(ep: &Arc<Endpoint>, bucket: &str, ossd: bool) -> Result<(), String> {
+    let mut conn = Conn::new(ep.clone());
+    let mut req = Req::new(Method::PUT, bucket, "");
+    if ossd {
+        req = req.header("x-oss-acl", "public-read-write");
+    }
+    let resp = conn.send(req).await?;
+    if resp.status.is_success() || resp.status.as_u16() == 409 {
+        Ok(())
+    } else {
+        Err(format!("create bucket {bucket}: HTTP {} {}", resp.status.as_u16(), resp.text()))
+    }
+}
+
+fn put_op(payload: Bytes, size: u64, prefix: String, keys_per_worker: u64) -> OpFn {
+    let body = payload.slice(..size as usize);
+    Arc::new(move |w, n, mut conn| {
+        let body = body.clone();
+        let key = if keys_per_worker == 0 {
+            format!("{prefix}/{n}")
+        } else {
+            format!("{prefix}/{w}-{}", n % keys_per_worker)
+        };
+        Box::pin(async move {
+            let r = conn.send_ok(Req::new(Method::PUT, BUCKET, &key).body(body)).await.map(|_| size);
+            (conn, r)
+        })
+    })
+}
+
+fn get_op(prefix: String, nkeys: u64, size: u64) -> OpFn {
+    Arc::new(move |w, n, mut conn| {
+        let key = format!("{prefix}/{}", (w as u64 * 7919 + n) % nkeys);
+        Box::pin(async move {
+            let r = match conn.send_ok(Req::new(Method::GET, BUCKET, &key)).await {
+                Ok(resp) if resp.body_len == size => Ok(size),
+                Ok(resp) => Err(format!("GET {key}: {} bytes, expected {size}", resp.body_len)),
+                Err(e) => Err(e),
+            };
+            (conn, r)
+        })
+    })
+}
+
+/// PUT and GET cells for any HTTP target.
+async fn put_get_target(
+    ctx: &mut Ctx,
+    info: &TargetInfo,
+    ep: Arc<Endpoint>,
+    pid: Option<u32>,
+    kind: Kind,
+) -> Result<(), String> {
+    let label = info.name.clone();
+    create_bucket(&ep, BUCKET, kind == Kind::Ossd).await?;
+    put_get_cells(ctx, info, &label, ep, pid, kind).await
+}
+
+async fn put_get_cells(
+    ctx: &mut Ctx,
+    info: &TargetInfo,
+    label: &str,
+    ep: Arc<Endpoint>,
+    pid: Option<u32>,
+    kind: Kind,
+) -> Result<(), String> {
+    let mut populated = Vec::new();
+    for (wl, size, c) in put_get_plan(&ctx.args, kind) {
+        let max_ops = ctx.args.max_ops;
+        match wl {
+            "put" => {
+                // Small objects get fresh keys; large ones overwrite a few per worker so the
+                // data directory stays under ~1 GiB per cell (plus c large objects).
+                let per_worker = if size <= 64 << 10 { 0 } else { ((1u64 << 30) / (size * c as u64)).clamp(1, 64) };
+                let op = put_op(ctx.payload.clone(), size, format!("put/{label}/{size}/{c}"), per_worker);
+                ctx.measure(info, label, "PUT", size, ctx.spec(&ep, c, max_ops), pid, op).await;
+            }
+            _ => {
+                let nkeys = if size >= LARGE { 1 } else { 64 };
+                let prefix = format!("get/{label}/{size}");
+                if !populated.contains(&size) {
+                    let op = put_op(ctx.payload.clone(), size, prefix.clone(), 0);
+                    ctx.prepare(&ep, 16, nkeys, op).await.map_err(|e| format!("populating for GET: {e}"))?;
+                    populated.push(size);
+                }
+                let op = get_op(prefix, nkeys, size);
+                ctx.measure(info, label, "GET", size, ctx.spec(&ep, c, max_ops), pid, op).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ossd_target(
+    ctx: &mut Ctx,
+    info: &TargetInfo,
+    signed: Arc<Endpoint>,
+    addr: SocketAddr,
+    pid: Option<u32>,
+    with_list: bool,
+) -> Result<(), String> {
+    create_bucket(&signed, BUCKET, true).await?;
+    put_get_cells(ctx, info, &info.name, signed.clone(), pid, Kind::Ossd).await?;
+    if ctx.args.ossd_anonymous {
+        let anon = Endpoint::new(addr, Auth::Anonymous);
+        let label = format!("{}/anon", info.name);
+        put_get_cells(ctx, info, &label, anon, pid, Kind::Ossd).await?;
+    }
+    if has(&ctx.args.workloads, "callback") {
+        callback_cells(ctx, info, &signed, pid).await;
+    }
+    if has(&ctx.args.workloads, "multipart") {
+        multipart_cell(ctx, info, &signed, pid).await;
+    }
+    if with_list && has(&ctx.args.workloads, "list") {
+        list_cells(ctx, info, &signed, pid).await;
+    }
+    Ok(())
+}
+
+async fn callback_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
+    let size = small_size(&ctx.args);
+    let spec = serde_json::json!({
+        "callbackUrl": format!("http://{}/cb", ctx.callback_addr),
+        "callbackBody": "bucket=${bucket}&object=${object}&size=${size}",
+    });
+    let header = base64::engine::general_purpose::STANDARD.encode(spec.to_string());
+    let hits_before = ctx.callback_hits.load(Ordering::Relaxed);
+    for c in ctx.args.concurrency.clone() {
+        let body = ctx.payload.slice(..size as usize);
+        let header = header.clone();
+        let prefix = format!("cb/{}/{c}", info.name);
+        let op: OpFn = Arc::new(move |_w, n, mut conn| {
+            let (body, header, key) = (body.clone(), header.clone(), format!("{prefix}/{n}"));
+            Box::pin(async move {
+                let req = Req::new(Method::PUT, BUCKET, &key).body(body).header("x-oss-callback", &header).keep_body();
+                let r = match conn.send(req).await {
+                    Ok(resp) if resp.status.as_u16() == 200 && resp.text().contains("OK") => Ok(size),
+                    Ok(resp) => Err(format!(
+                        "PUT with callback: HTTP {} {}",
+                        resp.status.as_u16(),
+                        resp.text().chars().take(200).collect::<String>()
+                    )),
+                    Err(e) => Err(e),
+                };
+                (conn, r)
+            })
+        });
+        let spec = ctx.spec(ep, c, ctx.args.max_ops);
+        ctx.measure(info, &info.name, "PUT+callback", size, spec, pid, op).await;
+    }
+    let hits = ctx.callback_hits.load(Ordering::Relaxed) - hits_before;
+    if let Some(last) = ctx.cells.last_mut() {
+        last.note = Some(format!("receiver got {hits} callbacks over all concurrencies"));
+    }
+}
+
+async fn multipart_cell(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
+    let parts = ctx.args.mpu_parts.expect("resolved");
+    let rounds = ctx.args.mpu_rounds.expect("resolved");
+    ctx.pb.set_message(format!("{} multipart: uploading {parts} parts x {rounds}", info.name));
+    let mut lat_us = Vec::new();
+    let mut first_error = None;
+    let mut max_written = 0u64;
+    let mut errors = 0;
+    let mut peak_rss = None;
+    let mut cpu = 0.0;
+    for round in 0..rounds {
+        let key = format!("mpu/{}/{round}", info.name);
+        match multipart_round(ctx, ep, &key, parts, pid).await {
+            Ok((lat, written, usage)) => {
+                lat_us.push(lat.as_micros() as u64);
+                max_written = max_written.max(written.unwrap_or(0));
+                peak_rss = peak_rss.max(usage.peak_rss_bytes);
+                cpu += usage.cpu_seconds.unwrap_or(0.0);
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    lat_us.sort_unstable();
+    let outcome = Outcome {
+        ok: lat_us.len() as u64,
+        errors,
+        first_error: first_error.clone(),
+        bytes: 0,
+        elapsed: Duration::from_micros(lat_us.iter().sum()),
+        lat_us,
+        timed_out: false,
+    };
+    let usage = procstat::Usage { peak_rss_bytes: peak_rss, cpu_seconds: (pid.is_some()).then_some(cpu) };
+    let mut cell =
+        Cell::from_outcome(info, &info.name, "CompleteMultipart", (parts * PART_SIZE) as u64, 1, &outcome, usage);
+    cell.note = Some(match &first_error {
+        Some(e) => format!("{parts} parts of 100 KiB; error: {e}"),
+        None => format!(
+            "{parts} parts of 100 KiB; server wrote at most {:.1} KiB to storage during a completion",
+            max_written as f64 / 1024.0
+        ),
+    });
+    cell.extra = Some(serde_json::json!({ "parts": parts, "max_bytes_written_during_complete": max_written }));
+    if let Some(e) = first_error {
+        ctx.pb.println(format!("{} CompleteMultipart: {e}", info.name));
+    }
+    ctx.pb.inc(1);
+    ctx.cells.push(cell);
+}
+
+/// Initiates, uploads `parts` parts (16 at a time), then times the completion alone.
+async fn multipart_round(
+    ctx: &mut Ctx,
+    ep: &Arc<Endpoint>,
+    key: &str,
+    parts: usize,
+    pid: Option<u32>,
+) -> Result<(Duration, Option<u64>, procstat::Usage), String> {
+    let mut conn = Conn::new(ep.clone());
+    let resp = conn.send_ok(Req::new(Method::POST, BUCKET, key).query("uploads", "").keep_body()).await?;
+    let upload_id = xml_value(&resp.text(), "UploadId").ok_or("no UploadId in InitiateMultipartUpload")?.to_string();
+    let etags: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; parts]));
+    let body = ctx.payload.slice(..PART_SIZE);
+    let op: OpFn = {
+        let (etags, key, upload_id) = (etags.clone(), key.to_string(), upload_id.clone());
+        Arc::new(move |_w, n, mut conn| {
+            let (etags, key, upload_id, body) = (etags.clone(), key.clone(), upload_id.clone(), body.clone());
+            Box::pin(async move {
+                let number = (n + 1).to_string();
+                let req = Req::new(Method::PUT, BUCKET, &key)
+                    .query("partNumber", &number)
+                    .query("uploadId", &upload_id)
+                    .body(body);
+                let r = match conn.send_ok(req).await {
+                    Ok(resp) => match resp.headers.get("etag").and_then(|v| v.to_str().ok()) {
+                        Some(etag) => {
+                            etags.lock().expect("not poisoned")[n as usize] = Some(etag.to_string());
+                            Ok(PART_SIZE as u64)
+                        }
+                        None => Err("UploadPart answered without an ETag".to_string()),
+                    },
+                    Err(e) => Err(e),
+                };
+                (conn, r)
+            })
+        })
+    };
+    ctx.prepare(ep, 16, parts as u64, op).await.map_err(|e| format!("UploadPart: {e}"))?;
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (i, etag) in etags.lock().expect("not poisoned").iter().enumerate() {
+        let etag = etag.as_deref().ok_or("a part has no ETag")?;
+        xml.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>", i + 1));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let written_before = pid.and_then(procstat::write_bytes);
+    let watch = Watch::start(pid);
+    let t = Instant::now();
+    let resp = conn
+        .send_ok(Req::new(Method::POST, BUCKET, key).query("uploadId", &upload_id).body(Bytes::from(xml)).keep_body())
+        .await;
+    let lat = t.elapsed();
+    let usage = watch.map(|w| w.finish()).unwrap_or_default();
+    let written = match (written_before, pid.and_then(procstat::write_bytes)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let resp = resp?;
+    if !resp.text().contains("CompleteMultipartUploadResult") {
+        return Err(format!("unexpected completion answer: {}", resp.text()));
+    }
+    Ok((lat, written, usage))
+}
+
+async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
+    let n_keys = ctx.args.list_keys.expect("resolved");
+    if let Err(e) = create_bucket(ep, LIST_BUCKET, true).await {
+        ctx.pb.println(format!("LIST: {e}"));
+        return;
+    }
+    // The fill is measured too (16-byte PUTs at c=64 into a growing bucket).
+    let body = ctx.payload.slice(..16);
+    let fill: OpFn = Arc::new(move |_w, n, mut conn| {
+        let (body, key) = (body.clone(), format!("k/{n:08}"));
+        Box::pin(async move {
+            let r = conn.send_ok(Req::new(Method::PUT, LIST_BUCKET, &key).body(body)).await.map(|_| 16);
+            (conn, r)
+        })
+    });
+    let fill_spec = LoadSpec {
+        endpoint: ep.clone(),
+        concurrency: 64,
+        duration: Duration::from_secs(24 * 3600),
+        max_ops: n_keys,
+        hard_timeout: ctx.args.cell_timeout.max(Duration::from_secs(n_keys / 200 + 60)),
+    };
+    let label = info.name.clone();
+    let fill_cell = ctx.measure(info, &label, "LIST fill (PUT)", 16, fill_spec, pid, fill).await;
+    if fill_cell.errors > 0 || fill_cell.ops < n_keys {
+        ctx.pb.println(format!("LIST fill incomplete ({} of {n_keys} keys); LIST pages will be short", fill_cell.ops));
+    }
+    let page = n_keys.min(1000);
+    let span = n_keys.saturating_sub(page).max(1);
+    for c in ctx.args.concurrency.clone() {
+        let op: OpFn = Arc::new(move |w, n, mut conn| {
+            let start = (n.wrapping_mul(2_654_435_761) ^ (w as u64 * 40_503)) % span;
+            let marker = if start == 0 { String::new() } else { format!("k/{:08}", start - 1) };
+            Box::pin(async move {
+                let mut req = Req::new(Method::GET, LIST_BUCKET, "").query("max-keys", "1000").keep_body();
+                if !marker.is_empty() {
+                    req = req.query("marker", &marker);
+                }
+                let r = match conn.send_ok(req).await {
+                    Ok(resp) => {
+                        let got = resp.text().matches("<Key>").count() as u64;
+                        if got == page {
+                            Ok(resp.body_len)
+                        } else {
+                            Err(format!("LIST page of {got} keys, expected {page}"))
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                (conn, r)
+            })
+        });
+        let spec = ctx.spec(ep, c, ctx.args.max_ops);
+        let cell = ctx.measure(info, &label, "LIST 1000", n_keys, spec, pid, op).await;
+        if let Some(last) = ctx.cells.last_mut() {
+            last.note = Some(format!("1,000-key pages at random markers out of {n_keys} keys"));
+            last.size_label_override = Some(format!("{n_keys} keys"));
+        }
+        let _ = cell;
+    }
+}
+
+async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
+    let dir = ctx.work.join("disk");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let info = TargetInfo {
+        name: "disk".into(),
+        kind: "disk".into(),
+        version: "-".into(),
+        durability: "fsync / page cache / cold read".into(),
+        auth: "-".into(),
+        endpoint: dir.display().to_string(),
+    };
+    ctx.targets.push(info.clone());
+    let duration = ctx.args.duration.expect("resolved");
+    let max_ops = ctx.args.max_ops;
+    for size in ctx.args.sizes.clone().into_iter().filter(|&s| s >= 1 << 20) {
+        for (workload, durability) in [("write", "fsync"), ("write", "relaxed"), ("read", "cold")] {
+            ctx.pb.set_message(format!("disk {workload} ({durability}) {}", size_label(size)));
+            let (dir, payload) = (dir.clone(), ctx.payload.clone());
+            let lat = tokio::task::spawn_blocking(move || {
+                let file = |n: u64| dir.join(format!("f{}", n % 2));
+                if workload == "read" {
+                    crate::disk::write_file(&file(0), &payload, size, true)?;
+                    crate::disk::write_file(&file(1), &payload, size, true)?;
+                    crate::disk::repeat(duration, max_ops, |n| crate::disk::read_cold(&file(n)).map(|_| ()))
+                } else {
+                    let fsync = durability == "fsync";
+                    crate::disk::repeat(duration, max_ops, |n| crate::disk::write_file(&file(n), &payload, size, fsync))
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("disk {workload}: {e}"))?;
+            let mut lat_us: Vec<u64> = lat.iter().map(|d| d.as_micros() as u64).collect();
+            let elapsed = Duration::from_micros(lat_us.iter().sum());
+            lat_us.sort_unstable();
+            let outcome = Outcome {
+                ok: lat_us.len() as u64,
+                bytes: size * lat_us.len() as u64,
+                elapsed,
+                lat_us,
+                ..Default::default()
+            };
+            let mut target = info.clone();
+            target.durability = durability.into();
+            let workload = if workload == "write" { "disk write" } else { "disk read" };
+            let cell = Cell::from_outcome(&target, "disk", workload, size, 1, &outcome, Default::default());
+            ctx.pb.inc(1);
+            ctx.cells.push(cell);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
