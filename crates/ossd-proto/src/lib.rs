@@ -8,7 +8,10 @@ pub mod error;
 pub mod names;
 pub mod post_policy;
 pub mod query;
+// STS: RAM policies and AssumeRole's tokens and wire format.
+pub mod ram;
 pub mod route;
+pub mod sts;
 pub mod timefmt;
 pub mod xml;
 
