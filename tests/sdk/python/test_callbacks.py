@@ -156,6 +156,7 @@ def assert_verified(call):
 def expect_invalid(fn, ec=None, message=None):
     with pytest.raises(oss2.exceptions.OssError) as ei:
         fn()
+    # The next request goes on a new connection (see stored() and test_connection_after_400).
     e = ei.value
     assert e.status == 400, (e.status, e.code, e.message)
     assert e.code == "InvalidArgument", (e.code, e.message)
@@ -671,6 +672,7 @@ def test_connection_after_400(cbs, bkt, timing):
             return
         try:
             if timing == "body-after-answer":
+                time.sleep(0.5)  # a slow client: the body arrives well after the answer
                 s.sendall(body)
             time.sleep(0.1)
             s.sendall(probe.encode())
@@ -686,7 +688,8 @@ def test_bad_callback_does_not_replace_existing_object(bkt):
     expect_invalid(lambda: bkt.put_object("keep-me", b"replacement",
                                           headers={"x-oss-callback": b64("{nope")}),
                    "0007-00000003")
-    assert bkt.get_object("keep-me").read() == b"original"
+    fresh = oss2.Bucket(bkt.auth, bkt.endpoint, bkt.bucket_name, connect_timeout=60)
+    assert fresh.get_object("keep-me").read() == b"original"
 
 
 def test_header_and_query_both_rejected(bkt, rcv):
@@ -806,6 +809,27 @@ def test_callback_log_list_show_replay(tmp_path_factory):
         assert re.search(r"outcome:\s+200", shown), shown
         # The running server still serves the object and accepts uploads.
         assert b.get_object("bad obj").read() == b"later"
+    finally:
+        server.stop()
+
+
+def test_callback_replay_with_only_data_dir_is_verifiable(tmp_path_factory):
+    """`ossd callbacks replay ID --data DIR`, as documented, with no address flags: the replayed
+    callback must still advertise a public-key URL the receiver can fetch (the running server's),
+    so that the receiver can verify the signature."""
+    server = start_server(tmp_path_factory, "replay")
+    try:
+        b = oss2_bucket(server, unique_bucket("rp"))
+        b.create_bucket()
+        port = closed_port()
+        res = b.put_object("r", b"replay", headers=cb_headers(
+            spec(f"http://127.0.0.1:{port}/again", "o=${object}&s=${size}")))
+        assert res.status == 203
+        with Receiver(port=port) as late:
+            run_cli("callbacks", "replay", res.request_id, "--data", str(server.data_dir))
+            (call,) = late.wait_calls(1)
+            assert call.body == b"o=r&s=6"
+            assert call.verified, (call.key_url, call.verify_error)
     finally:
         server.stop()
 
