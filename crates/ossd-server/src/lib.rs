@@ -4,6 +4,8 @@
 //! `ossd-callback`, durability in `ossd-store`.
 
 pub mod access;
+// STS: authorisation by RAM policy for temporary credentials.
+pub mod authz;
 pub mod body;
 pub mod callbacks;
 pub mod context;
@@ -13,6 +15,8 @@ pub mod response;
 pub mod server;
 pub mod service;
 pub mod state;
+// STS: the AssumeRole endpoint.
+pub mod sts;
 
 pub use server::serve;
 pub use state::{AppState, ServerConfig};

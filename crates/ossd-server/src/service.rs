@@ -90,6 +90,11 @@ async fn dispatch(
         return handlers::service::callback_public_key(state).map_err(fail);
     }
     let query = Query::parse(parts.uri.query());
+    // STS: AssumeRole shares the service address (no bucket; `Action` in the query or a form
+    // POST) and signs its own way, so it is answered before OSS authentication.
+    if target.bucket.is_none() && crate::sts::is_sts_request(&parts.method, &query, &parts.headers) {
+        return Ok(crate::sts::handle(state, &parts.method, &query, &parts.headers, body, request_id, host).await);
+    }
     let endpoint = route::endpoint(&parts.method, &target, &query, &parts.headers).map_err(fail)?;
     if let Some(b) = &target.bucket
         && endpoint != Endpoint::ListBuckets
@@ -123,6 +128,8 @@ async fn dispatch(
         client_ip,
     };
     let bucket = load_bucket(state, &ctx).await.map_err(fail)?;
+    // STS: temporary credentials may do only what their token's policies allow.
+    crate::authz::authorize(state, &ctx).map_err(fail)?;
     handlers::dispatch(state, &ctx, bucket, body).await.map_err(fail)
 }
 

@@ -5,7 +5,7 @@ use ossd_store::{BlobId, BlobStore, MetaStore, StoreError};
 use std::sync::Arc;
 
 use crate::callbacks::CallbackRuntime;
-use crate::credentials::RootCredentials;
+use crate::credentials::CredentialProvider;
 
 /// Settings the service needs (the CLI builds this from flags, environment and config file).
 #[derive(Clone)]
@@ -13,7 +13,8 @@ pub struct ServerConfig {
     /// Bare region id, e.g. `cn-hangzhou`.
     pub region: String,
     pub vhosts: VirtualHosts,
-    pub credentials: RootCredentials,
+    /// The root key and, with STS set up, temporary keys (security tokens).
+    pub credentials: CredentialProvider,
     /// `host:port` shown as the bucket endpoint in listings (oss2's test harness reuses it).
     pub public_endpoint: String,
 }

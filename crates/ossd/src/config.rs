@@ -41,6 +41,10 @@ pub struct ServeArgs {
     pub log: Option<String>,
     #[command(flatten)]
     pub callback: CallbackArgs,
+    /// STS: key that signs security tokens, shared by every node that must accept them (at
+    /// least 16 characters) [default: DATA/sts_token_key, created on first start].
+    #[arg(long, env = "OSSD_STS_SECRET", hide_env_values = true)]
+    pub sts_secret: Option<String>,
 }
 
 /// Upload-callback options of `ossd serve`.
@@ -97,6 +101,86 @@ pub struct FileConfig {
     pub callback_deny: Vec<String>,
     pub callback_log_keep: Option<usize>,
     pub callback_log_max_age_days: Option<u64>,
+    /// STS: `[sts]` with `secret` and `[[sts.roles]]`.
+    pub sts: Option<StsFileConfig>,
+}
+
+/// STS: the `[sts]` table.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StsFileConfig {
+    /// Token key shared by all nodes (`--sts-secret` / `OSSD_STS_SECRET` win).
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    /// Not documented: shortest DurationSeconds accepted, lowered by tests [default: 900].
+    pub min_duration_seconds: Option<u64>,
+}
+
+impl std::fmt::Debug for StsFileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StsFileConfig").field("roles", &self.roles).finish_non_exhaustive()
+    }
+}
+
+/// STS: one `[[sts.roles]]` entry.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub name: String,
+    /// `acs:ram::<account>:role/<name>`.
+    pub arn: String,
+    /// RAM policy: a JSON string or an inline table.
+    pub policy: serde_json::Value,
+    /// Longest DurationSeconds (900..=43200) [default: 3600].
+    pub max_duration_seconds: Option<u64>,
+}
+
+/// STS settings, resolved: the secret (flag > environment > file) and the checked roles.
+#[derive(Clone, Default)]
+pub struct StsSettings {
+    pub secret: Option<String>,
+    pub roles: Vec<ossd_proto::sts::Role>,
+    pub min_duration_seconds: u64,
+}
+
+impl std::fmt::Debug for StsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StsSettings")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("roles", &self.roles.iter().map(|r| &r.arn).collect::<Vec<_>>())
+            .field("min_duration_seconds", &self.min_duration_seconds)
+            .finish()
+    }
+}
+
+impl StsSettings {
+    pub fn resolve(file: Option<StsFileConfig>, secret_flag: Option<String>) -> Result<StsSettings, String> {
+        let file = file.unwrap_or_default();
+        let secret = secret_flag.or(file.secret).filter(|s| !s.is_empty());
+        if secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err("the STS secret must be at least 16 characters".into());
+        }
+        let min = file.min_duration_seconds.unwrap_or(ossd_proto::sts::MIN_DURATION_SECONDS);
+        if !(1..=ossd_proto::sts::MIN_DURATION_SECONDS).contains(&min) {
+            return Err("sts.min_duration_seconds must be between 1 and 900".into());
+        }
+        let mut roles: Vec<ossd_proto::sts::Role> = Vec::new();
+        for r in file.roles {
+            let policy = match r.policy {
+                serde_json::Value::String(text) => serde_json::from_str(&text)
+                    .map_err(|e| format!("role {}: the policy is not valid JSON: {e}", r.name))?,
+                other => other,
+            };
+            let max = r.max_duration_seconds.unwrap_or(ossd_proto::sts::DEFAULT_MAX_DURATION_SECONDS);
+            let role = ossd_proto::sts::Role::new(&r.name, &r.arn, policy, max)?;
+            if roles.iter().any(|o| o.arn.eq_ignore_ascii_case(&role.arn) || o.name.eq_ignore_ascii_case(&role.name)) {
+                return Err(format!("role {} is declared twice", role.name));
+            }
+            roles.push(role);
+        }
+        Ok(StsSettings { secret, roles, min_duration_seconds: min })
+    }
 }
 
 /// Fully resolved settings.
@@ -110,6 +194,7 @@ pub struct Settings {
     pub public_endpoint: Option<String>,
     pub log: String,
     pub callback: CallbackSettings,
+    pub sts: StsSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +212,7 @@ pub struct CallbackSettings {
 /// The receiver answer cap may not exceed OSS's permissive documented value.
 pub const MAX_CALLBACK_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 
-fn load_file(path: &Path) -> Result<FileConfig, String> {
+pub fn load_file(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))
 }
@@ -173,6 +258,7 @@ impl Settings {
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             callback,
+            sts: StsSettings::resolve(file.sts, args.sts_secret)?,
         })
     }
 }

@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod inspect;
 mod serve;
+mod sts_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,9 @@ enum Command {
     Callbacks(callbacks_cmd::CallbacksCommand),
     /// A callback receiver for local development: verifies and prints each callback.
     CallbackInspect(InspectArgs),
+    /// STS temporary credentials: assume-role.
+    #[command(subcommand)]
+    Sts(sts_cmd::StsCommand),
 }
 
 #[derive(clap::Args)]
@@ -49,6 +53,7 @@ fn main() {
         Command::Serve(args) => serve::run(args),
         Command::Callbacks(cmd) => callbacks_cmd::run(cmd),
         Command::CallbackInspect(args) => run_inspect(args),
+        Command::Sts(cmd) => sts_cmd::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("ossd: {e}");

@@ -5,6 +5,7 @@ use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
 use ossd_callback::sign::CallbackSigner;
 use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
+use ossd_server::credentials::CredentialProvider;
 use ossd_server::{AppState, ServerConfig};
 use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
 use std::collections::HashSet;
@@ -35,6 +36,15 @@ async fn serve(settings: Settings) -> Result<(), String> {
             credentials.access_key_secret
         );
     }
+    // STS: the token key (configured or kept in the data directory) and the roles.
+    let (issuer, created_key) = crate::sts_cmd::issuer(&settings.data, &settings.sts)?;
+    if created_key {
+        tracing::info!(
+            path = %settings.data.join(crate::sts_cmd::KEY_FILE).display(),
+            "created the STS token key; give every node the same --sts-secret to share tokens"
+        );
+    }
+    let credentials = CredentialProvider { root: credentials, sts: Some(Arc::new(issuer)) };
     let meta = SqliteMetaStore::open(&settings.data.join("meta.sqlite"), settings.fsync).map_err(|e| e.to_string())?;
     let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
