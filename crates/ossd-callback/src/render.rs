@@ -36,6 +36,10 @@ pub fn probe_image(head: &[u8]) -> Option<ImageInfo> {
         ImageType::Tiff => "tiff",
         _ => return None,
     };
+    // imagesize trusts a bare PNG signature; a real PNG starts with its IHDR chunk.
+    if format == "png" && head.get(12..16) != Some(b"IHDR".as_slice()) {
+        return None;
+    }
     let size = imagesize::blob_size(head).ok()?;
     if size.width == 0 || size.height == 0 {
         return None;

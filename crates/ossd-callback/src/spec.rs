@@ -34,12 +34,21 @@ fn var_error(message: impl Into<String>, ec: Option<&str>, value: &str) -> OssEr
     arg_error(ARG_CALLBACK_VAR, message, ec, value)
 }
 
+/// Longest `ArgumentValue` echoed back: oss2 reads only the first 4096 bytes of an error body,
+/// so echoing a whole 5 KB parameter would hide the error code from it.
+const MAX_ECHOED_VALUE: usize = 1024;
+
 fn arg_error(name: &'static str, message: impl Into<String>, ec: Option<&str>, value: &str) -> OssError {
     let mut e = OssError::invalid_argument(message);
     if let Some(ec) = ec {
         e = e.with_ec(ec);
     }
-    e.with("ArgumentName", name).with("ArgumentValue", value)
+    let mut end = value.len().min(MAX_ECHOED_VALUE);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let shown = if end < value.len() { format!("{}...", &value[..end]) } else { value.to_string() };
+    e.with("ArgumentName", name).with("ArgumentValue", shown)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ pub async fn prepare_entry(
         attempts_json: "[]".to_string(),
         message: String::new(),
         finished_ms: 0,
+        key_url: state.callbacks.as_ref().map(|rt| rt.deliverer.config().public_key_url.clone()).unwrap_or_default(),
     }
 }
 

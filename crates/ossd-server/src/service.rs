@@ -23,6 +23,9 @@ pub const CALLBACK_PUBLIC_KEY_PATH: &str = "/_ossd/callback_pub_key.pem";
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpAddr) -> Response<Body> {
     let request_id = new_request_id();
     let head = req.method() == Method::HEAD;
+    // An error may answer before the body is read; the connection then cannot be reused.
+    let has_body = req.headers().get(http::header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+        || req.headers().contains_key(http::header::TRANSFER_ENCODING);
     let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     // Browser requests: remember what CORS needs before the request is consumed.
     let origin = req.headers().get(http::header::ORIGIN).and_then(|h| h.to_str().ok()).map(str::to_string);
@@ -37,7 +40,11 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
             } else {
                 tracing::debug!(request_id = %request_id, code = err.code, "request refused");
             }
-            response::error(&err, &request_id, host_id.as_deref().unwrap_or(&host), head)
+            let mut r = response::error(&err, &request_id, host_id.as_deref().unwrap_or(&host), head);
+            if has_body {
+                response::set(&mut r, "connection", "close");
+            }
+            r
         }
     };
     if let Some(origin) = origin

@@ -147,6 +147,8 @@ pub struct CallbackLogEntry {
     pub message: String,
     /// Unix milliseconds when the outcome was recorded (0 while pending).
     pub finished_ms: i64,
+    /// The `x-oss-pub-key-url` the callback was signed for.
+    pub key_url: String,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -37,7 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -119,6 +119,9 @@ CREATE TABLE parts (
 /// Version 3: per-bucket CORS configuration.
 const SCHEMA_V3: &str = "ALTER TABLE buckets ADD COLUMN cors TEXT;";
 
+/// Version 4: the public-key URL a callback was signed for (replay re-signs for the same URL).
+const SCHEMA_V4: &str = "ALTER TABLE callbacks ADD COLUMN key_url TEXT NOT NULL DEFAULT '';";
+
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
 
@@ -132,7 +135,7 @@ const LIST_OBJECTS_SQL: &str = "SELECT bucket, key, size, etag, crc64, content_m
      FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
 
 const CALLBACK_COLUMNS: &str = "request_id, bucket, object, operation, created_ms, outcome, \
-     callback_param, body, attempts, message, finished_ms";
+     callback_param, body, attempts, message, finished_ms, key_url";
 
 pub struct SqliteMetaStore {
     path: PathBuf,
@@ -232,14 +235,17 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=2 => {
+        0..=3 => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
             if version < 2 {
                 tx.execute_batch(SCHEMA_V2).db()?;
             }
-            tx.execute_batch(SCHEMA_V3).db()?;
+            if version < 3 {
+                tx.execute_batch(SCHEMA_V3).db()?;
+            }
+            tx.execute_batch(SCHEMA_V4).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -398,6 +404,7 @@ fn callback_from_row(r: &Row<'_>) -> rusqlite::Result<CallbackLogEntry> {
         attempts_json: r.get(8)?,
         message: r.get(9)?,
         finished_ms: r.get(10)?,
+        key_url: r.get(11)?,
     })
 }
 
@@ -405,7 +412,7 @@ fn callback_from_row(r: &Row<'_>) -> rusqlite::Result<CallbackLogEntry> {
 fn upsert_callback(tx: &Connection, e: &CallbackLogEntry) -> StoreResult<()> {
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO callbacks ({CALLBACK_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))
     .db()?
     .execute(params![
@@ -419,7 +426,8 @@ fn upsert_callback(tx: &Connection, e: &CallbackLogEntry) -> StoreResult<()> {
         e.body,
         e.attempts_json,
         e.message,
-        e.finished_ms
+        e.finished_ms,
+        e.key_url
     ])
     .db()?;
     Ok(())

@@ -64,6 +64,7 @@ fn callback(id: &str, bucket: &str, created_ms: i64, outcome: &str) -> CallbackL
         attempts_json: "[]".into(),
         message: String::new(),
         finished_ms: 0,
+        key_url: "http://127.0.0.1:9000/_ossd/callback_pub_key.pem".into(),
     }
 }
 

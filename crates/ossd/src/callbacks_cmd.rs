@@ -140,6 +140,11 @@ pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no callback delivery with request id {request_id}"))?;
             let spec = CallbackSpec::decode(&e.callback_param).map_err(|err| err.message)?;
+            let mut settings = settings;
+            // Sign for the key URL the receiver saw first, unless the caller names another one.
+            if settings.callback.public_key_url.is_none() && !e.key_url.is_empty() {
+                settings.callback.public_key_url = Some(e.key_url.clone());
+            }
             let endpoint = settings.public_endpoint.clone().unwrap_or_else(|| settings.listen.to_string());
             let rt = crate::serve::callback_runtime(&settings, &endpoint)?;
             let runtime =
