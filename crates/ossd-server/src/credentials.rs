@@ -81,3 +81,58 @@ impl SecretLookup for CredentialProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ossd_proto::sts::{AssumeRoleParams, Role, TokenKey};
+    use serde_json::json;
+
+    const ARN: &str = "acs:ram::1234:role/r";
+
+    fn provider() -> CredentialProvider {
+        let policy = json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:*", "Resource": "*"}]});
+        let issuer = Issuer {
+            key: TokenKey::new(b"unit-test-key".to_vec()),
+            roles: vec![Role::new("r", ARN, policy, 3600).unwrap()],
+            min_duration_seconds: 1,
+        };
+        let root = RootCredentials { access_key_id: "root".into(), access_key_secret: "root-secret".into() };
+        CredentialProvider { root, sts: Some(Arc::new(issuer)) }
+    }
+
+    fn issue(p: &CredentialProvider, duration: &str, now: i64) -> ossd_proto::sts::Credentials {
+        let params = AssumeRoleParams {
+            role_arn: Some(ARN),
+            role_session_name: Some("s1"),
+            duration_seconds: Some(duration),
+            policy: None,
+        };
+        p.sts.as_ref().unwrap().assume_role(&params, now, "abc").unwrap().1
+    }
+
+    #[test]
+    fn root_and_temporary_keys() {
+        let p = provider();
+        let now = ossd_proto::timefmt::now_ms() / 1000;
+        assert_eq!(p.secret_for("root", None).unwrap(), "root-secret");
+        assert_eq!(p.secret_for("other", None).unwrap_err().code, "InvalidAccessKeyId");
+        let c = issue(&p, "900", now);
+        assert_eq!(p.secret_for(&c.access_key_id, Some(&c.security_token)).unwrap(), c.access_key_secret);
+        // The temporary key needs its token; the root key may not carry one.
+        assert_eq!(p.secret_for(&c.access_key_id, None).unwrap_err().code, "InvalidAccessKeyId");
+        let e = p.secret_for("root", Some(&c.security_token)).unwrap_err();
+        assert_eq!(e.code, "InvalidAccessKeyId");
+        assert!(e.extra.iter().any(|(k, _)| *k == "SecurityToken"));
+        assert_eq!(p.secret_for("STS.other", Some(&c.security_token)).unwrap_err().code, "InvalidAccessKeyId");
+        let tampered = c.security_token.replacen('e', "f", 1);
+        assert_eq!(p.secret_for(&c.access_key_id, Some(&tampered)).unwrap_err().code, "InvalidAccessKeyId");
+        let old = issue(&p, "10", now - 20);
+        let e = p.secret_for(&old.access_key_id, Some(&old.security_token)).unwrap_err();
+        assert_eq!((e.status, e.code), (403, "SecurityTokenExpired"));
+        // Without STS, no token is valid.
+        let bare: CredentialProvider = p.root.clone().into();
+        assert_eq!(bare.secret_for(&c.access_key_id, Some(&c.security_token)).unwrap_err().code, "InvalidAccessKeyId");
+        assert!(!format!("{p:?}").contains("root-secret"));
+    }
+}

@@ -120,3 +120,89 @@ fn assume_role(args: AssumeRoleArgs) -> Result<(), String> {
     println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, flag: Option<&str>) -> Result<StsSettings, String> {
+        let file: config::FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        StsSettings::resolve(file.sts, flag.map(str::to_owned))
+    }
+
+    const ROLES: &str = r#"
+[sts]
+secret = "file-secret-0123456789"
+
+[[sts.roles]]
+name = "writer"
+arn = "acs:ram::1234567890123456:role/writer"
+max_duration_seconds = 7200
+policy = '{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:PutObject","Resource":"acs:oss:*:*:b/*"}]}'
+
+[[sts.roles]]
+name = "reader"
+arn = "acs:ram::1234567890123456:role/reader"
+[sts.roles.policy]
+Version = "1"
+[[sts.roles.policy.Statement]]
+Effect = "Allow"
+Action = ["oss:GetObject"]
+Resource = ["acs:oss:*:*:b/*"]
+"#;
+
+    #[test]
+    fn config_roles_as_json_string_or_table() {
+        let s = parse(ROLES, None).unwrap();
+        assert_eq!(s.secret.as_deref(), Some("file-secret-0123456789"));
+        assert_eq!(s.min_duration_seconds, 900);
+        assert_eq!(s.roles.len(), 2);
+        assert_eq!((s.roles[0].max_duration_seconds, s.roles[1].max_duration_seconds), (7200, 3600));
+        assert_eq!(s.roles[1].policy["Statement"][0]["Action"][0], "oss:GetObject");
+        assert!(!format!("{s:?}").contains("file-secret"));
+        // The flag (or environment) wins over the file.
+        assert_eq!(
+            parse(ROLES, Some("flag-secret-0123456789")).unwrap().secret.as_deref(),
+            Some("flag-secret-0123456789")
+        );
+        assert!(parse("", None).unwrap().roles.is_empty());
+    }
+
+    #[test]
+    fn config_errors() {
+        let bad = [
+            "[sts]\nsecret = \"short\"",
+            "[sts]\nmin_duration_seconds = 0",
+            "[sts]\nmin_duration_seconds = 901",
+            "[sts]\nunknown = 1",
+            "[[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/other\"\npolicy = '{\"Version\":\"1\",\"Statement\":[]}'",
+            "[[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/r\"\npolicy = '{not json'",
+            "[[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/r\"\npolicy = '{\"Version\":\"2\",\"Statement\":[]}'",
+            "[[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/r\"\npolicy = '{\"Version\":\"1\",\"Statement\":[]}'\nmax_duration_seconds = 100",
+            "[[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/r\"\npolicy = '{\"Version\":\"1\",\"Statement\":[]}'\n\
+             [[sts.roles]]\nname = \"r\"\narn = \"acs:ram::1:role/r\"\npolicy = '{\"Version\":\"1\",\"Statement\":[]}'",
+        ];
+        for text in bad {
+            assert!(parse(text, None).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn generated_key_is_kept_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ossd-sts-key-{}", hex::encode(rand::random::<[u8; 6]>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = StsSettings { min_duration_seconds: 900, ..Default::default() };
+        let (k1, created) = token_key(&dir, &settings).unwrap();
+        assert!(created);
+        let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (k2, created) = token_key(&dir, &settings).unwrap();
+        assert!(!created);
+        assert_eq!(k1.secret_for("STS.x"), k2.secret_for("STS.x"));
+        // A configured secret is used instead of the file.
+        let shared = StsSettings { secret: Some("shared-secret-0123456789".into()), ..settings };
+        assert_ne!(token_key(&dir, &shared).unwrap().0.secret_for("STS.x"), k1.secret_for("STS.x"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
