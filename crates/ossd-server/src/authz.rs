@@ -21,8 +21,9 @@ fn may_set_tags(endpoint: Endpoint) -> bool {
 /// The request-level check: nothing to do unless the caller used a security token.
 pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError> {
     let Some(token) = ctx.identity.as_ref().and_then(|i| i.security_token.as_deref()) else { return Ok(()) };
-    // PostObject authenticates its form in its handler, which calls `check` itself.
-    if ctx.endpoint == Endpoint::PostObject {
+    // PostObject authenticates its form in its handler, and DeleteMultipleObjects finds its
+    // keys in the body: both handlers call `check` themselves, per object.
+    if matches!(ctx.endpoint, Endpoint::PostObject | Endpoint::DeleteMultipleObjects) {
         return Ok(());
     }
     let Some((action, scope)) = ram::action_for(ctx.endpoint) else { return Ok(()) };
@@ -31,12 +32,6 @@ pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError>
     let resource = match scope {
         Scope::Service => Resource::service(region, &principal.account),
         Scope::Bucket => Resource::bucket(region, &principal.account, ctx.bucket()?),
-        // The batch's keys are in the body, which the handler reads: until it checks each
-        // key, the batch needs a right that covers every key of the bucket (and no Deny that
-        // may match any key).
-        Scope::Object if ctx.endpoint == Endpoint::DeleteMultipleObjects => {
-            Resource::every_object(region, &principal.account, ctx.bucket()?)
-        }
         Scope::Object => Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
     };
     principal.require(action, &resource, ctx)?;

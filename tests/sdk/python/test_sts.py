@@ -367,3 +367,49 @@ def test_cli_assume_role_offline(env, tmp_path):
         [str(ossd_binary()), "sts", "assume-role", "--role", "nobody", "--config", str(env.config)],
         capture_output=True, env={"PATH": "/usr/bin:/bin"})
     assert r.returncode != 0 and b"no role" in r.stderr
+
+
+# ---------------------------------------------------------------------------
+# Per-object checks inside handlers: DeleteMultipleObjects and PostObject
+
+def test_batch_delete_is_judged_per_key(env):
+    # The session policy allows deleting only under `mine/`: a batch within it works, a batch
+    # that names one key outside it is refused as a whole and deletes nothing.
+    session = {"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": ["oss:PutObject", "oss:GetObject"], "Resource": f"acs:oss:*:*:{env.bucket}/*"},
+        {"Effect": "Allow", "Action": "oss:DeleteObject", "Resource": f"acs:oss:*:*:{env.bucket}/mine/*"},
+    ]}
+    creds = assume(env.server, policy=session)
+    b = sts_bucket(env.server, creds, env.bucket)
+    for k in ("mine/a", "mine/b", "theirs/c"):
+        b.put_object(k, b"x")
+    denied(lambda: b.batch_delete_objects(["mine/a", "theirs/c"]))
+    assert b.object_exists("mine/a") and b.object_exists("theirs/c")
+    assert sorted(b.batch_delete_objects(["mine/a", "mine/b"]).deleted_keys) == ["mine/a", "mine/b"]
+    assert not b.object_exists("mine/a")
+
+
+def post_form(server, bucket, creds, key):
+    policy = base64.b64encode(json.dumps({
+        "expiration": "2099-01-01T00:00:00.000Z",
+        "conditions": [{"bucket": bucket}, ["content-length-range", 0, 1024]],
+    }).encode()).decode()
+    signature = base64.b64encode(hmac.new(creds["AccessKeySecret"].encode(), policy.encode(), hashlib.sha1).digest()).decode()
+    fields = {"key": key, "OSSAccessKeyId": creds["AccessKeyId"], "policy": policy, "Signature": signature,
+              "x-oss-security-token": creds["SecurityToken"], "success_action_status": "200"}
+    return requests.post(f"{server.ip_endpoint}/{bucket}/", data=fields, files={"file": ("f.txt", b"posted")},
+                         timeout=30)
+
+
+def test_post_object_with_a_token_obeys_the_policies(env):
+    creds = assume(env.server)
+    r = post_form(env.server, env.bucket, creds, "posted/ok.txt")
+    assert r.status_code == 200, r.text
+    root = oss2.Bucket(oss2.Auth(env.server.ak, env.server.sk), env.server.endpoint, env.bucket)
+    assert root.get_object("posted/ok.txt").read() == b"posted"
+    # The role denies PutObject under readonly/, and grants nothing on the other bucket.
+    for bucket, key in ((env.bucket, "readonly/no.txt"), (env.other, "no.txt")):
+        r = post_form(env.server, bucket, creds, key)
+        assert r.status_code == 403, r.text
+        assert "<Code>AccessDenied</Code>" in r.text
+    assert not root.object_exists("readonly/no.txt")

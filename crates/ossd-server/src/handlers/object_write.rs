@@ -367,8 +367,10 @@ pub async fn delete_multiple(
     if req.objects.is_empty() || req.objects.len() > MAX_DELETE_KEYS {
         return Err(OssError::malformed_xml("The request must name between 1 and 1000 objects."));
     }
+    let token = ctx.identity.as_ref().and_then(|i| i.security_token.as_deref());
     for o in &req.objects {
         ossd_proto::names::check_object_key(&o.key)?;
+        crate::authz::check(state, token, "oss:DeleteObject", ctx.bucket()?, Some(&o.key), ctx)?;
     }
     let quiet = req.quiet.as_deref().is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
     let encoding = ctx.query.non_empty("encoding-type").filter(|e| *e == "url");

@@ -169,6 +169,12 @@ pub async fn receive_form(
             }
             fields.0.push(("bucket".into(), bucket.name.clone()));
             authenticate(state, &fields, bucket)?;
+            // STS: temporary credentials may upload only where their policies allow.
+            let token = fields.get("x-oss-security-token");
+            crate::authz::check(state, token, "oss:PutObject", &bucket.name, Some(&key), ctx)?;
+            if fields.get("x-oss-tagging").is_some() {
+                crate::authz::check(state, token, "oss:PutObjectTagging", &bucket.name, Some(&key), ctx)?;
+            }
             let mut limit = MAX_OBJECT_SIZE;
             let mut min = 0;
             if let Some(p) = fields.get("policy") {
