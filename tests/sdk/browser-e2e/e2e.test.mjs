@@ -3,7 +3,7 @@
 // Nothing is mocked: ali-oss's browser bundle talks to ossd across origins (real CORS preflights),
 // ossd POSTs signed callbacks to the app server, which verifies them with RSA-MD5.
 //
-//   (cd examples/browser-upload && npm ci) && (cd tests/sdk/browser-e2e && npm ci && node --test)
+//   cd tests/sdk/browser-e2e && npm ci && node --test
 import assert from 'node:assert/strict';
 import { createHash, createVerify, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -91,8 +91,21 @@ async function pageJson(id) {
   return JSON.parse(await page.textContent(`#${id}`));
 }
 
-function ossdRequests(method, keyPart) {
-  return requests.filter(r => r.method === method && r.url.includes(`:${ossd.port}/`) && r.url.includes(keyPart));
+// The page's requests so far, each with its response recorded (Playwright reports them
+// asynchronously, possibly after the page has moved on).
+async function settledRequests() {
+  let timer;
+  const limit = new Promise(r => {
+    timer = setTimeout(r, 10000);
+  });
+  await Promise.race([Promise.all(requests.map(r => r.done)), limit]);
+  clearTimeout(timer);
+  return requests;
+}
+
+async function ossdRequests(method, keyPart) {
+  const all = await settledRequests();
+  return all.filter(r => r.method === method && r.url.includes(`:${ossd.port}/`) && r.url.includes(keyPart));
 }
 
 function ossdPreflights(keyPart) {
@@ -146,13 +159,14 @@ before(async () => {
   page = context.pages()[0] || (await context.newPage());
   page.on('request', req => {
     const entry = { method: req.method(), url: req.url(), headers: req.headers(), response: null };
-    requests.push(entry);
-    req
+    // Settles once the response (with all its headers) is known; see settledRequests().
+    entry.done = req
       .response()
       .then(async res => {
         if (res) entry.response = { status: res.status(), headers: await res.allHeaders() };
       })
       .catch(() => {});
+    requests.push(entry);
   });
   // Playwright does not report CORS preflights as page requests; the DevTools protocol does.
   const cdp = await context.newCDPSession(page);
@@ -227,7 +241,7 @@ describe('browser upload page against ossd', () => {
 
     // The PUT went cross-origin to virtual-hosted bucket.localhost, after a preflight that ossd
     // answered from the bucket's CORS rule.
-    const puts = ossdRequests('PUT', key);
+    const puts = await ossdRequests('PUT', key);
     assert.equal(puts.length, 1);
     assert.equal(new URL(puts[0].url).host, `${BUCKET}.localhost:${ossd.port}`);
     assert.ok(puts[0].headers['x-oss-callback'], 'the PUT carries x-oss-callback');
@@ -258,7 +272,7 @@ describe('browser upload page against ossd', () => {
       const shown = await pageJson('put-result');
       assert.equal(shown.object, key);
       assert.equal(shown.verified, true);
-      const puts = ossdRequests('PUT', key);
+      const puts = await ossdRequests('PUT', key);
       assert.equal(puts.length, 1);
       assert.equal(new URL(puts[0].url).host, `localhost:${ossd.port}`);
       assert.equal(new URL(puts[0].url).pathname, `/${BUCKET}/${key}`);
@@ -285,7 +299,7 @@ describe('browser upload page against ossd', () => {
     assert.equal(shown.note, 'hello from the browser');
 
     // The form carried the policy fields (with the STS token) and went to the bucket's host.
-    const posts = requests.filter(r => r.method === 'POST' && r.url.startsWith(`http://${BUCKET}.localhost:${ossd.port}/`));
+    const posts = (await settledRequests()).filter(r => r.method === 'POST' && r.url.startsWith(`http://${BUCKET}.localhost:${ossd.port}/`));
     assert.equal(posts.length, 1);
     assert.match(posts[0].headers['content-type'], /^multipart\/form-data; boundary=/);
     assert.equal(posts[0].response.headers['access-control-allow-origin'], app.origin);
@@ -326,7 +340,7 @@ describe('browser upload page against ossd', () => {
     assert.equal(shown.size, bytes.length);
     assert.equal(shown.operation, 'CompleteMultipartUpload');
 
-    const uploads = ossdRequests('PUT', key);
+    const uploads = await ossdRequests('PUT', key);
     assert.equal(uploads.length, parts, 'one UploadPart per 100 KiB part');
     for (const u of uploads) {
       assert.equal(u.response?.status, 200);
@@ -360,7 +374,7 @@ describe('browser upload page against ossd', () => {
       assert.ok(err.requestId, 'the error carries the request id');
       assert.ok((await storedBytes(key)).equals(bytes), 'the object is stored although the callback failed');
       assert.equal((await callbacks()).length, before, 'nothing reached the app server');
-      const puts = ossdRequests('PUT', key);
+      const puts = await ossdRequests('PUT', key);
       assert.equal(puts[0].response.status, 203);
       assert.equal(puts[0].response.headers['access-control-allow-origin'], app.origin, 'CORS headers on the 203');
       await page.screenshot({ path: join(ARTIFACTS, 'browser-upload-callback-failed.png'), fullPage: true });
@@ -391,7 +405,7 @@ describe('browser upload page against ossd', () => {
     });
     assert.deepEqual(got, { name: 'AccessDeniedError', status: 403, code: 'AccessDenied' });
     await assert.rejects(admin.head('elsewhere/not-allowed.txt'), e => e.status === 404);
-    const puts = ossdRequests('PUT', 'elsewhere/not-allowed.txt');
+    const puts = await ossdRequests('PUT', 'elsewhere/not-allowed.txt');
     assert.equal(puts[0].response.headers['access-control-allow-origin'], app.origin, 'CORS headers on the 403');
   });
 

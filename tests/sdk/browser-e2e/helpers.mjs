@@ -1,7 +1,7 @@
 // Processes the browser e2e drives: a real `ossd serve`, the example's app server, Debian Chromium.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -119,12 +119,21 @@ export class AppServer extends Proc {
   }
 
   async start(env) {
+    // The app server loads ali-oss (Node client and browser bundle) with require(). Without
+    // `npm ci` in the example, it gets this package's ali-oss through NODE_PATH, which must be the
+    // very version the example pins.
+    const extra = {};
     if (!existsSync(join(EXAMPLE_DIR, 'node_modules', 'ali-oss'))) {
-      throw new Error(`run \`npm ci\` in ${EXAMPLE_DIR} first (the app server needs its ali-oss)`);
+      const pinned = JSON.parse(readFileSync(join(EXAMPLE_DIR, 'package.json'), 'utf8')).dependencies['ali-oss'];
+      const ours = JSON.parse(readFileSync(join(here, 'node_modules', 'ali-oss', 'package.json'), 'utf8')).version;
+      if (ours !== pinned) {
+        throw new Error(`examples/browser-upload pins ali-oss ${pinned}, this package ${ours}: run npm ci in ${EXAMPLE_DIR}`);
+      }
+      extra.NODE_PATH = join(here, 'node_modules');
     }
     const m = await super.start(process.execPath, ['server.mjs'], {
       cwd: EXAMPLE_DIR,
-      env: cleanEnv({ HOST: '127.0.0.1', PORT: '0', ...env }),
+      env: cleanEnv({ HOST: '127.0.0.1', PORT: '0', ...env, ...extra }),
       re: /^app listening on (http:\/\/\S+)$/,
     });
     this.origin = m[1];
