@@ -235,7 +235,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         ctx.targets.push(peer.info.clone());
         let ep = Endpoint::new(peer.addr, peer.auth.clone());
         if let Err(e) = put_get_target(&mut ctx, &peer.info, ep, peer.pid, Kind::Peer).await {
-            ctx.pb.println(format!("peer {}: {e}; skipped", peer.info.name));
+            say(&ctx.pb, format!("peer {}: {e}; skipped", peer.info.name));
         }
     }
     if has(&args.targets, "disk") {
@@ -253,6 +253,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
         println!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// A line above the progress bar, or on stderr when the bar is hidden (not a terminal).
+fn say(pb: &ProgressBar, line: String) {
+    if pb.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        pb.println(line);
+    }
 }
 
 fn durability_label(fsync: bool) -> &'static str {
@@ -420,14 +429,31 @@ impl Ctx {
         ticker.abort();
         let cell = Cell::from_outcome(target, label, workload, size, spec.concurrency, &outcome, usage);
         if let Some(e) = &outcome.first_error {
-            self.pb.println(format!(
-                "{label} {workload} {} c={}: {} errors, first: {e}",
-                size_label(size),
-                spec.concurrency,
-                outcome.errors
-            ));
+            say(
+                &self.pb,
+                format!(
+                    "{label} {workload} {} c={}: {} errors, first: {e}",
+                    size_label(size),
+                    spec.concurrency,
+                    outcome.errors
+                ),
+            );
         }
         self.pb.inc(1);
+        if self.pb.is_hidden() {
+            // No terminal: one line per cell instead of the bar.
+            eprintln!(
+                "[{}/{}] {label} {workload} {} c={}: {:.0} ops/s, {:.1} MiB/s, p99 {:.2} ms, {}",
+                self.pb.position(),
+                self.pb.length().unwrap_or(0),
+                size_label(size),
+                cell.concurrency,
+                cell.ops_per_s,
+                cell.mib_per_s,
+                cell.p99_ms,
+                cell.status
+            );
+        }
         self.cells.push(cell.clone());
         cell
     }
@@ -659,7 +685,7 @@ async fn multipart_cell(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pi
     });
     cell.extra = Some(serde_json::json!({ "parts": parts, "max_bytes_written_during_complete": max_written }));
     if let Some(e) = first_error {
-        ctx.pb.println(format!("{} CompleteMultipart: {e}", info.name));
+        say(&ctx.pb, format!("{} CompleteMultipart: {e}", info.name));
     }
     ctx.pb.inc(1);
     ctx.cells.push(cell);
@@ -731,7 +757,7 @@ async fn multipart_round(
 async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
     let n_keys = ctx.args.list_keys.expect("resolved");
     if let Err(e) = create_bucket(ep, LIST_BUCKET, true).await {
-        ctx.pb.println(format!("LIST: {e}"));
+        say(&ctx.pb, format!("LIST: {e}"));
         return;
     }
     // The fill is measured too (16-byte PUTs at c=64 into a growing bucket).
@@ -753,7 +779,7 @@ async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: O
     let label = info.name.clone();
     let fill_cell = ctx.measure(info, &label, "LIST fill (PUT)", 16, fill_spec, pid, fill).await;
     if fill_cell.errors > 0 || fill_cell.ops < n_keys {
-        ctx.pb.println(format!("LIST fill incomplete ({} of {n_keys} keys); LIST pages will be short", fill_cell.ops));
+        say(&ctx.pb, format!("LIST fill incomplete ({} of {n_keys} keys); LIST pages will be short", fill_cell.ops));
     }
     let page = n_keys.min(1000);
     let span = n_keys.saturating_sub(page).max(1);
