@@ -102,6 +102,16 @@ pub struct PartRecord {
     pub last_modified_ms: i64,
 }
 
+/// What a listing shows of an object (no JSON columns decoded: listings stay cheap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSummary {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub object_type: String,
+}
+
 /// How `put_object` treats an existing object under the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutMode {
@@ -202,6 +212,14 @@ pub trait MetaStore: Send + Sync + 'static {
         start: ListStart<'_>,
         limit: usize,
     ) -> StoreResult<Vec<ObjectRecord>>;
+    /// Like [`MetaStore::list_objects`], but only the fields a listing page shows.
+    fn list_object_summaries(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start: ListStart<'_>,
+        limit: usize,
+    ) -> StoreResult<Vec<ObjectSummary>>;
     /// Every blob id referenced by metadata (for the orphan sweep).
     fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>>;
 

@@ -134,6 +134,10 @@ const LIST_OBJECTS_SQL: &str = "SELECT bucket, key, size, etag, crc64, content_m
      last_modified_ms, object_type, acl, headers, tags, segments \
      FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
 
+/// The listing columns only: `?1` bucket, `?2` inclusive lower key, `?3` exclusive upper key, `?4` limit.
+const LIST_SUMMARIES_SQL: &str = "SELECT key, size, etag, last_modified_ms, object_type \
+     FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
+
 const CALLBACK_COLUMNS: &str = "request_id, bucket, object, operation, created_ms, outcome, \
      callback_param, body, attempts, message, finished_ms, key_url";
 
@@ -182,6 +186,21 @@ fn past_prefix(s: &str) -> Vec<u8> {
     v.extend_from_slice(s.as_bytes());
     v.push(0xFF);
     v
+}
+
+/// The `[lower, upper)` key range of a listing page, or `None` when it is empty.
+fn list_bounds(prefix: &str, start: ListStart<'_>, limit: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+    if limit == 0 {
+        return None;
+    }
+    let upper = past_prefix(prefix);
+    let lower = match start {
+        ListStart::Beginning => prefix.as_bytes().to_vec(),
+        ListStart::After(k) => successor(k),
+        ListStart::PastPrefix(p) => past_prefix(p),
+    }
+    .max(prefix.as_bytes().to_vec());
+    (lower < upper).then_some((lower, upper))
 }
 
 /// `s || 0x00`: the smallest byte string strictly greater than `s`.
@@ -751,25 +770,39 @@ impl MetaStore for SqliteMetaStore {
         start: ListStart<'_>,
         limit: usize,
     ) -> StoreResult<Vec<ObjectRecord>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let upper = past_prefix(prefix);
-        let lower = match start {
-            ListStart::Beginning => prefix.as_bytes().to_vec(),
-            ListStart::After(k) => successor(k),
-            ListStart::PastPrefix(p) => past_prefix(p),
-        }
-        .max(prefix.as_bytes().to_vec());
-        if lower >= upper {
-            return Ok(Vec::new());
-        }
+        let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Vec::new()) };
         let raws = self.read(|c| {
             let mut stmt = c.prepare_cached(LIST_OBJECTS_SQL).db()?;
             let rows = stmt.query_map(params![bucket, lower, upper, limit_i64(limit)], raw_object).db()?;
             rows.collect::<rusqlite::Result<Vec<_>>>().db()
         })?;
         raws.into_iter().map(RawObject::into_record).collect()
+    }
+
+    fn list_object_summaries(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start: ListStart<'_>,
+        limit: usize,
+    ) -> StoreResult<Vec<ObjectSummary>> {
+        let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Vec::new()) };
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(LIST_SUMMARIES_SQL).db()?;
+            let rows = stmt
+                .query_map(params![bucket, lower, upper, limit_i64(limit)], |r| {
+                    let key: Vec<u8> = r.get(0)?;
+                    Ok(ObjectSummary {
+                        key: String::from_utf8(key).unwrap_or_default(),
+                        size: r.get::<_, i64>(1)?.max(0) as u64,
+                        etag: r.get(2)?,
+                        last_modified_ms: r.get(3)?,
+                        object_type: r.get(4)?,
+                    })
+                })
+                .db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
     }
 
     fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>> {

@@ -578,3 +578,28 @@ fn callback_log() {
     assert_eq!(m.prune_callbacks(10, 0, 10_000).unwrap(), 0);
     assert_eq!(m.prune_callbacks(100, 0, 10_000).unwrap(), 0);
 }
+
+#[test]
+fn summaries_match_full_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    for (i, k) in ["a/1", "a/2", "b", "é/x", "z"].iter().enumerate() {
+        m.put_object(&object("b", k, &[&format!("ab{i:02}")], 10 + i as u64), PutMode::Overwrite, None).unwrap();
+    }
+    for (prefix, start) in
+        [("", ListStart::Beginning), ("a/", ListStart::After("a/1")), ("", ListStart::PastPrefix("a/"))]
+    {
+        let full = m.list_objects("b", prefix, start, 10).unwrap();
+        let summaries = m.list_object_summaries("b", prefix, start, 10).unwrap();
+        assert_eq!(summaries.len(), full.len());
+        for (s, o) in summaries.iter().zip(&full) {
+            assert_eq!(
+                (&s.key, s.size, &s.etag, s.last_modified_ms, &s.object_type),
+                (&o.key, o.size, &o.etag, o.last_modified_ms, &o.object_type)
+            );
+        }
+    }
+    assert_eq!(m.list_object_summaries("b", "", ListStart::Beginning, 2).unwrap().len(), 2);
+    assert!(m.list_object_summaries("b", "", ListStart::Beginning, 0).unwrap().is_empty());
+}

@@ -110,7 +110,7 @@ pub async fn get_bucket_stat(state: &AppState, b: &BucketRecord) -> Result<Respo
                     Some(k) => ListStart::After(k),
                     None => ListStart::Beginning,
                 };
-                m.list_objects(&bucket, "", s, 1000)
+                m.list_object_summaries(&bucket, "", s, 1000)
             })
             .await
             .map_err(store_error)?;

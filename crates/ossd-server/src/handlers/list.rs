@@ -10,7 +10,7 @@ use http::Response;
 use ossd_proto::OssError;
 use ossd_proto::route::Endpoint;
 use ossd_proto::xml::{self, ListObjectsPage, ListV2Fields, ObjectEntry};
-use ossd_store::{ListStart, MetaStore, ObjectRecord, StoreError};
+use ossd_store::{ListStart, MetaStore, ObjectSummary, StoreError};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub const MAX_KEYS_LIMIT: usize = 1000;
@@ -37,7 +37,7 @@ pub fn url_encode(s: &str) -> String {
 
 /// One listing page: objects and common prefixes, in key order, at most `max_keys` together.
 pub struct Page {
-    pub objects: Vec<ObjectRecord>,
+    pub objects: Vec<ObjectSummary>,
     pub prefixes: Vec<String>,
     /// Where the next page starts (last key or common prefix), when truncated.
     pub next: Option<String>,
@@ -62,7 +62,7 @@ pub fn list_page(
             Some((k, false)) => ListStart::After(k),
             Some((k, true)) => ListStart::PastPrefix(k),
         };
-        let batch = meta.list_objects(bucket, prefix, from, want)?;
+        let batch = meta.list_object_summaries(bucket, prefix, from, want)?;
         let exhausted = batch.len() < want;
         let mut jumped = false;
         for o in batch {
