@@ -39,17 +39,73 @@ pub fn check_declared_length(content_length: Option<u64>, limit: u64) -> Result<
     }
 }
 
+/// Bodies at least this large are hashed on a blocking thread while the next bytes arrive and
+/// are written; smaller ones are hashed inline (a thread hand-off would cost more than it saves).
+const PARALLEL_HASH_MIN: u64 = 1024 * 1024;
+
+/// MD5 and CRC-64 of a byte stream, computed inline or on a blocking thread.
+enum Hasher {
+    Inline(Md5, Crc64),
+    Threaded(tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<([u8; 16], u64)>),
+}
+
+impl Hasher {
+    fn new(size_hint: Option<u64>) -> Hasher {
+        if size_hint.unwrap_or(0) < PARALLEL_HASH_MIN {
+            return Hasher::Inline(Md5::new(), Crc64::new());
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let task = tokio::task::spawn_blocking(move || {
+            let (mut md5, mut crc) = (Md5::new(), Crc64::new());
+            while let Some(chunk) = rx.blocking_recv() {
+                md5.update(&chunk);
+                crc.update(&chunk);
+            }
+            (md5.finalize().into(), crc.finish())
+        });
+        Hasher::Threaded(tx, task)
+    }
+
+    async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
+        match self {
+            Hasher::Inline(md5, crc) => {
+                md5.update(chunk);
+                crc.update(chunk);
+                Ok(())
+            }
+            Hasher::Threaded(tx, _) => {
+                tx.send(chunk.clone()).await.map_err(|_| OssError::internal("the hashing thread stopped"))
+            }
+        }
+    }
+
+    async fn finish(self) -> Result<([u8; 16], u64), OssError> {
+        match self {
+            Hasher::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
+            Hasher::Threaded(tx, task) => {
+                drop(tx);
+                task.await.map_err(|e| OssError::internal(format!("the hashing thread failed: {e}")))
+            }
+        }
+    }
+}
+
 /// Writes `body` into a new blob. On any failure the partial blob is removed (the writer is
-/// dropped unfinished) and the error is returned.
-pub async fn store_stream<S, E>(blobs: &dyn BlobStore, body: S, limit: u64) -> Result<StoredBody, OssError>
+/// dropped unfinished) and the error is returned. `size_hint` (the declared length) picks
+/// inline or parallel hashing.
+pub async fn store_stream<S, E>(
+    blobs: &dyn BlobStore,
+    body: S,
+    limit: u64,
+    size_hint: Option<u64>,
+) -> Result<StoredBody, OssError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut body = body;
     let mut writer = blobs.create().await.map_err(|e| OssError::internal(format!("cannot create blob: {e}")))?;
-    let mut md5 = Md5::new();
-    let mut crc = Crc64::new();
+    let mut hasher = Hasher::new(size_hint);
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
@@ -63,13 +119,13 @@ where
         if size > limit {
             return Err(too_large());
         }
-        md5.update(&chunk);
-        crc.update(&chunk);
+        hasher.update(&chunk).await?;
         writer.write_all(&chunk).await.map_err(|e| OssError::internal(format!("cannot write blob: {e}")))?;
     }
     let blob = writer.id().clone();
     writer.finish().await.map_err(|e| OssError::internal(format!("cannot finish blob: {e}")))?;
-    Ok(StoredBody { blob, size, md5: md5.finalize().into(), crc64: crc.finish() })
+    let (md5, crc64) = hasher.finish().await?;
+    Ok(StoredBody { blob, size, md5, crc64 })
 }
 
 /// `Content-MD5` must be the base64 MD5 of the body (`InvalidDigest` otherwise).

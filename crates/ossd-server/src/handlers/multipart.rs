@@ -111,8 +111,9 @@ async fn save_part(
 pub async fn upload_part(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
     let number = part_number(ctx)?;
     let upload = load_upload(state, ctx).await?;
-    body::check_declared_length(declared_length(ctx)?, MAX_OBJECT_SIZE)?;
-    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE).await?;
+    let declared = declared_length(ctx)?;
+    body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
+    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE, declared).await?;
     if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
         state.reclaim(vec![stored.blob]).await;
         return Err(e);
@@ -142,7 +143,7 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
         },
     };
     let data = stream_object(state.blobs.clone(), &src, offset, len).into_data_stream();
-    let stored = body::store_stream(state.blobs.as_ref(), data, MAX_OBJECT_SIZE).await?;
+    let stored = body::store_stream(state.blobs.as_ref(), data, MAX_OBJECT_SIZE, Some(len)).await?;
     let part = save_part(state, &upload, number, stored).await?;
     let mut r = response::xml(200, mxml::copy_part_result(&part.etag, part.last_modified_ms));
     response::set(&mut r, "etag", &format!("\"{}\"", part.etag));

@@ -139,8 +139,9 @@ pub fn declared_length(ctx: &RequestContext) -> Result<Option<u64>, OssError> {
 
 /// Streams the request body into a durable blob, checking size limit and Content-MD5.
 pub async fn receive_body(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<StoredBody, OssError> {
-    body::check_declared_length(declared_length(ctx)?, MAX_OBJECT_SIZE)?;
-    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE).await?;
+    let declared = declared_length(ctx)?;
+    body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
+    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE, declared).await?;
     if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
         state.reclaim(vec![stored.blob]).await;
         return Err(e);
