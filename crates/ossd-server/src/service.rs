@@ -69,7 +69,7 @@ async fn add_cors_headers(
     let Some(name) = bucket.filter(|b| ossd_proto::names::is_valid_bucket_name(b)).map(str::to_string) else {
         return;
     };
-    if let Ok(Some(b)) = state.meta(move |m| m.get_bucket(&name)).await
+    if let Ok(Some(b)) = state.meta_now(|m| m.get_bucket(&name))
         && let Some(cors) = b.cors
     {
         crate::handlers::cors::apply_to_response(resp, &cors, origin, method);
@@ -150,10 +150,8 @@ async fn load_bucket(state: &AppState, ctx: &RequestContext) -> Result<Option<Bu
         return Ok(None);
     }
     let name = ctx.bucket()?.to_string();
-    let lookup = name.clone();
     let bucket = state
-        .meta(move |m| m.get_bucket(&lookup))
-        .await
+        .meta_now(|m| m.get_bucket(&name))
         .map_err(handlers::store_error)?
         .ok_or_else(|| OssError::no_such_bucket(&name))?;
     if ctx.identity.is_none() {

@@ -40,6 +40,13 @@ impl AppState {
             .map_err(|e| StoreError::Backend(format!("metadata task failed: {e}")))?
     }
 
+    /// Runs a short metadata *read* (a point lookup) on the calling thread: a lookup in SQLite's
+    /// page cache takes microseconds, less than the hand-off to a blocking thread would.
+    /// Writes (which fsync) and listings go through [`AppState::meta`].
+    pub fn meta_now<T>(&self, f: impl FnOnce(&dyn MetaStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(self.meta.as_ref())
+    }
+
     /// Deletes blobs that a commit left unreferenced. Failures only leave an orphan that the
     /// start-up sweep removes, so they are logged, not returned.
     pub async fn reclaim(&self, blobs: Vec<BlobId>) {

@@ -92,45 +92,35 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
-/// Creates a fresh blob file. Returns its id, path, the open file and whether this call
-/// created the shard directory (which then needs an fsync of the root directory).
-fn create_blob_file(root: &Path) -> io::Result<(BlobId, PathBuf, File, bool)> {
-    let mut created_shard = false;
-    for _ in 0..8 {
-        let id = new_id();
-        let shard = root.join(&id.0[..2]);
-        let path = shard.join(&id.0);
-        let open = || OpenOptions::new().write(true).create_new(true).open(&path);
-        let file = match open() {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match std::fs::create_dir(&shard) {
-                    Ok(()) => created_shard = true,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        // The root itself is gone (or the store was built without `open`).
-                        std::fs::create_dir_all(root)?;
-                        match std::fs::create_dir(&shard) {
-                            Ok(()) => created_shard = true,
-                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                            Err(e) => return Err(e),
-                        }
+/// Creates the file of blob `id` (which must not exist). Returns the open file and whether
+/// this call created the shard directory (which then needs an fsync of the root directory).
+fn create_blob_file(root: &Path, id: &BlobId) -> io::Result<(File, bool)> {
+    let shard = root.join(&id.0[..2]);
+    let path = shard.join(&id.0);
+    // `create_new`: a 128-bit collision is astronomically unlikely, but never clobber a blob.
+    let open = || OpenOptions::new().write(true).create_new(true).open(&path);
+    match open() {
+        Ok(f) => Ok((f, false)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut created_shard = false;
+            match std::fs::create_dir(&shard) {
+                Ok(()) => created_shard = true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // The root itself is gone (or the store was built without `open`).
+                    std::fs::create_dir_all(root)?;
+                    match std::fs::create_dir(&shard) {
+                        Ok(()) => created_shard = true,
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
-                match open() {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(e),
-                }
+                Err(e) => return Err(e),
             }
-            // A 128-bit collision: astronomically unlikely, but never clobber a blob.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        return Ok((id, path, file, created_shard));
+            Ok((open()?, created_shard))
+        }
+        Err(e) => Err(e),
     }
-    Err(io::Error::new(io::ErrorKind::AlreadyExists, "could not allocate a fresh blob id"))
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -139,22 +129,12 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 impl BlobStore for LocalBlobStore {
     fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
-        let root = self.root.clone();
-        let fsync = self.fsync;
-        Box::pin(async move {
-            let (id, path, file, created_shard) = {
-                let root = root.clone();
-                blocking(move || create_blob_file(&root)).await?
-            };
-            let sync_dirs = if fsync && created_shard {
-                let shard = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
-                vec![shard, root]
-            } else {
-                Vec::new()
-            };
-            let w = LocalBlobWriter::new(id, path, file, 0, fsync, sync_dirs, true);
-            Ok(Box::new(w) as Box<dyn BlobWriter>)
-        })
+        // The file is created by the writer's first blocking call, together with the first
+        // bytes (or with everything, for a small blob): one thread hop instead of two.
+        let id = new_id();
+        let path = self.root.join(&id.0[..2]).join(&id.0);
+        let w = LocalBlobWriter::new(id, path, WriterState::Unopened, 0, self.fsync, self.root.clone(), true);
+        Box::pin(async move { Ok(Box::new(w) as Box<dyn BlobWriter>) })
     }
 
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>> {
@@ -208,7 +188,8 @@ impl BlobStore for LocalBlobStore {
             };
             // The blob existed before: an unfinished append must not remove it (the bytes past
             // `keep_len` it leaves behind are cut off by the next append).
-            let w = LocalBlobWriter::new(id, path, file, keep_len, fsync, Vec::new(), false);
+            let root = path.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+            let w = LocalBlobWriter::new(id, path, WriterState::Idle(file), keep_len, fsync, root, false);
             Ok(Box::new(w) as Box<dyn BlobWriter>)
         })
     }
@@ -297,10 +278,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for ExactReader<R> {
 }
 
 enum WriterState {
+    /// A new blob whose file does not exist yet: the first blocking call creates it.
+    Unopened,
     /// The file is ours; nothing in flight.
     Idle(File),
     /// A blocking thread is writing a chunk; it hands back the file and the (emptied) buffer.
-    Busy(JoinHandle<(File, Vec<u8>, io::Result<()>)>),
+    Busy(JoinHandle<ChunkWritten>),
     /// A write failed (or the file was taken by `finish`): every further call fails.
     Failed,
 }
@@ -319,38 +302,56 @@ struct LocalBlobWriter {
     /// Bytes accepted by `poll_write`.
     written: u64,
     fsync: bool,
-    /// Directories to fsync on `finish` (a shard directory this writer created, and the root).
-    sync_dirs: Vec<PathBuf>,
+    /// The store's root; with the shard, fsynced on `finish` when this writer created the shard.
+    root: PathBuf,
+    created_shard: bool,
     /// Remove the file when dropped unfinished (true for new blobs only).
     remove_on_drop: bool,
 }
 
-fn write_chunk(mut file: File, mut data: Vec<u8>) -> (File, Vec<u8>, io::Result<()>) {
-    let r = file.write_all(&data);
+/// What a blocking chunk write hands back.
+struct ChunkWritten {
+    file: Option<File>,
+    spare: Vec<u8>,
+    result: io::Result<()>,
+    created_shard: bool,
+}
+
+/// Opens the file when `file` is `None` (a new blob's first write), then writes `data`.
+fn write_chunk(file: Option<File>, root: &Path, id: &BlobId, mut data: Vec<u8>) -> ChunkWritten {
+    let (mut file, created_shard) = match file {
+        Some(f) => (f, false),
+        None => match create_blob_file(root, id) {
+            Ok(x) => x,
+            Err(e) => return ChunkWritten { file: None, spare: data, result: Err(e), created_shard: false },
+        },
+    };
+    let result = file.write_all(&data);
     data.clear();
-    (file, data, r)
+    ChunkWritten { file: Some(file), spare: data, result, created_shard }
 }
 
 impl LocalBlobWriter {
     fn new(
         id: BlobId,
         path: PathBuf,
-        file: File,
+        state: WriterState,
         base: u64,
         fsync: bool,
-        sync_dirs: Vec<PathBuf>,
+        root: PathBuf,
         remove_on_drop: bool,
     ) -> Self {
         LocalBlobWriter {
             id,
             path,
-            state: WriterState::Idle(file),
+            state,
             buf: Vec::new(),
             spare: Vec::new(),
             base,
             written: 0,
             fsync,
-            sync_dirs,
+            root,
+            created_shard: false,
             remove_on_drop,
         }
     }
@@ -358,19 +359,20 @@ impl LocalBlobWriter {
     /// Waits until no chunk is in flight, surfacing its error.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.state {
-            WriterState::Idle(_) => Poll::Ready(Ok(())),
+            WriterState::Idle(_) | WriterState::Unopened => Poll::Ready(Ok(())),
             WriterState::Failed => Poll::Ready(Err(io::Error::other("blob writer failed earlier"))),
             WriterState::Busy(handle) => {
                 let done = ready!(Pin::new(handle).poll(cx));
                 match done {
-                    Ok((file, spare, Ok(()))) => {
+                    Ok(ChunkWritten { file: Some(file), spare, result: Ok(()), created_shard }) => {
                         self.state = WriterState::Idle(file);
                         self.spare = spare;
+                        self.created_shard |= created_shard;
                         Poll::Ready(Ok(()))
                     }
-                    Ok((_, _, Err(e))) => {
+                    Ok(ChunkWritten { result, .. }) => {
                         self.state = WriterState::Failed;
-                        Poll::Ready(Err(e))
+                        Poll::Ready(Err(result.err().unwrap_or_else(|| io::Error::other("blob file missing"))))
                     }
                     Err(join) => {
                         self.state = WriterState::Failed;
@@ -384,21 +386,24 @@ impl LocalBlobWriter {
     /// Hands the buffered bytes to a blocking thread. Call only when idle.
     fn start_write(&mut self) -> io::Result<()> {
         let file = match std::mem::replace(&mut self.state, WriterState::Failed) {
-            WriterState::Idle(file) => file,
+            WriterState::Idle(file) => Some(file),
+            WriterState::Unopened => None,
             other => {
                 self.state = other;
                 return Err(io::Error::other("blob writer is not idle"));
             }
         };
         let data = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
+        let (root, id) = (self.root.clone(), self.id.clone());
         match tokio::runtime::Handle::try_current() {
-            Ok(rt) => self.state = WriterState::Busy(rt.spawn_blocking(move || write_chunk(file, data))),
+            Ok(rt) => self.state = WriterState::Busy(rt.spawn_blocking(move || write_chunk(file, &root, &id, data))),
             // Polled outside a Tokio runtime: write inline.
             Err(_) => {
-                let (file, spare, r) = write_chunk(file, data);
-                r?;
-                self.state = WriterState::Idle(file);
-                self.spare = spare;
+                let w = write_chunk(file, &root, &id, data);
+                w.result?;
+                self.state = WriterState::Idle(w.file.ok_or_else(|| io::Error::other("blob file missing"))?);
+                self.spare = w.spare;
+                self.created_shard |= w.created_shard;
             }
         }
         Ok(())
@@ -451,21 +456,26 @@ impl BlobWriter for LocalBlobWriter {
     fn finish(mut self: Box<Self>) -> BoxFuture<'static, io::Result<u64>> {
         Box::pin(async move {
             std::future::poll_fn(|cx| self.poll_idle(cx)).await?;
-            let mut file = match std::mem::replace(&mut self.state, WriterState::Failed) {
-                WriterState::Idle(file) => file,
+            let file = match std::mem::replace(&mut self.state, WriterState::Failed) {
+                WriterState::Idle(file) => Some(file),
+                WriterState::Unopened => None,
                 _ => return Err(io::Error::other("blob writer is not idle")),
             };
             let data = std::mem::take(&mut self.buf);
             let fsync = self.fsync;
-            let dirs = std::mem::take(&mut self.sync_dirs);
-            // One blocking call: the last chunk, the fsync of the file, then of new directories.
+            let (root, id, created_before) = (self.root.clone(), self.id.clone(), self.created_shard);
+            // One blocking call: (creating the file,) the last chunk, the fsync of the file, then
+            // of the shard directory and the root when this writer created the shard.
             // On error `self` drops and removes a new blob.
             blocking(move || {
-                file.write_all(&data)?;
+                let w = write_chunk(file, &root, &id, data);
+                w.result?;
+                let file = w.file.ok_or_else(|| io::Error::other("blob file missing"))?;
                 if fsync {
                     file.sync_data()?;
-                    for dir in &dirs {
-                        sync_dir(dir)?;
+                    if created_before || w.created_shard {
+                        sync_dir(&root.join(&id.0[..2]))?;
+                        sync_dir(&root)?;
                     }
                 }
                 Ok(())

@@ -43,8 +43,7 @@ fn encoding(ctx: &RequestContext) -> Option<&'static str> {
 /// Loads the upload named by `uploadId`, which must belong to this bucket and key.
 async fn load_upload(state: &AppState, ctx: &RequestContext) -> Result<UploadRecord, OssError> {
     let id = ctx.query.get("uploadId").unwrap_or("").to_string();
-    let lookup = id.clone();
-    let upload = state.meta(move |m| m.get_upload(&lookup)).await.map_err(store_error)?;
+    let upload = state.meta_now(|m| m.get_upload(&id)).map_err(store_error)?;
     match upload {
         Some(u) if u.bucket == ctx.bucket()? && u.key == ctx.key()? => Ok(u),
         _ => Err(no_such_upload(&id)),

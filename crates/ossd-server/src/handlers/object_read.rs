@@ -22,8 +22,7 @@ pub async fn load_readable(
     bucket: &BucketRecord,
     key: &str,
 ) -> Result<ObjectRecord, OssError> {
-    let (b, k) = (bucket.name.clone(), key.to_string());
-    let obj = state.meta(move |m| m.get_object(&b, &k)).await.map_err(store_error)?;
+    let obj = state.meta_now(|m| m.get_object(&bucket.name, key)).map_err(store_error)?;
     let obj = obj.ok_or_else(|| OssError::no_such_key(key))?;
     if ctx.identity.is_none() {
         access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
