@@ -262,3 +262,57 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_file(toml: &str, name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("ossd-config-test-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, toml).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.data, PathBuf::from(DEFAULT_DATA));
+        assert!(s.fsync);
+        assert_eq!(s.callback.timeout.as_millis(), 5000);
+
+        let path = with_file(
+            "listen = \"127.0.0.1:9100\"\ndata = \"/srv/oss\"\ndurability = \"relaxed\"\ncallback_timeout_ms = 250\ndomains = [\"oss.test\"]\n",
+            "layers",
+        );
+        let from_file = Settings::resolve(ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(from_file.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(from_file.data, PathBuf::from("/srv/oss"));
+        assert!(!from_file.fsync);
+        assert_eq!(from_file.callback.timeout.as_millis(), 250);
+        assert_eq!(from_file.domains, vec!["oss.test".to_string()]);
+
+        let mut flags = ServeArgs { config: Some(path.clone()), ..Default::default() };
+        flags.listen = Some("127.0.0.1:9200".parse().unwrap());
+        flags.durability = Some("fsync".into());
+        flags.callback.callback_timeout_ms = Some(900);
+        let s = Settings::resolve(flags).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9200");
+        assert!(s.fsync);
+        assert_eq!(s.callback.timeout.as_millis(), 900);
+        assert_eq!(s.data, PathBuf::from("/srv/oss"), "unset flags keep the file's value");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn bad_files_and_values_are_refused() {
+        let path = with_file("no_such_option = 1\n", "unknown");
+        assert!(Settings::resolve(ServeArgs { config: Some(path.clone()), ..Default::default() }).is_err());
+        let _ = std::fs::remove_file(path);
+        let bad = ServeArgs { durability: Some("sometimes".into()), ..Default::default() };
+        assert!(Settings::resolve(bad).is_err());
+        let mut big = ServeArgs::default();
+        big.callback.callback_max_response_bytes = Some(4 * 1024 * 1024);
+        assert!(Settings::resolve(big).is_err());
+    }
+}
