@@ -56,6 +56,8 @@ pub struct LocalBlobStore {
 /// Bytes a writer buffers before handing them to a blocking thread. While one chunk is being
 /// written the next one fills, so a writer holds at most two chunks.
 const WRITE_CHUNK: usize = 256 * 1024;
+/// Ranges up to this size are read whole in one blocking call.
+const SMALL_READ: u64 = 64 * 1024;
 /// Read-ahead of a blob reader (each fill is one blocking read of up to this many bytes).
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -123,6 +125,25 @@ fn create_blob_file(root: &Path, id: &BlobId) -> io::Result<(File, bool)> {
     }
 }
 
+/// Reads `len` bytes at `offset`; a file that ends early is `UnexpectedEof`.
+fn read_small(path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut file = File::open(path)?;
+    let have = file.metadata()?.len();
+    if offset.checked_add(len).is_none_or(|end| end > have) {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("blob {} holds {have} bytes, range {offset}+{len} is past its end", path.display()),
+        ));
+    }
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset))?;
+    }
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -141,6 +162,11 @@ impl BlobStore for LocalBlobStore {
         let path = self.path_of(id);
         Box::pin(async move {
             let path = path?;
+            if len <= SMALL_READ {
+                // One blocking call (open, check, read) instead of one per step.
+                let bytes = blocking(move || read_small(&path, offset, len)).await?;
+                return Ok(Box::pin(std::io::Cursor::new(bytes)) as BlobReader);
+            }
             let mut file = tokio::fs::File::open(&path).await?;
             let have = file.metadata().await?.len();
             let end = offset
