@@ -346,15 +346,7 @@ impl Statement {
         if action_hit == self.actions.negated {
             return false;
         }
-        // For a resource that stands for many keys, decide conservatively: an Allow (or a
-        // Deny's NotResource exemption) must cover all of them, a Deny (or an Allow's
-        // NotResource exclusion) applies if it may match any.
-        let must_cover = (self.effect == Effect::Allow) != self.resources.negated;
-        let resource_hit = self
-            .resources
-            .patterns
-            .iter()
-            .any(|p| if must_cover { resource.covered_by(p) } else { resource.may_be_matched_by(p) });
+        let resource_hit = self.resources.patterns.iter().any(|p| resource.matches(p));
         if resource_hit == self.resources.negated {
             return false;
         }
@@ -417,38 +409,19 @@ pub struct Resource {
     pub account: String,
     /// `bucket`, `bucket/key`, or `*` for the service (ListBuckets).
     pub relative: String,
-    /// Set by [`Resource::every_object`]: the resource stands for every key of the bucket
-    /// (a batch whose keys are not known), so an Allow must cover all keys and a Deny applies
-    /// if it may match any.
-    pub every_key_of: Option<String>,
 }
 
 impl Resource {
     pub fn service(region: &str, account: &str) -> Resource {
-        Resource { region: region.into(), account: account.into(), relative: "*".into(), every_key_of: None }
+        Resource { region: region.into(), account: account.into(), relative: "*".into() }
     }
 
     pub fn bucket(region: &str, account: &str, bucket: &str) -> Resource {
-        Resource { region: region.into(), account: account.into(), relative: bucket.into(), every_key_of: None }
+        Resource { region: region.into(), account: account.into(), relative: bucket.into() }
     }
 
     pub fn object(region: &str, account: &str, bucket: &str, key: &str) -> Resource {
-        Resource {
-            region: region.into(),
-            account: account.into(),
-            relative: format!("{bucket}/{key}"),
-            every_key_of: None,
-        }
-    }
-
-    /// Every object of a bucket (`bucket/*`), judged conservatively: see `every_key_of`.
-    pub fn every_object(region: &str, account: &str, bucket: &str) -> Resource {
-        Resource {
-            region: region.into(),
-            account: account.into(),
-            relative: format!("{bucket}/*"),
-            every_key_of: Some(bucket.into()),
-        }
+        Resource { region: region.into(), account: account.into(), relative: format!("{bucket}/{key}") }
     }
 
     /// `acs:oss:<region>:<account>:<relative>`.
@@ -460,29 +433,6 @@ impl Resource {
     /// bucket/key part, where `*` also spans `/`). `*` alone matches everything.
     pub fn matches(&self, pattern: &str) -> bool {
         self.match_with(pattern, |relative| glob(relative, &self.relative))
-    }
-
-    /// Whether the pattern matches every key this resource stands for (for a single resource:
-    /// whether it matches). For every key of bucket `b`, a sufficient condition: the pattern's
-    /// key part is a literal prefix of `b/` followed by `*`.
-    pub fn covered_by(&self, pattern: &str) -> bool {
-        let Some(bucket) = &self.every_key_of else { return self.matches(pattern) };
-        self.match_with(pattern, |relative| {
-            let literal = relative.trim_end_matches('*');
-            literal.len() < relative.len() && !literal.contains(['*', '?']) && format!("{bucket}/").starts_with(literal)
-        })
-    }
-
-    /// Whether the pattern may match some key this resource stands for (for a single
-    /// resource: whether it matches). For every key of bucket `b`, a necessary condition on
-    /// the literal text before the pattern's first wildcard.
-    pub fn may_be_matched_by(&self, pattern: &str) -> bool {
-        let Some(bucket) = &self.every_key_of else { return self.matches(pattern) };
-        let dir = format!("{bucket}/");
-        self.match_with(pattern, |relative| match relative.find(['*', '?']) {
-            None => relative.len() > dir.len() && relative.starts_with(&dir),
-            Some(i) => relative[..i].starts_with(&dir) || dir.starts_with(&relative[..i]),
-        })
     }
 
     fn match_with(&self, pattern: &str, relative_matches: impl Fn(&str) -> bool) -> bool {
@@ -656,38 +606,6 @@ mod tests {
             let got = p.evaluate("oss:GetObject", &res, &c) == Decision::Allow;
             assert_eq!(got, want, "{pattern} vs {}", res.arn());
         }
-    }
-
-    #[test]
-    fn every_object_of_a_bucket_is_judged_conservatively() {
-        let every = Resource::every_object("cn-hangzhou", "1234", "b");
-        let c = ctx();
-        let decide = |statements: Value| policy(statements).evaluate("oss:DeleteObject", &every, &c);
-        let allow = |r: &str| json!({"Effect": "Allow", "Action": "oss:DeleteObject", "Resource": r});
-        let deny = |r: &str| json!({"Effect": "Deny", "Action": "oss:DeleteObject", "Resource": r});
-        // Allows that cover every key.
-        for r in ["*", "acs:oss:*:*:*", "acs:oss:*:*:b/*", "acs:oss:*:*:b*", "acs:oss:*:1234:b/**"] {
-            assert_eq!(decide(json!([allow(r)])), Decision::Allow, "{r}");
-        }
-        // Allows that cover only some keys (or literally `b/*`) do not.
-        for r in ["acs:oss:*:*:b/dir/*", "acs:oss:*:*:b/?", "acs:oss:*:*:b/*.jpg", "acs:oss:*:*:b", "acs:oss:*:*:c/*"] {
-            assert_eq!(decide(json!([allow(r)])), Decision::ImplicitDeny, "{r}");
-        }
-        // A Deny that may match any key applies.
-        for r in ["acs:oss:*:*:b/secret/*", "acs:oss:*:*:b/k", "acs:oss:*:*:b?x", "acs:oss:*:*:*.jpg", "*"] {
-            assert_eq!(decide(json!([allow("*"), deny(r)])), Decision::ExplicitDeny, "{r}");
-        }
-        for r in ["acs:oss:*:*:c/*", "acs:oss:*:*:bb/*", "acs:oss:*:*:b"] {
-            assert_eq!(decide(json!([allow("*"), deny(r)])), Decision::Allow, "{r}");
-        }
-        // NotResource: an Allow excluding some keys does not cover all of them; a Deny exempting
-        // only some keys still applies.
-        let not_allow = json!({"Effect": "Allow", "Action": "oss:*", "NotResource": "acs:oss:*:*:b/private/*"});
-        assert_eq!(decide(json!([not_allow])), Decision::ImplicitDeny);
-        let not_deny = json!({"Effect": "Deny", "Action": "oss:*", "NotResource": "acs:oss:*:*:b/tmp/*"});
-        assert_eq!(decide(json!([allow("*"), not_deny])), Decision::ExplicitDeny);
-        let exempt_all = json!({"Effect": "Deny", "Action": "oss:*", "NotResource": "acs:oss:*:*:b/*"});
-        assert_eq!(decide(json!([allow("*"), exempt_all])), Decision::Allow);
     }
 
     #[test]

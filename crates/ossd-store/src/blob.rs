@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -29,9 +29,6 @@ pub trait BlobStore: Send + Sync + 'static {
     fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
     /// Reads `len` bytes starting at `offset`.
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>>;
-    /// Opens an existing blob to append bytes after its first `keep_len` bytes (anything past
-    /// `keep_len`, left by an earlier unfinished append, is cut off first).
-    fn append(&self, id: &BlobId, keep_len: u64) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
     /// Removes a blob; a missing blob is not an error.
     fn delete(&self, id: &BlobId) -> BoxFuture<'_, io::Result<()>>;
     /// Ids of the blobs not written to for at least `idle_for` (`Duration::ZERO`: all), for the
@@ -154,7 +151,7 @@ impl BlobStore for LocalBlobStore {
         // bytes (or with everything, for a small blob): one thread hop instead of two.
         let id = new_id();
         let path = self.root.join(&id.0[..2]).join(&id.0);
-        let w = LocalBlobWriter::new(id, path, WriterState::Unopened, 0, self.fsync, self.root.clone(), true);
+        let w = LocalBlobWriter::new(id, path, WriterState::Unopened, self.fsync, self.root.clone(), true);
         Box::pin(async move { Ok(Box::new(w) as Box<dyn BlobWriter>) })
     }
 
@@ -184,39 +181,6 @@ impl BlobStore for LocalBlobStore {
             let cap = usize::try_from(len).unwrap_or(usize::MAX).clamp(1, READ_CHUNK);
             let reader = ExactReader { inner: tokio::io::BufReader::with_capacity(cap, file).take(len) };
             Ok(Box::pin(reader) as BlobReader)
-        })
-    }
-
-    fn append(&self, id: &BlobId, keep_len: u64) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
-        let path = self.path_of(id);
-        let id = id.clone();
-        let fsync = self.fsync;
-        Box::pin(async move {
-            let path = path?;
-            let file = {
-                let path = path.clone();
-                blocking(move || {
-                    let mut file = OpenOptions::new().write(true).open(&path)?;
-                    let have = file.metadata()?.len();
-                    if have < keep_len {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!("blob {} holds {have} bytes, cannot keep {keep_len}", path.display()),
-                        ));
-                    }
-                    if have > keep_len {
-                        file.set_len(keep_len)?;
-                    }
-                    file.seek(io::SeekFrom::Start(keep_len))?;
-                    Ok(file)
-                })
-                .await?
-            };
-            // The blob existed before: an unfinished append must not remove it (the bytes past
-            // `keep_len` it leaves behind are cut off by the next append).
-            let root = path.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-            let w = LocalBlobWriter::new(id, path, WriterState::Idle(file), keep_len, fsync, root, false);
-            Ok(Box::new(w) as Box<dyn BlobWriter>)
         })
     }
 
@@ -323,8 +287,6 @@ struct LocalBlobWriter {
     buf: Vec<u8>,
     /// Recycled buffer of the chunk last written.
     spare: Vec<u8>,
-    /// Length of the blob before this writer (append) — 0 for a new blob.
-    base: u64,
     /// Bytes accepted by `poll_write`.
     written: u64,
     fsync: bool,
@@ -358,22 +320,13 @@ fn write_chunk(file: Option<File>, root: &Path, id: &BlobId, mut data: Vec<u8>) 
 }
 
 impl LocalBlobWriter {
-    fn new(
-        id: BlobId,
-        path: PathBuf,
-        state: WriterState,
-        base: u64,
-        fsync: bool,
-        root: PathBuf,
-        remove_on_drop: bool,
-    ) -> Self {
+    fn new(id: BlobId, path: PathBuf, state: WriterState, fsync: bool, root: PathBuf, remove_on_drop: bool) -> Self {
         LocalBlobWriter {
             id,
             path,
             state,
             buf: Vec::new(),
             spare: Vec::new(),
-            base,
             written: 0,
             fsync,
             root,
@@ -508,7 +461,7 @@ impl BlobWriter for LocalBlobWriter {
             })
             .await?;
             self.remove_on_drop = false;
-            Ok(self.base + self.written)
+            Ok(self.written)
         })
     }
 }

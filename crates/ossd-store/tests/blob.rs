@@ -60,43 +60,6 @@ async fn empty_blob() {
 }
 
 #[tokio::test]
-async fn append_truncates_leftovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalBlobStore::open(dir.path().to_path_buf(), true).unwrap();
-    let mut w = store.create().await.unwrap();
-    let id = w.id().clone();
-    w.write_all(b"hello").await.unwrap();
-    assert_eq!(w.finish().await.unwrap(), 5);
-
-    // An append that is never finished leaves bytes past 5 but keeps the blob.
-    let mut w = store.append(&id, 5).await.unwrap();
-    assert_eq!(w.id(), &id);
-    w.write_all(b"JUNKJUNKJUNK").await.unwrap();
-    w.flush().await.unwrap();
-    drop(w);
-    assert_eq!(std::fs::read(blob_path(&store, &id)).unwrap(), b"helloJUNKJUNKJUNK");
-
-    // The next append cuts them off first.
-    let mut w = store.append(&id, 5).await.unwrap();
-    w.write_all(b" world").await.unwrap();
-    assert_eq!(w.finish().await.unwrap(), 11);
-    assert_eq!(std::fs::read(blob_path(&store, &id)).unwrap(), b"hello world");
-    assert_eq!(read_all(&store, &id, 0, 11).await.unwrap(), b"hello world");
-
-    // A large append across chunks.
-    let more = pattern(600_000, 3);
-    let mut w = store.append(&id, 11).await.unwrap();
-    w.write_all(&more).await.unwrap();
-    assert_eq!(w.finish().await.unwrap(), 11 + more.len() as u64);
-    assert_eq!(read_all(&store, &id, 11, more.len() as u64).await.unwrap(), more);
-
-    // Keeping more than the blob holds is an error; so is appending to a missing blob.
-    assert!(store.append(&id, 10_000_000).await.is_err());
-    let missing = BlobId("0123456789abcdef0123456789abcdef".into());
-    assert_eq!(store.append(&missing, 0).await.err().unwrap().kind(), io::ErrorKind::NotFound);
-}
-
-#[tokio::test]
 async fn drop_without_finish_removes() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalBlobStore::open(dir.path().to_path_buf(), false).unwrap();
