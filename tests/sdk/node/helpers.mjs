@@ -25,7 +25,10 @@ export function uniqueBucket(prefix = 'n') {
 }
 
 export class OssdServer {
-  constructor({ dataDir, ak, sk } = {}) {
+  /** `extraArgs`: more `ossd serve` arguments (e.g. `--config FILE`); `env`: more environment. */
+  constructor({ dataDir, ak, sk, extraArgs = [], env = {} } = {}) {
+    this.extraArgs = extraArgs;
+    this.extraEnv = env;
     this.tmp = dataDir ? null : mkdtempSync(join(tmpdir(), 'ossd-node-'));
     this.dataDir = dataDir || join(this.tmp, 'data');
     const creds = ak ? { ak, sk } : randomCredentials();
@@ -54,7 +57,9 @@ export class OssdServer {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSSD_')));
     env.OSSD_ACCESS_KEY_ID = this.ak;
     env.OSSD_ACCESS_KEY_SECRET = this.sk;
-    const proc = spawn(OSSD_BIN, ['serve', '--listen', listen, '--data', this.dataDir], {
+    Object.assign(env, this.extraEnv);
+    const args = ['serve', '--listen', listen, '--data', this.dataDir, ...this.extraArgs];
+    const proc = spawn(OSSD_BIN, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -4,7 +4,7 @@
 
 use super::list::{parse_max_keys, url_encode};
 use super::object_read::{RangeRequest, check_copy_conditions, parse_range, stream_object};
-use super::object_write::{declared_length, load_copy_source, write_attrs};
+use super::object_write::{load_copy_source, receive_body, write_attrs};
 use super::{read_xml_body, store_error};
 use crate::body::{self, MAX_OBJECT_SIZE};
 use crate::callbacks;
@@ -110,13 +110,7 @@ async fn save_part(
 pub async fn upload_part(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
     let number = part_number(ctx)?;
     let upload = load_upload(state, ctx).await?;
-    let declared = declared_length(ctx)?;
-    body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
-    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE, declared).await?;
-    if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
-        state.reclaim(vec![stored.blob]).await;
-        return Err(e);
-    }
+    let stored = receive_body(state, ctx, body).await?;
     let md5 = stored.content_md5();
     let part = save_part(state, &upload, number, stored).await?;
     let mut r = response::status(200);
