@@ -6,16 +6,19 @@ use crate::error::OssError;
 use crate::query::{Query, decode};
 use http::{HeaderMap, Method};
 
-/// Host names under which `<bucket>.<base>` means virtual-hosted addressing.
+/// Host names under which `<bucket>.<base>` means virtual-hosted addressing, and CNAMEs: hosts
+/// that stand for one bucket (ali-oss `cname: true` sends `/<key>` with no bucket anywhere).
 #[derive(Debug, Clone)]
 pub struct VirtualHosts {
     /// Lower-case base domains, e.g. `localhost`, `oss.example.com`.
     pub bases: Vec<String>,
+    /// Lower-case host (no port) -> bucket.
+    pub cnames: Vec<(String, String)>,
 }
 
 impl Default for VirtualHosts {
     fn default() -> Self {
-        VirtualHosts { bases: vec!["localhost".into()] }
+        VirtualHosts { bases: vec!["localhost".into()], cnames: Vec::new() }
     }
 }
 
@@ -29,6 +32,25 @@ impl VirtualHosts {
             }
         }
         v
+    }
+
+    /// Adds CNAME mappings given as `host=bucket`.
+    pub fn with_cnames(mut self, cnames: &[String]) -> Result<Self, String> {
+        for c in cnames {
+            let (host, bucket) = c.split_once('=').ok_or_else(|| format!("a CNAME is host=bucket, not `{c}`"))?;
+            let (host, bucket) = (host.trim().to_ascii_lowercase(), bucket.trim().to_string());
+            if host.is_empty() || !crate::names::is_valid_bucket_name(&bucket) {
+                return Err(format!("invalid CNAME mapping `{c}`"));
+            }
+            self.cnames.push((host, bucket));
+        }
+        Ok(self)
+    }
+
+    /// The bucket a CNAME host stands for.
+    pub fn bucket_of_cname(&self, host: &str) -> Option<&str> {
+        let host = strip_port(host).to_ascii_lowercase();
+        self.cnames.iter().find(|(h, _)| *h == host).map(|(_, b)| b.as_str())
     }
 
     /// The bucket named by a Host header, if the host is `<bucket>.<base>`. `Some("")` means a
@@ -81,6 +103,14 @@ pub struct Target {
 /// Resolves the bucket and key from Host and the raw (still percent-encoded) path.
 pub fn resolve_target(host: Option<&str>, raw_path: &str, vhosts: &VirtualHosts) -> Target {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
+    if let Some(bucket) = host.and_then(|h| vhosts.bucket_of_cname(h)) {
+        let key = decode(path);
+        return Target {
+            bucket: Some(bucket.to_string()),
+            key: (!key.is_empty()).then_some(key),
+            virtual_hosted: true,
+        };
+    }
     if let Some(bucket) = host.and_then(|h| vhosts.bucket_of_host(h)) {
         let key = decode(path);
         return Target {
@@ -322,6 +352,17 @@ mod tests {
         assert_eq!(t.bucket, None);
         let t = resolve_target(Some("oss-cn-hangzhou.aliyuncs.com"), "/b6/k", &vh());
         assert_eq!(t.bucket.as_deref(), Some("b6"));
+    }
+
+    #[test]
+    fn cnames_pin_a_host_to_one_bucket() {
+        let v = VirtualHosts::with_domains(&[]).with_cnames(&["files.example.com=site".into()]).unwrap();
+        let t = resolve_target(Some("Files.Example.com:9000"), "/a/b.txt", &v);
+        assert_eq!((t.bucket.as_deref(), t.key.as_deref()), (Some("site"), Some("a/b.txt")));
+        let t = resolve_target(Some("files.example.com"), "/", &v);
+        assert_eq!((t.bucket.as_deref(), t.key), (Some("site"), None));
+        assert!(VirtualHosts::default().with_cnames(&["nobucket".into()]).is_err());
+        assert!(VirtualHosts::default().with_cnames(&["h=Bad_Name".into()]).is_err());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Extra base domain for virtual-hosted addressing (`<bucket>.DOMAIN`); repeatable.
     #[arg(long = "domain", env = "OSSD_DOMAIN", value_delimiter = ',')]
     pub domains: Vec<String>,
+    /// A host that stands for one bucket, as `host=bucket` (ali-oss `cname: true`); repeatable.
+    #[arg(long = "cname", env = "OSSD_CNAME", value_delimiter = ',')]
+    pub cnames: Vec<String>,
     /// Durability: `fsync` (each object and commit reaches the disk before the answer) or
     /// `relaxed` (left to the OS page cache) [default: fsync].
     #[arg(long, env = "OSSD_DURABILITY")]
@@ -88,6 +91,8 @@ pub struct FileConfig {
     pub region: Option<String>,
     #[serde(default)]
     pub domains: Vec<String>,
+    #[serde(default)]
+    pub cnames: Vec<String>,
     pub durability: Option<String>,
     pub public_endpoint: Option<String>,
     pub log: Option<String>,
@@ -190,6 +195,7 @@ pub struct Settings {
     pub data: PathBuf,
     pub region: String,
     pub domains: Vec<String>,
+    pub cnames: Vec<String>,
     pub fsync: bool,
     pub public_endpoint: Option<String>,
     pub log: String,
@@ -254,6 +260,7 @@ impl Settings {
             data: args.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
             region: args.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into()),
             domains: if args.domains.is_empty() { file.domains } else { args.domains },
+            cnames: if args.cnames.is_empty() { file.cnames } else { args.cnames },
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),

@@ -58,7 +58,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let config = ServerConfig {
         region: settings.region.clone(),
-        vhosts: VirtualHosts::with_domains(&settings.domains),
+        vhosts: VirtualHosts::with_domains(&settings.domains).with_cnames(&settings.cnames)?,
         credentials,
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
     };
