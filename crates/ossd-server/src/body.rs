@@ -63,9 +63,12 @@ enum Hasher {
 
 impl Hasher {
     fn new(size_hint: Option<u64>) -> Hasher {
-        let permit = match PARALLEL_HASHERS.clone().try_acquire_owned() {
-            Ok(p) if size_hint.unwrap_or(0) >= PARALLEL_HASH_MIN => p,
-            _ => return Hasher::Inline(Md5::new(), Crc64::new()),
+        // Small bodies never touch the semaphore (it is shared by every request).
+        if size_hint.unwrap_or(0) < PARALLEL_HASH_MIN {
+            return Hasher::Inline(Md5::new(), Crc64::new());
+        }
+        let Ok(permit) = PARALLEL_HASHERS.clone().try_acquire_owned() else {
+            return Hasher::Inline(Md5::new(), Crc64::new());
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let task = tokio::task::spawn_blocking(move || {

@@ -30,9 +30,8 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     // Browser requests: remember what CORS needs before the request is consumed.
     let origin = req.headers().get(http::header::ORIGIN).and_then(|h| h.to_str().ok()).map(str::to_string);
     let method = req.method().to_string();
-    let bucket =
-        origin.as_ref().and_then(|_| route::resolve_target(Some(&host), req.uri().path(), &state.config.vhosts).bucket);
-    let mut resp = match dispatch(&state, req, &request_id, client_ip).await {
+    let mut cors = CorsSource::None;
+    let mut resp = match dispatch(&state, req, &request_id, client_ip, &mut cors).await {
         Ok(r) => r,
         Err((err, host_id)) => {
             if err.status >= 500 {
@@ -50,7 +49,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     if let Some(origin) = origin
         && !resp.headers().contains_key("access-control-allow-origin")
     {
-        add_cors_headers(&state, &mut resp, bucket.as_deref(), &origin, &method).await;
+        add_cors_headers(&state, &mut resp, cors, &origin, &method);
     }
     response::set(&mut resp, "x-oss-request-id", &request_id);
     response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
@@ -58,21 +57,23 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     resp
 }
 
+/// Where a browser request's CORS rules come from: the bucket record the request loaded, or,
+/// when it failed before loading it, the bucket its address names.
+enum CorsSource {
+    None,
+    Named(String),
+    Loaded(Option<String>),
+}
+
 /// CORS headers on an actual response (success or error), from the bucket's rules.
-async fn add_cors_headers(
-    state: &AppState,
-    resp: &mut Response<Body>,
-    bucket: Option<&str>,
-    origin: &str,
-    method: &str,
-) {
-    let Some(name) = bucket.filter(|b| ossd_proto::names::is_valid_bucket_name(b)).map(str::to_string) else {
-        return;
+fn add_cors_headers(state: &AppState, resp: &mut Response<Body>, source: CorsSource, origin: &str, method: &str) {
+    let rules = match source {
+        CorsSource::None => None,
+        CorsSource::Loaded(rules) => rules,
+        CorsSource::Named(name) => state.meta_now(|m| m.get_bucket(&name)).ok().flatten().and_then(|b| b.cors),
     };
-    if let Ok(Some(b)) = state.meta_now(|m| m.get_bucket(&name))
-        && let Some(cors) = b.cors
-    {
-        crate::handlers::cors::apply_to_response(resp, &cors, origin, method);
+    if let Some(rules) = rules {
+        crate::handlers::cors::apply_to_response(resp, &rules, origin, method);
     }
 }
 
@@ -83,11 +84,16 @@ async fn dispatch(
     req: Request<Incoming>,
     request_id: &str,
     client_ip: IpAddr,
+    cors: &mut CorsSource,
 ) -> Result<Response<Body>, DispatchError> {
     let (parts, body) = req.into_parts();
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let raw_path = parts.uri.path();
     let target = route::resolve_target(Some(host), raw_path, &state.config.vhosts);
+    let wants_cors = parts.headers.contains_key(http::header::ORIGIN);
+    if wants_cors && let Some(b) = target.bucket.as_ref().filter(|b| ossd_proto::names::is_valid_bucket_name(b)) {
+        *cors = CorsSource::Named(b.clone());
+    }
     let host_id = match &target.bucket {
         Some(b) if !target.virtual_hosted => format!("{b}.{host}"),
         _ => host.to_string(),
@@ -134,7 +140,7 @@ async fn dispatch(
         identity,
         client_ip,
     };
-    let bucket = load_bucket(state, &ctx).await.map_err(fail)?;
+    let bucket = load_bucket(state, &ctx, wants_cors.then_some(cors)).await.map_err(fail)?;
     // STS: temporary credentials may do only what their token's policies allow.
     crate::authz::authorize(state, &ctx).map_err(fail)?;
     handlers::dispatch(state, &ctx, bucket, body).await.map_err(fail)
@@ -142,7 +148,12 @@ async fn dispatch(
 
 /// Loads the addressed bucket (every endpoint but ListBuckets and PutBucket needs it) and applies
 /// the bucket-level access check for anonymous callers.
-async fn load_bucket(state: &AppState, ctx: &RequestContext) -> Result<Option<BucketRecord>, OssError> {
+/// With `cors`, the loaded bucket's CORS rules are kept there for the response.
+async fn load_bucket(
+    state: &AppState,
+    ctx: &RequestContext,
+    cors: Option<&mut CorsSource>,
+) -> Result<Option<BucketRecord>, OssError> {
     if matches!(ctx.endpoint, Endpoint::ListBuckets | Endpoint::PutBucket) {
         if ctx.identity.is_none() {
             return Err(OssError::access_denied("You are forbidden to perform this operation anonymously."));
@@ -150,10 +161,11 @@ async fn load_bucket(state: &AppState, ctx: &RequestContext) -> Result<Option<Bu
         return Ok(None);
     }
     let name = ctx.bucket()?.to_string();
-    let bucket = state
-        .meta_now(|m| m.get_bucket(&name))
-        .map_err(handlers::store_error)?
-        .ok_or_else(|| OssError::no_such_bucket(&name))?;
+    let bucket = state.meta_now(|m| m.get_bucket(&name)).map_err(handlers::store_error)?;
+    if let Some(cors) = cors {
+        *cors = CorsSource::Loaded(bucket.as_ref().and_then(|b| b.cors.clone()));
+    }
+    let bucket = bucket.ok_or_else(|| OssError::no_such_bucket(&name))?;
     if ctx.identity.is_none() {
         access::anonymous_may(ctx.endpoint, &bucket.acl)?;
     }

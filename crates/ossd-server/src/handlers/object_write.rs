@@ -215,8 +215,7 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
     let position = ctx.query.get("position").and_then(|p| p.parse::<u64>().ok()).ok_or_else(|| {
         OssError::invalid_argument("Argument position is not valid.").with("ArgumentName", "position")
     })?;
-    let (b, k) = (bucket.clone(), key.clone());
-    let existing = state.meta(move |m| m.get_object(&b, &k)).await.map_err(store_error)?;
+    let existing = state.meta_now(|m| m.get_object(&bucket, &key)).map_err(store_error)?;
     if let Some(o) = &existing {
         if o.object_type != "Appendable" {
             return Err(store_error(ossd_store::StoreError::NotAppendable));
@@ -282,12 +281,8 @@ pub fn parse_copy_source(v: &str) -> Result<(String, String), OssError> {
 pub async fn load_copy_source(state: &AppState, ctx: &RequestContext) -> Result<ObjectRecord, OssError> {
     let src = ctx.header("x-oss-copy-source").unwrap_or("");
     let (sb, sk) = parse_copy_source(src)?;
-    let lookup = sb.clone();
-    let src_bucket = state
-        .meta(move |m| m.get_bucket(&lookup))
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| OssError::no_such_bucket(&sb))?;
+    let src_bucket =
+        state.meta_now(|m| m.get_bucket(&sb)).map_err(store_error)?.ok_or_else(|| OssError::no_such_bucket(&sb))?;
     super::object_read::load_readable(state, ctx, &src_bucket, &sk).await
 }
 
