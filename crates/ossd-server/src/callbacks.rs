@@ -53,7 +53,7 @@ const IMAGE_PROBE_BYTES: u64 = 256 * 1024;
 
 async fn probe_image(state: &AppState, o: &ObjectRecord) -> Option<render::ImageInfo> {
     let first = o.segments.first()?;
-    let mut reader = state.blobs.read(&first.blob, 0, first.len.min(IMAGE_PROBE_BYTES)).await.ok()?;
+    let mut reader = state.blobs.store().read(&first.blob, 0, first.len.min(IMAGE_PROBE_BYTES)).await.ok()?;
     let mut head = Vec::new();
     reader.read_to_end(&mut head).await.ok()?;
     render::probe_image(&head)
@@ -134,7 +134,7 @@ pub async fn deliver_and_answer(
         },
     };
     record_outcome(&mut entry, &delivery);
-    if let Err(e) = state.meta(move |m| m.finish_callback(&entry)).await {
+    if let Err(e) = state.meta.finish_callback(&entry).await {
         tracing::warn!(request_id = %ctx.request_id, error = %e, "could not record the callback outcome");
     }
     let mut r = match (&delivery.outcome, delivery.failure_error()) {

@@ -49,7 +49,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     if let Some(origin) = origin
         && !resp.headers().contains_key("access-control-allow-origin")
     {
-        add_cors_headers(&state, &mut resp, cors, &origin, &method);
+        add_cors_headers(&state, &mut resp, cors, &origin, &method).await;
     }
     response::set(&mut resp, "x-oss-request-id", &request_id);
     response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
@@ -66,11 +66,11 @@ enum CorsSource {
 }
 
 /// CORS headers on an actual response (success or error), from the bucket's rules.
-fn add_cors_headers(state: &AppState, resp: &mut Response<Body>, source: CorsSource, origin: &str, method: &str) {
+async fn add_cors_headers(state: &AppState, resp: &mut Response<Body>, source: CorsSource, origin: &str, method: &str) {
     let rules = match source {
         CorsSource::None => None,
         CorsSource::Loaded(rules) => rules,
-        CorsSource::Named(name) => state.meta_now(|m| m.get_bucket(&name)).ok().flatten().and_then(|b| b.cors),
+        CorsSource::Named(name) => state.meta.get_bucket(&name).await.ok().flatten().and_then(|b| b.cors),
     };
     if let Some(rules) = rules {
         crate::handlers::cors::apply_to_response(resp, &rules, origin, method);
@@ -161,7 +161,7 @@ async fn load_bucket(
         return Ok(None);
     }
     let name = ctx.bucket()?.to_string();
-    let bucket = state.meta_now(|m| m.get_bucket(&name)).map_err(handlers::store_error)?;
+    let bucket = state.meta.get_bucket(&name).await.map_err(handlers::store_error)?;
     if let Some(cors) = cors {
         *cors = CorsSource::Loaded(bucket.as_ref().and_then(|b| b.cors.clone()));
     }

@@ -16,6 +16,13 @@ pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct BlobId(pub String);
 
+impl BlobId {
+    /// A fresh id: 128 random bits as lower-case hex.
+    pub fn random() -> BlobId {
+        BlobId(hex::encode(rand::random::<[u8; 16]>()))
+    }
+}
+
 /// A blob being written. Bytes go in through `AsyncWrite`; `finish` makes them durable
 /// (per the store's durability setting) and returns the length written. Dropping a writer
 /// without finishing it removes the partial blob.
@@ -25,14 +32,15 @@ pub trait BlobWriter: AsyncWrite + Send + Unpin {
 }
 
 pub trait BlobStore: Send + Sync + 'static {
-    /// Starts a new blob with a fresh id.
-    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
+    /// Starts a new blob under `id`, a fresh id ([`BlobId::random`]) chosen by the caller so
+    /// that it can be registered as in flight before anything exists in the store.
+    fn create(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
     /// Reads `len` bytes starting at `offset`.
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>>;
     /// Removes a blob; a missing blob is not an error.
     fn delete(&self, id: &BlobId) -> BoxFuture<'_, io::Result<()>>;
     /// Ids of the blobs not written to for at least `idle_for` (`Duration::ZERO`: all), for the
-    /// orphan sweep: a blob still being written is younger than any sensible `idle_for`.
+    /// orphan sweep (which also skips the blobs registered as in flight).
     fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>>;
 }
 
@@ -40,7 +48,7 @@ pub trait BlobStore: Send + Sync + 'static {
 /// fresh, so no reader can see them before metadata publishes them).
 pub struct LocalBlobStore {
     pub root: std::path::PathBuf,
-    /// fsync each finished blob (and its directory on creation) when true.
+    /// fsync each finished blob and its directory entry (and a new shard's entry) when true.
     pub fsync: bool,
 }
 
@@ -81,10 +89,6 @@ fn validate_id(id: &BlobId) -> io::Result<()> {
     } else {
         Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid blob id {:?}", id.0)))
     }
-}
-
-fn new_id() -> BlobId {
-    BlobId(hex::encode(rand::random::<[u8; 16]>()))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
@@ -146,13 +150,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl BlobStore for LocalBlobStore {
-    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
+    fn create(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
         // The file is created by the writer's first blocking call, together with the first
         // bytes (or with everything, for a small blob): one thread hop instead of two.
-        let id = new_id();
-        let path = self.root.join(&id.0[..2]).join(&id.0);
-        let w = LocalBlobWriter::new(id, path, WriterState::Unopened, self.fsync, self.root.clone(), true);
-        Box::pin(async move { Ok(Box::new(w) as Box<dyn BlobWriter>) })
+        let made = self.path_of(id).map(|path| {
+            let w = LocalBlobWriter::new(id.clone(), path, WriterState::Unopened, self.fsync, self.root.clone(), true);
+            Box::new(w) as Box<dyn BlobWriter>
+        });
+        Box::pin(async move { made })
     }
 
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>> {
@@ -443,8 +448,9 @@ impl BlobWriter for LocalBlobWriter {
             let data = std::mem::take(&mut self.buf);
             let fsync = self.fsync;
             let (root, id, created_before) = (self.root.clone(), self.id.clone(), self.created_shard);
-            // One blocking call: (creating the file,) the last chunk, the fsync of the file, then
-            // of the shard directory and the root when this writer created the shard.
+            // One blocking call: (creating the file,) the last chunk, the fsync of the file, of
+            // the shard directory that holds its new name, and of the root when this writer
+            // created the shard: metadata may only name a file whose name is durable too.
             // On error `self` drops and removes a new blob.
             blocking(move || {
                 let w = write_chunk(file, &root, &id, data);
@@ -452,8 +458,8 @@ impl BlobWriter for LocalBlobWriter {
                 let file = w.file.ok_or_else(|| io::Error::other("blob file missing"))?;
                 if fsync {
                     file.sync_data()?;
+                    sync_dir(&root.join(&id.0[..2]))?;
                     if created_before || w.created_shard {
-                        sync_dir(&root.join(&id.0[..2]))?;
                         sync_dir(&root)?;
                     }
                 }

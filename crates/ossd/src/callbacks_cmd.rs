@@ -4,7 +4,7 @@
 use crate::config::{ServeArgs, Settings};
 use ossd_callback::spec::CallbackSpec;
 use ossd_proto::timefmt::{iso8601_ms, now_ms};
-use ossd_store::{CallbackFilter, CallbackLogEntry, MetaStore, SqliteMetaStore};
+use ossd_store::{CallbackFilter, CallbackLogEntry, SqliteMetaStore};
 
 #[derive(clap::Subcommand)]
 pub enum CallbacksCommand {

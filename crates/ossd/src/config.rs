@@ -42,6 +42,13 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "OSSD_LOG")]
     pub log: Option<String>,
+    /// Seconds between two background orphan sweeps [default: 600].
+    #[arg(long, env = "OSSD_SWEEP_INTERVAL_SECS")]
+    pub sweep_interval_secs: Option<u64>,
+    /// A blob the sweep may remove must also be unwritten for this many seconds (a margin on top
+    /// of the in-flight registry, which is what protects running uploads) [default: 600].
+    #[arg(long, env = "OSSD_SWEEP_IDLE_SECS")]
+    pub sweep_idle_secs: Option<u64>,
     #[command(flatten)]
     pub callback: CallbackArgs,
     /// STS: key that signs security tokens, shared by every node that must accept them (at
@@ -96,6 +103,8 @@ pub struct FileConfig {
     pub durability: Option<String>,
     pub public_endpoint: Option<String>,
     pub log: Option<String>,
+    pub sweep_interval_secs: Option<u64>,
+    pub sweep_idle_secs: Option<u64>,
     pub callback_timeout_ms: Option<u64>,
     pub callback_max_response_bytes: Option<usize>,
     pub callback_private_key: Option<PathBuf>,
@@ -199,6 +208,9 @@ pub struct Settings {
     pub fsync: bool,
     pub public_endpoint: Option<String>,
     pub log: String,
+    /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
+    pub sweep_interval: std::time::Duration,
+    pub sweep_idle: std::time::Duration,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
 }
@@ -264,6 +276,10 @@ impl Settings {
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            sweep_interval: std::time::Duration::from_secs(
+                args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
+            ),
+            sweep_idle: std::time::Duration::from_secs(args.sweep_idle_secs.or(file.sweep_idle_secs).unwrap_or(600)),
             callback,
             sts: StsSettings::resolve(file.sts, args.sts_secret)?,
         })

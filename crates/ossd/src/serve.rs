@@ -7,8 +7,7 @@ use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::credentials::CredentialProvider;
 use ossd_server::{AppState, ServerConfig};
-use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
-use std::collections::HashSet;
+use ossd_store::{BlobLifecycle, BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,9 +47,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let meta = SqliteMetaStore::open(&settings.data.join("meta.sqlite"), settings.fsync).map_err(|e| e.to_string())?;
     let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
-    let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
+    let blobs = BlobLifecycle::new(Arc::new(blobs) as Arc<dyn BlobStore>);
     // Nothing is in flight before the port opens, so every unreferenced blob is an orphan.
-    sweep_orphans(&meta, blobs.as_ref(), Duration::ZERO).await?;
+    blobs.sweep(meta.as_ref(), Duration::ZERO).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -65,7 +64,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
-    tokio::spawn(sweep_orphans_periodically(state.clone()));
+    tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle));
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
@@ -97,7 +96,7 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
         tick.tick().await;
         let (keep, age) = (cb.log_keep, cb.log_max_age.as_millis() as i64);
         let now = ossd_proto::timefmt::now_ms();
-        match state.meta(move |m| m.prune_callbacks(keep, age, now)).await {
+        match state.meta.prune_callbacks(keep, age, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "pruned the callback log"),
             Err(e) => tracing::warn!(error = %e, "could not prune the callback log"),
@@ -105,49 +104,27 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
     }
 }
 
-/// Removes blobs that no metadata references and that nobody has written to for `idle_for`:
-/// left by a crash or a failed request between writing a blob and publishing it, or between a
-/// commit and the reclaim after it. Safe against concurrent uploads: the blobs are listed
-/// *before* the referenced set is read, so a blob published in between is seen as referenced,
-/// and a blob still being written was modified within `idle_for`.
-pub async fn sweep_orphans(
-    meta: &Arc<dyn MetaStore>,
-    blobs: &dyn BlobStore,
-    idle_for: Duration,
-) -> Result<usize, String> {
-    let candidates = blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
-    if candidates.is_empty() {
-        return Ok(0);
-    }
-    let m = meta.clone();
-    let referenced: HashSet<_> = tokio::task::spawn_blocking(move || m.referenced_blobs())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
-    let mut removed = 0;
-    for id in candidates.into_iter().filter(|id| !referenced.contains(id)) {
-        if blobs.delete(&id).await.is_ok() {
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        tracing::info!(removed, "removed orphaned blobs");
-    }
-    Ok(removed)
-}
-
-/// How long a blob must sit unwritten and unreferenced before the background sweep removes it.
-const ORPHAN_IDLE: Duration = Duration::from_secs(3600);
-
-/// Sweeps orphans every ten minutes while serving.
-async fn sweep_orphans_periodically(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+/// Sweeps orphans every `interval` while serving, while this node holds the sweep's worker
+/// lease (one runner at a time among the nodes sharing the store; a dead runner's lease expires
+/// after three intervals).
+async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, idle: Duration) {
+    let holder = hex::encode(rand::random::<[u8; 8]>());
+    let ttl_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Err(e) = sweep_orphans(&state.meta, state.blobs.as_ref(), ORPHAN_IDLE).await {
+        let now = ossd_proto::timefmt::now_ms();
+        match state.meta.acquire_worker("orphan-sweep", &holder, now, ttl_ms).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take the orphan-sweep lease");
+                continue;
+            }
+        }
+        if let Err(e) = state.blobs.sweep(state.meta.as_ref(), idle).await {
             tracing::warn!(error = %e, "orphan sweep failed");
         }
     }

@@ -90,6 +90,22 @@ pub fn store_error(e: StoreError) -> OssError {
             OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type.")
         }
         StoreError::NoSuchUpload => OssError::new(404, "NoSuchUpload", "The specified upload does not exist."),
+        StoreError::Conflict(msg) => {
+            tracing::debug!(reason = %msg, "write refused: what it was built on changed");
+            OssError::new(
+                409,
+                "OperationAborted",
+                "A conflicting operation is in progress against this resource. Please try again.",
+            )
+        }
+        StoreError::Full(msg) => {
+            tracing::warn!(error = %msg, "metadata store full");
+            OssError::new(
+                507,
+                "InsufficientStorage",
+                "There is not enough space left on the server to store the object.",
+            )
+        }
         StoreError::Backend(msg) => {
             tracing::error!(error = %msg, "metadata store failure");
             OssError::internal("We encountered an internal error. Please try again.")

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use ossd_proto::OssError;
 use ossd_proto::timefmt::{http_date, parse_http_date};
-use ossd_store::{BlobStore, BucketRecord, ObjectRecord};
+use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -22,7 +22,7 @@ pub async fn load_readable(
     bucket: &BucketRecord,
     key: &str,
 ) -> Result<ObjectRecord, OssError> {
-    let obj = state.meta_now(|m| m.get_object(&bucket.name, key)).map_err(store_error)?;
+    let obj = state.meta.get_object(&bucket.name, key).await.map_err(store_error)?;
     let obj = obj.ok_or_else(|| OssError::no_such_key(key))?;
     if ctx.identity.is_none() {
         access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
@@ -123,8 +123,9 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     }
 }
 
-/// Streams `len` bytes of an object from `offset`, across its segments.
-pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, len: u64) -> Body {
+/// Streams `len` bytes of an object from `offset`, across its segments. `guard` was taken before
+/// the record was read and is held until the stream ends, so no segment is reclaimed under it.
+pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, len: u64, guard: ReadGuard) -> Body {
     let mut pieces = Vec::new();
     let (mut pos, end) = (0u64, offset + len);
     for s in &o.segments {
@@ -140,6 +141,7 @@ pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, l
     let stream = futures_util::stream::iter(pieces)
         .then(move |(blob, from, n)| {
             let blobs = blobs.clone();
+            let _held = &guard;
             async move {
                 blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
             }
@@ -164,6 +166,8 @@ pub async fn get_object(
     bucket: &BucketRecord,
 ) -> Result<Response<Body>, OssError> {
     let key = ctx.key()?;
+    // Taken before the record is read: blobs it names stay until the body is sent.
+    let guard = state.blobs.read_guard();
     let o = load_readable(state, ctx, bucket, key).await?;
     if let Precondition::NotModified = check_conditions(ctx, &o, "")? {
         let mut r = response::status(304);
@@ -184,8 +188,11 @@ pub async fn get_object(
         }
     };
     let head = ctx.method == Method::HEAD;
-    let body =
-        if head || len == 0 { response::empty_body() } else { stream_object(state.blobs.clone(), &o, offset, len) };
+    let body = if head || len == 0 {
+        response::empty_body()
+    } else {
+        stream_object(state.blob_store(), &o, offset, len, guard)
+    };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response::set(&mut r, "content-type", &o.content_type);

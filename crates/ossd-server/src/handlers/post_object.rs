@@ -192,7 +192,7 @@ pub async fn receive_form(
             let chunks = futures_util::stream::poll_fn(move |cx| field.poll_next_unpin(cx));
             // The form's own length bounds the file's: hash in parallel for large forms.
             let declared = ctx.header("content-length").and_then(|v| v.parse().ok());
-            let stored = body::store_stream(state.blobs.as_ref(), chunks, limit, declared).await?;
+            let stored = body::store_stream(&state.blobs, chunks, limit, declared).await?;
             if stored.size < min {
                 state.reclaim(vec![stored.blob]).await;
                 return Err(OssError::new(
