@@ -42,6 +42,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Ids of the blobs not written to for at least `idle_for` (`Duration::ZERO`: all), for the
     /// orphan sweep (which also skips the blobs registered as in flight).
     fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>>;
+    /// The length of a blob's bytes, `None` if it does not exist (for the start-up check after
+    /// an unclean stop with relaxed durability).
+    fn len(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Option<u64>>>;
 }
 
 /// Blobs as files under `<data>/blobs/<2 hex>/<id>`. Writes go to the final path (ids are
@@ -202,6 +205,17 @@ impl BlobStore for LocalBlobStore {
     fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>> {
         let root = self.root.clone();
         Box::pin(blocking(move || list_blobs(&root, idle_for)))
+    }
+
+    fn len(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Option<u64>>> {
+        let path = self.path_of(id);
+        Box::pin(async move {
+            match tokio::fs::metadata(path?).await {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 

@@ -22,7 +22,7 @@
 //! flight: left by a crash between writing and publishing, or between a commit and its reclaim.
 
 use crate::blob::{BlobId, BlobStore, BlobWriter};
-use crate::meta::MetaStore;
+use crate::meta::{ListStart, MetaStore};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -194,5 +194,47 @@ impl BlobLifecycle {
         }
         self.reclaim(orphans).await;
         Ok(n)
+    }
+
+    /// After an unclean stop with relaxed durability, the metadata may have outlived the bytes
+    /// of the last uploads (the page cache was lost). Finds every object whose blobs are missing
+    /// or short and removes its record, so that it answers as absent instead of serving a torn
+    /// body. Returns the `(bucket, key)` pairs removed. Runs before the port opens.
+    pub async fn drop_torn_objects(&self, meta: &dyn MetaStore) -> Result<Vec<(String, String)>, String> {
+        let mut torn = Vec::new();
+        let mut bucket_marker = String::new();
+        loop {
+            let buckets = meta.list_buckets("", &bucket_marker, 1000).await.map_err(|e| e.to_string())?;
+            for b in &buckets {
+                let mut after: Option<String> = None;
+                loop {
+                    let start = after.as_deref().map_or(ListStart::Beginning, ListStart::After);
+                    let page = meta.list_objects(&b.name, "", start, 1000).await.map_err(|e| e.to_string())?;
+                    for o in &page {
+                        let mut whole = true;
+                        for s in &o.segments {
+                            let len = self.shared.blobs.len(&s.blob).await.map_err(|e| e.to_string())?;
+                            whole &= len.is_some_and(|n| n >= s.len);
+                        }
+                        if !whole {
+                            tracing::error!(bucket = %o.bucket, key = %o.key,
+                                "object lost in an unclean stop (relaxed durability): its bytes are missing or short; removed");
+                            let freed = meta.delete_object(&o.bucket, &o.key).await.map_err(|e| e.to_string())?;
+                            self.reclaim(freed).await;
+                            torn.push((o.bucket.clone(), o.key.clone()));
+                        }
+                    }
+                    if page.len() < 1000 {
+                        break;
+                    }
+                    after = page.last().map(|o| o.key.clone());
+                }
+            }
+            if buckets.len() < 1000 {
+                break;
+            }
+            bucket_marker = buckets.last().map(|b| b.name.clone()).unwrap_or_default();
+        }
+        Ok(torn)
     }
 }

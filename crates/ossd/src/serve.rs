@@ -48,6 +48,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
     let blobs = BlobLifecycle::new(Arc::new(blobs) as Arc<dyn BlobStore>);
+    // A marker that only a clean stop removes: found at start, the last run was killed or the
+    // machine lost power. With relaxed durability, recent objects may then have lost bytes.
+    let running = settings.data.join("ossd.running");
+    if running.exists() && !settings.fsync {
+        tracing::warn!("the last run did not stop cleanly: checking objects for lost bytes (relaxed durability)");
+        let torn = blobs.drop_torn_objects(meta.as_ref()).await?;
+        if !torn.is_empty() {
+            tracing::error!(count = torn.len(), "objects lost in the unclean stop were removed");
+        }
+    }
+    std::fs::write(&running, std::process::id().to_string())
+        .map_err(|e| format!("cannot write {}: {e}", running.display()))?;
     // Nothing is in flight before the port opens, so every unreferenced blob is an orphan.
     blobs.sweep(meta.as_ref(), Duration::ZERO).await?;
 
@@ -68,6 +80,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&running);
     tracing::info!("ossd stopped");
     Ok(())
 }

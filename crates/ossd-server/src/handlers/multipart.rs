@@ -135,7 +135,7 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
             }
         },
     };
-    let data = stream_object(state.blob_store(), &src, offset, len, guard).into_data_stream();
+    let data = stream_object(state.blob_store(), &src, offset, len, guard).await?.into_data_stream();
     let stored = body::store_stream(&state.blobs, data, MAX_OBJECT_SIZE, Some(len)).await?;
     let part = save_part(state, &upload, number, stored).await?;
     let mut r = response::xml(200, mxml::copy_part_result(&part.etag, part.last_modified_ms));

@@ -125,7 +125,15 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 
 /// Streams `len` bytes of an object from `offset`, across its segments. `guard` was taken before
 /// the record was read and is held until the stream ends, so no segment is reclaimed under it.
-pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, len: u64, guard: ReadGuard) -> Body {
+/// The first segment is opened (and its length checked) before this returns, so a blob that is
+/// missing or short is an error answer, never a status line followed by a cut-off body.
+pub async fn stream_object(
+    blobs: Arc<dyn BlobStore>,
+    o: &ObjectRecord,
+    offset: u64,
+    len: u64,
+    guard: ReadGuard,
+) -> Result<Body, OssError> {
     let mut pieces = Vec::new();
     let (mut pos, end) = (0u64, offset + len);
     for s in &o.segments {
@@ -138,17 +146,25 @@ pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, l
         let to = end.min(s_end) - s_start;
         pieces.push((s.blob.clone(), from, to - from));
     }
-    let stream = futures_util::stream::iter(pieces)
-        .then(move |(blob, from, n)| {
-            let blobs = blobs.clone();
-            let _held = &guard;
-            async move {
-                blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
-            }
-        })
+    let mut pieces = pieces.into_iter();
+    let first = match pieces.next() {
+        Some((blob, from, n)) => Some(blobs.read(&blob, from, n).await.map_err(|e| {
+            tracing::error!(bucket = %o.bucket, key = %o.key, blob = %blob.0, error = %e, "object bytes unreadable");
+            OssError::internal("We encountered an internal error. Please try again.")
+        })?),
+        None => None,
+    };
+    let rest = futures_util::stream::iter(pieces).then(move |(blob, from, n)| {
+        let blobs = blobs.clone();
+        let _held = &guard;
+        async move { blobs.read(&blob, from, n).await }
+    });
+    let readers = futures_util::stream::iter(first.map(Ok)).chain(rest);
+    let stream = readers
+        .map_ok(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
         .try_flatten()
         .map_ok(Frame::data);
-    BodyExt::boxed_unsync(StreamBody::new(stream))
+    Ok(BodyExt::boxed_unsync(StreamBody::new(stream)))
 }
 
 const OVERRIDES: &[(&str, &str)] = &[
@@ -191,7 +207,7 @@ pub async fn get_object(
     let body = if head || len == 0 {
         response::empty_body()
     } else {
-        stream_object(state.blob_store(), &o, offset, len, guard)
+        stream_object(state.blob_store(), &o, offset, len, guard).await?
     };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
