@@ -10,9 +10,12 @@
 pub mod blob;
 pub mod lifecycle;
 pub mod meta;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore};
 pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard};
 pub use meta::*;
+pub use postgres::PostgresMetaStore;
 pub use sqlite::SqliteMetaStore;

@@ -30,6 +30,7 @@
 
 use crate::blob::BlobId;
 use crate::meta::*;
+use crate::rows::{RawObject, RawUpload, list_bounds, past_prefix, text_prefix_end};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -287,55 +288,6 @@ fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// `s || 0xFF`: greater than every string that starts with `s`, smaller than any other string
-/// greater than `s`.
-fn past_prefix(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s.as_bytes());
-    v.push(0xFF);
-    v
-}
-
-/// The `[lower, upper)` key range of a listing page, or `None` when it is empty.
-fn list_bounds(prefix: &str, start: ListStart<'_>, limit: usize) -> Option<(Vec<u8>, Vec<u8>)> {
-    if limit == 0 {
-        return None;
-    }
-    let upper = past_prefix(prefix);
-    let lower = match start {
-        ListStart::Beginning => prefix.as_bytes().to_vec(),
-        ListStart::After(k) => successor(k),
-        ListStart::PastPrefix(p) => past_prefix(p),
-    }
-    .max(prefix.as_bytes().to_vec());
-    (lower < upper).then_some((lower, upper))
-}
-
-/// `s || 0x00`: the smallest byte string strictly greater than `s`.
-fn successor(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s.as_bytes());
-    v.push(0x00);
-    v
-}
-
-/// Smallest string greater than every string starting with `p` (`None`: no bound), for TEXT
-/// columns where a 0xFF byte cannot be bound. UTF-8 byte order is code point order.
-fn text_prefix_end(p: &str) -> Option<String> {
-    let mut chars: Vec<char> = p.chars().collect();
-    while let Some(c) = chars.pop() {
-        let next = match c as u32 {
-            0xD7FF => Some('\u{E000}'),
-            n => char::from_u32(n + 1),
-        };
-        if let Some(n) = next {
-            chars.push(n);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 fn open_connection(path: &Path, durable: bool, reader: bool) -> StoreResult<Connection> {
     // No SQLITE_OPEN_URI: the path is a path, never interpreted as a `file:` URI.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -400,17 +352,6 @@ fn remove_upload(tx: &Transaction<'_>, upload_id: &str) -> StoreResult<Vec<BlobI
     drop_refs(tx, &blobs)
 }
 
-struct RawUpload {
-    bucket: String,
-    key: Vec<u8>,
-    upload_id: String,
-    initiated_ms: i64,
-    content_type: String,
-    acl: String,
-    headers: String,
-    tags: String,
-}
-
 fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
     Ok(RawUpload {
         bucket: r.get(0)?,
@@ -422,21 +363,6 @@ fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
         headers: r.get(6)?,
         tags: r.get(7)?,
     })
-}
-
-impl RawUpload {
-    fn into_record(self) -> StoreResult<UploadRecord> {
-        Ok(UploadRecord {
-            bucket: self.bucket,
-            key: String::from_utf8(self.key).map_err(|_| StoreError::Backend("upload key is not UTF-8".into()))?,
-            upload_id: self.upload_id,
-            initiated_ms: self.initiated_ms,
-            content_type: self.content_type,
-            acl: self.acl,
-            headers: serde_json::from_str(&self.headers).db()?,
-            tags: serde_json::from_str(&self.tags).db()?,
-        })
-    }
 }
 
 fn part_from_row(r: &Row<'_>) -> rusqlite::Result<PartRecord> {
@@ -461,24 +387,6 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
     })
 }
 
-/// Columns in `OBJECT_COLUMNS` order, decoded to plain values first (JSON parsed afterwards
-/// so its errors are ours, not rusqlite's).
-struct RawObject {
-    bucket: String,
-    key: Vec<u8>,
-    size: i64,
-    etag: String,
-    crc64: i64,
-    content_md5: String,
-    content_type: String,
-    last_modified_ms: i64,
-    object_type: String,
-    acl: String,
-    headers: String,
-    tags: String,
-    segments: String,
-}
-
 fn raw_object(r: &Row<'_>) -> rusqlite::Result<RawObject> {
     Ok(RawObject {
         bucket: r.get(0)?,
@@ -495,30 +403,6 @@ fn raw_object(r: &Row<'_>) -> rusqlite::Result<RawObject> {
         tags: r.get(11)?,
         segments: r.get(12)?,
     })
-}
-
-impl RawObject {
-    fn into_record(self) -> StoreResult<ObjectRecord> {
-        let key =
-            String::from_utf8(self.key).map_err(|_| StoreError::Backend("stored object key is not UTF-8".into()))?;
-        let size =
-            u64::try_from(self.size).map_err(|_| StoreError::Backend(format!("negative size stored for {key:?}")))?;
-        Ok(ObjectRecord {
-            bucket: self.bucket,
-            key,
-            segments: serde_json::from_str(&self.segments).db()?,
-            size,
-            etag: self.etag,
-            crc64: self.crc64 as u64,
-            content_md5: self.content_md5,
-            content_type: self.content_type,
-            last_modified_ms: self.last_modified_ms,
-            object_type: self.object_type,
-            acl: self.acl,
-            headers: serde_json::from_str(&self.headers).db()?,
-            tags: serde_json::from_str(&self.tags).db()?,
-        })
-    }
 }
 
 fn callback_from_row(r: &Row<'_>) -> rusqlite::Result<CallbackLogEntry> {
