@@ -169,6 +169,10 @@ pub enum Endpoint {
     PutBucketCors,
     GetBucketCors,
     DeleteBucketCors,
+    /// `PUT/GET/DELETE /?policy&comp=callback`: named callback settings on the bucket.
+    PutBucketCallbackPolicy,
+    GetBucketCallbackPolicy,
+    DeleteBucketCallbackPolicy,
     /// CORS preflight.
     Options,
 }
@@ -213,6 +217,9 @@ impl Endpoint {
             PutBucketCors => "PutBucketCors",
             GetBucketCors => "GetBucketCors",
             DeleteBucketCors => "DeleteBucketCors",
+            PutBucketCallbackPolicy => "PutBucketCallbackPolicy",
+            GetBucketCallbackPolicy => "GetBucketCallbackPolicy",
+            DeleteBucketCallbackPolicy => "DeleteBucketCallbackPolicy",
             Options => "Options",
         }
     }
@@ -268,6 +275,16 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
     };
     let has = |n: &str| query.has(n);
     if target.key.is_none() {
+        // `?policy` alone is the (unimplemented) bucket policy; `?policy&comp=callback` is
+        // the bucket callback policy.
+        if has("policy") && query.get("comp") == Some("callback") {
+            return match *method {
+                Method::PUT => Ok(PutBucketCallbackPolicy),
+                Method::GET => Ok(GetBucketCallbackPolicy),
+                Method::DELETE => Ok(DeleteBucketCallbackPolicy),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket callback policy"))),
+            };
+        }
         if let Some(sub) = UNIMPLEMENTED_BUCKET_SUBRESOURCES.iter().find(|s| has(s)) {
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
         }

@@ -41,6 +41,9 @@ pub struct BucketRecord {
     pub storage_class: String,
     /// The bucket's CORS configuration as stored by the server (opaque here), if any.
     pub cors: Option<String>,
+    /// The bucket's callback policies (`PutBucketCallbackPolicy`) as stored by the server
+    /// (opaque here), if any.
+    pub callback_policy: Option<String>,
 }
 
 /// A contiguous run of an object's bytes held in one blob.
@@ -182,6 +185,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()>;
     /// Sets (or with `None` removes) the bucket's CORS configuration (`NoSuchBucket` if absent).
     fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()>;
+    /// Replaces (`Some`) or removes (`None`) the bucket's callback policies.
+    fn set_bucket_callback_policy(&self, name: &str, policy: Option<&str>) -> StoreResult<()>;
 
     /// Publishes an object. Returns the blobs no longer referenced by any object (to delete
     /// after the commit). If `callback` is given it is inserted in the same transaction.

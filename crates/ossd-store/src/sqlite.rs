@@ -37,7 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -121,6 +121,9 @@ const SCHEMA_V3: &str = "ALTER TABLE buckets ADD COLUMN cors TEXT;";
 
 /// Version 4: the public-key URL a callback was signed for (replay re-signs for the same URL).
 const SCHEMA_V4: &str = "ALTER TABLE callbacks ADD COLUMN key_url TEXT NOT NULL DEFAULT '';";
+
+/// Version 5: per-bucket callback policies (`?policy&comp=callback`).
+const SCHEMA_V5: &str = "ALTER TABLE buckets ADD COLUMN callback_policy TEXT;";
 
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
@@ -254,7 +257,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=3 => {
+        0..=4 => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
@@ -264,7 +267,10 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 3 {
                 tx.execute_batch(SCHEMA_V3).db()?;
             }
-            tx.execute_batch(SCHEMA_V4).db()?;
+            if version < 4 {
+                tx.execute_batch(SCHEMA_V4).db()?;
+            }
+            tx.execute_batch(SCHEMA_V5).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -347,6 +353,7 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
         acl: r.get(2)?,
         storage_class: r.get(3)?,
         cors: r.get(4)?,
+        callback_policy: r.get(5)?,
     })
 }
 
@@ -636,11 +643,11 @@ impl MetaStore for SqliteMetaStore {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
                 )
                 .db()?
-                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors])
+                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors, b.callback_policy])
                 .db()?;
             if n == 0 { Err(StoreError::BucketExists) } else { Ok(()) }
         })
@@ -666,11 +673,13 @@ impl MetaStore for SqliteMetaStore {
 
     fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.read(|c| {
-            c.prepare_cached("SELECT name, created_ms, acl, storage_class, cors FROM buckets WHERE name = ?1")
-                .db()?
-                .query_row([name], bucket_from_row)
-                .optional()
-                .db()
+            c.prepare_cached(
+                "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = ?1",
+            )
+            .db()?
+            .query_row([name], bucket_from_row)
+            .optional()
+            .db()
         })
     }
 
@@ -682,7 +691,7 @@ impl MetaStore for SqliteMetaStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT name, created_ms, acl, storage_class, cors FROM buckets \
+                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
                      WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4",
                 )
                 .db()?;
@@ -704,6 +713,17 @@ impl MetaStore for SqliteMetaStore {
                 .prepare_cached("UPDATE buckets SET cors = ?2 WHERE name = ?1")
                 .db()?
                 .execute(params![name, cors])
+                .db()?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    fn set_bucket_callback_policy(&self, name: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE buckets SET callback_policy = ?2 WHERE name = ?1")
+                .db()?
+                .execute(params![name, policy])
                 .db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         })

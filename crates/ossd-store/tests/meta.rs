@@ -14,6 +14,7 @@ fn bucket(name: &str) -> BucketRecord {
         acl: "private".into(),
         storage_class: "Standard".into(),
         cors: None,
+        callback_policy: None,
     }
 }
 
@@ -602,4 +603,37 @@ fn summaries_match_full_listing() {
     }
     assert_eq!(m.list_object_summaries("b", "", ListStart::Beginning, 2).unwrap().len(), 2);
     assert!(m.list_object_summaries("b", "", ListStart::Beginning, 0).unwrap().is_empty());
+}
+
+#[test]
+fn bucket_callback_policy_is_stored_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("cbp")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("cbp", Some("[opaque]")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy.as_deref(), Some("[opaque]"));
+    assert_eq!(m.list_buckets("", "", 10).unwrap()[0].callback_policy.as_deref(), Some("[opaque]"));
+    m.set_bucket_callback_policy("cbp", None).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    assert!(matches!(m.set_bucket_callback_policy("nope", None), Err(StoreError::NoSuchBucket)));
+}
+
+#[test]
+fn schema_4_database_gains_the_callback_policy_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("old")).unwrap();
+    }
+    {
+        // What a version-4 database looks like: no callback_policy column.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("ALTER TABLE buckets DROP COLUMN callback_policy; PRAGMA user_version = 4").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("old", Some("p")).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy.as_deref(), Some("p"));
 }
