@@ -175,7 +175,7 @@ impl CallbackConfig {
     /// then `callbackPolicy` (a non-empty string) wins over everything else; then a missing or
     /// empty `callbackUrl` means no callback; then the checks of [`CallbackSpec::decode`].
     pub fn decode(b64: &str) -> Result<CallbackConfig, OssError> {
-        let (obj, text) = decode_object(b64)?;
+        let (obj, text) = decode_object(b64, ARG_CALLBACK, CALLBACK_ECS)?;
         match obj.get("callbackPolicy") {
             None | Some(Value::Null) => {}
             Some(Value::String(name)) if !name.trim().is_empty() => {
@@ -194,25 +194,34 @@ impl CallbackConfig {
     }
 }
 
-/// The size, base64 and JSON-object checks shared by every form of the `callback` parameter:
-/// the object and its text (for `ArgumentValue`).
-fn decode_object(b64: &str) -> Result<(serde_json::Map<String, Value>, String), OssError> {
+/// The size, base64 and JSON-object checks of both parameters (`arg` is `callback` or
+/// `callback-var`; `ecs` their three EC codes in that order): the object and its text (for
+/// `ArgumentValue`).
+fn decode_object(
+    b64: &str,
+    arg: &'static str,
+    ecs: [&str; 3],
+) -> Result<(serde_json::Map<String, Value>, String), OssError> {
     if b64.len() > MAX_PARAM_BYTES {
-        return Err(callback_error(
-            format!("The callback parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
-            Some("0007-00000001"),
+        return Err(arg_error(
+            arg,
+            format!("The {arg} parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
+            Some(ecs[0]),
             b64,
         ));
     }
     let raw = B64
         .decode(b64.as_bytes())
-        .map_err(|_| callback_error("The callback parameter is not valid base64.", Some("0007-00000002"), b64))?;
+        .map_err(|_| arg_error(arg, format!("The {arg} parameter is not valid base64."), Some(ecs[1]), b64))?;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let not_json = || callback_error("The callback configuration is not json format.", Some("0007-00000003"), &text);
+    let not_json = || arg_error(arg, format!("The {arg} configuration is not json format."), Some(ecs[2]), &text);
     let Ok(json) = std::str::from_utf8(&raw) else { return Err(not_json()) };
     let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else { return Err(not_json()) };
     Ok((obj, text))
 }
+
+const CALLBACK_ECS: [&str; 3] = ["0007-00000001", "0007-00000002", "0007-00000003"];
+const CALLBACK_VAR_ECS: [&str; 3] = ["0007-00000101", "0007-00000102", "0007-00000103"];
 
 /// Validates `additionalHeaders` (EC pages 0007-00000021…26): a JSON object of at most
 /// [`MAX_ADDITIONAL_HEADERS`] string values, keys non-empty, made of letters, digits and `-`,
@@ -290,7 +299,7 @@ impl CallbackSpec {
     /// callback policies, the callback log): a `callbackPolicy` or a missing `callbackUrl` is an
     /// error here. See [`CallbackConfig::decode`] for an upload's parameter.
     pub fn decode(b64: &str) -> Result<CallbackSpec, OssError> {
-        let (obj, text) = decode_object(b64)?;
+        let (obj, text) = decode_object(b64, ARG_CALLBACK, CALLBACK_ECS)?;
         if obj.contains_key("callbackPolicy") {
             return Err(callback_error("A bucket callback policy cannot name another policy.", None, &text));
         }
@@ -493,24 +502,8 @@ impl CallbackVars {
     /// | not base64 | 0007-00000102 |
     /// | not a JSON object, or a value that is an object, an array or null | 0007-00000103 |
     pub fn decode(b64: &str) -> Result<CallbackVars, OssError> {
-        if b64.len() > MAX_PARAM_BYTES {
-            return Err(var_error(
-                format!("The callback-var parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
-                Some("0007-00000101"),
-                b64,
-            ));
-        }
-        let raw = B64
-            .decode(b64.as_bytes())
-            .map_err(|_| var_error("The callback-var parameter is not valid base64.", Some("0007-00000102"), b64))?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let bad = |msg: &str| var_error(msg, Some("0007-00000103"), &text);
-        let Ok(json) = std::str::from_utf8(&raw) else {
-            return Err(bad("The callback-var configuration is not json format."));
-        };
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else {
-            return Err(bad("The callback-var configuration is not json format."));
-        };
+        let (obj, text) = decode_object(b64, ARG_CALLBACK_VAR, CALLBACK_VAR_ECS)?;
+        let bad = |msg: &str| var_error(msg, Some(CALLBACK_VAR_ECS[2]), &text);
         let mut vars = Vec::with_capacity(obj.len());
         for (k, v) in obj {
             let text = match v {

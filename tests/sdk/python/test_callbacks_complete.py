@@ -25,18 +25,10 @@ from conftest import oss2_bucket, v2_client
 from ossd_helpers import OssdServer, md5_etag, unique_bucket
 from receivers import Receiver, b64, closed_port
 from test_callbacks import (Inspector, assert_ok_upload, cb_headers, expect_invalid, run_cli, spec,
-                            stored)
+                            start_server as start, stored)
 from test_multipart_post import encode_policy, post, v1_post_fields
 
 HERE = Path(__file__).resolve().parent
-TIMEOUT_MS = 1000
-
-
-def start(tmp_path_factory, name, *extra):
-    server = OssdServer(tmp_path_factory.mktemp(name) / "data",
-                        extra_args=["--callback-timeout-ms", str(TIMEOUT_MS), *extra])
-    server.start()
-    return server
 
 
 @pytest.fixture(scope="module")
