@@ -223,6 +223,23 @@ fn decode_object(
 const CALLBACK_ECS: [&str; 3] = ["0007-00000001", "0007-00000002", "0007-00000003"];
 const CALLBACK_VAR_ECS: [&str; 3] = ["0007-00000101", "0007-00000102", "0007-00000103"];
 
+/// Headers the callback request sets itself (framing, signature, `callbackHost`,
+/// `callbackBodyType`): an `additionalHeaders` entry may not replace them. OSS documents no such
+/// rule; two `Content-Length`s or a second `authorization` would only break the callback.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "authorization",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
 /// Validates `additionalHeaders` (EC pages 0007-00000021…26): a JSON object of at most
 /// [`MAX_ADDITIONAL_HEADERS`] string values, keys non-empty, made of letters, digits and `-`,
 /// not starting with `x-oss-`, values without CR or LF. Names are kept lower-case.
@@ -256,6 +273,12 @@ fn additional_headers(v: Option<&Value>, text: &str) -> Result<Vec<(String, Stri
             return Err(bad(
                 format!("The additionalHeaders key {k:?} must not start with x-oss-."),
                 Some("0007-00000026"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            return Err(bad(
+                format!("The additionalHeaders key {k:?} is a header the callback request sets itself."),
+                None,
             ));
         }
         let Value::String(value) = v else {

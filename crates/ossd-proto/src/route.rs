@@ -397,5 +397,13 @@ mod tests {
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);
         let q = Query::parse(Some("website"));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap_err().status, 501);
+        // The bucket callback policy shares `?policy` with the (unimplemented) bucket policy.
+        let b = |m: Method, q: &str| endpoint(&m, &bt, &Query::parse(Some(q)), &h);
+        assert_eq!(b(Method::PUT, "policy&comp=callback").unwrap(), Endpoint::PutBucketCallbackPolicy);
+        assert_eq!(b(Method::GET, "comp=callback&policy").unwrap(), Endpoint::GetBucketCallbackPolicy);
+        assert_eq!(b(Method::DELETE, "policy&comp=callback").unwrap(), Endpoint::DeleteBucketCallbackPolicy);
+        assert_eq!(b(Method::POST, "policy&comp=callback").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy&comp=other").unwrap_err().status, 501);
     }
 }

@@ -207,6 +207,10 @@ fn additional_headers() {
         (r#"{"&*":"v"}"#, None),
         (r#"{"k_1":"v"}"#, None),
         (r#"{"k":1}"#, None),
+        // Headers the callback sets itself.
+        (r#"{"Content-Type":"text/plain"}"#, None),
+        (r#"{"authorization":"x"}"#, None),
+        (r#"{"host":"h"}"#, None),
     ] {
         let e = err(&with_headers(h));
         assert_400(&e, ec);
