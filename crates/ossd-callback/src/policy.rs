@@ -70,6 +70,10 @@ impl BucketCallbackPolicy {
             if name.is_empty() || name.len() > MAX_NAME_BYTES {
                 return Err(invalid(format!("A PolicyName must have 1 to {MAX_NAME_BYTES} bytes.")));
             }
+            // The name travels in a header of the callback (see `deliver`).
+            if http::HeaderValue::from_str(&name).is_err() {
+                return Err(invalid(format!("The PolicyName {name:?} has a control character.")));
+            }
             if items.iter().any(|i| i.name == name) {
                 return Err(invalid(format!("The PolicyName {name:?} is given more than once.")));
             }

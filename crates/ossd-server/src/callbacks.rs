@@ -9,7 +9,6 @@ use crate::state::AppState;
 use http::Response;
 use ossd_callback::deliver::{Deliverer, Delivery, Outcome};
 use ossd_callback::oss_mode::{self, CallbackMode};
-use ossd_callback::policy::BucketCallbackPolicy;
 use ossd_callback::render::{self, SystemVars};
 use ossd_callback::spec::{CallbackConfig, CallbackParams, CallbackSpec, CallbackVars};
 use ossd_proto::OssError;
@@ -76,7 +75,7 @@ async fn resolve(
         CallbackConfig::NotConfigured => return Ok(None),
         CallbackConfig::Spec(spec) => PendingCallback { spec, vars, param },
         CallbackConfig::Policy(name) => {
-            let policies: BucketCallbackPolicy = crate::handlers::callback_policy::stored(bucket).unwrap_or_default();
+            let policies = crate::handlers::callback_policy::stored(bucket).unwrap_or_default();
             let Some(item) = policies.get(&name) else {
                 return Err(OssError::invalid_argument(format!(
                     "The callback policy {name:?} does not exist on this bucket."

@@ -39,6 +39,7 @@ fn bucket_policy_refusals() {
     let cb = b64(r#"{"callbackUrl":"h.example.com","callbackBody":"a"}"#);
     for xml in [
         format!("<BucketCallbackPolicy>{}</BucketCallbackPolicy>", item("", &cb, "")),
+        format!("<BucketCallbackPolicy>{}</BucketCallbackPolicy>", item("a&#x7f;b", &cb, "")),
         format!("<BucketCallbackPolicy>{}{}</BucketCallbackPolicy>", item("a", &cb, ""), item("a", &cb, "")),
         format!("<BucketCallbackPolicy>{}</BucketCallbackPolicy>", item("a", "%%%", "")),
         format!("<BucketCallbackPolicy>{}</BucketCallbackPolicy>", item("a", &b64(r#"{"callbackPolicy":"b"}"#), "")),
