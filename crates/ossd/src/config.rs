@@ -65,7 +65,9 @@ pub struct CallbackArgs {
     #[arg(long, env = "OSSD_CALLBACK_PRIVATE_KEY")]
     pub callback_private_key: Option<PathBuf>,
     /// URL sent in `x-oss-pub-key-url` [default: http://PUBLIC_ENDPOINT/_ossd/callback_pub_key.pem,
-    /// which ossd serves itself].
+    /// which ossd serves itself]. For receivers written from Alibaba's samples, which accept only
+    /// gosspublic.alicdn.com: http://gosspublic.alicdn.com/callback_pub_key_v1.pem, with that name
+    /// pointing at ossd (ossd serves the key there for that Host).
     #[arg(long, env = "OSSD_CALLBACK_PUBLIC_KEY_URL")]
     pub callback_public_key_url: Option<String>,
     /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
