@@ -49,6 +49,9 @@ pub struct BucketRecord {
     pub storage_class: String,
     /// The bucket's CORS configuration as stored by the server (opaque here), if any.
     pub cors: Option<String>,
+    /// The bucket's callback policies (`PutBucketCallbackPolicy`) as stored by the server
+    /// (opaque here), if any.
+    pub callback_policy: Option<String>,
 }
 
 /// A contiguous run of an object's bytes held in one blob.
@@ -201,6 +204,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn set_bucket_acl<'a>(&'a self, name: &'a str, acl: &'a str) -> StoreFuture<'a, ()>;
     /// Sets (or with `None` removes) the bucket's CORS configuration (`NoSuchBucket` if absent).
     fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Replaces (`Some`) or removes (`None`) the bucket's callback policies (`NoSuchBucket` if absent).
+    fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()>;
 
     /// Publishes an object. `fresh` names the blobs this request wrote (never referenced
     /// before); every other segment must be live, else `Conflict`. With `AppendAt`, the current

@@ -30,7 +30,8 @@ CREATE TABLE buckets (
     created_ms    BIGINT NOT NULL,
     acl           TEXT NOT NULL,
     storage_class TEXT NOT NULL,
-    cors          TEXT
+    cors          TEXT,
+    callback_policy TEXT
 );
 CREATE TABLE objects (
     bucket           TEXT COLLATE "C" NOT NULL,
@@ -281,7 +282,14 @@ fn unique_violation(e: &tokio_postgres::Error) -> bool {
 }
 
 fn bucket_from_row(r: &Row) -> BucketRecord {
-    BucketRecord { name: r.get(0), created_ms: r.get(1), acl: r.get(2), storage_class: r.get(3), cors: r.get(4) }
+    BucketRecord {
+        name: r.get(0),
+        created_ms: r.get(1),
+        acl: r.get(2),
+        storage_class: r.get(3),
+        cors: r.get(4),
+        callback_policy: r.get(5),
+    }
 }
 
 fn raw_object(r: &Row) -> RawObject {
@@ -541,9 +549,10 @@ impl MetaStore for PostgresMetaStore {
         Box::pin(tx!(self, |tx| (b) {
             let n = tx
                 .execute(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors) VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (name) DO NOTHING",
-                    &[&b.name, &b.created_ms, &b.acl, &b.storage_class, &b.cors],
+                    &[&b.name, &b.created_ms, &b.acl, &b.storage_class, &b.cors, &b.callback_policy],
                 )
                 .await
                 .map_err(sql)?;
@@ -575,7 +584,10 @@ impl MetaStore for PostgresMetaStore {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
-                .query_opt("SELECT name, created_ms, acl, storage_class, cors FROM buckets WHERE name = $1", &[&name])
+                .query_opt(
+                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = $1",
+                    &[&name],
+                )
                 .await
                 .map_err(pg)?;
             Ok(row.as_ref().map(bucket_from_row))
@@ -593,7 +605,7 @@ impl MetaStore for PostgresMetaStore {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT name, created_ms, acl, storage_class, cors FROM buckets \
+                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
                      WHERE name >= $1 AND name > $2 AND ($3::TEXT IS NULL OR name < $3) ORDER BY name LIMIT $4",
                     &[&prefix, &marker, &end, &limit_i64(limit)],
                 )
@@ -614,6 +626,17 @@ impl MetaStore for PostgresMetaStore {
         let cors = cors.map(str::to_string);
         Box::pin(tx!(self, |tx| (name, cors) {
             let n = tx.execute("UPDATE buckets SET cors = $2 WHERE name = $1", &[&name, &cors]).await.map_err(sql)?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        }))
+    }
+
+    fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let policy = policy.map(str::to_string);
+        Box::pin(tx!(self, |tx| (name, policy) {
+            let n = tx
+                .execute("UPDATE buckets SET callback_policy = $2 WHERE name = $1", &[&name, &policy])
+                .await
+                .map_err(sql)?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         }))
     }

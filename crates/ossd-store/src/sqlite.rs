@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -163,6 +163,9 @@ CREATE TABLE workers (
     expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";
+
+/// Version 6: per-bucket callback policies (`?policy&comp=callback`).
+const SCHEMA_V6: &str = "ALTER TABLE buckets ADD COLUMN callback_policy TEXT;";
 
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
@@ -314,7 +317,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=4 => {
+        0..=5 => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
@@ -327,7 +330,10 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 4 {
                 tx.execute_batch(SCHEMA_V4).db()?;
             }
-            tx.execute_batch(SCHEMA_V5).db()?;
+            if version < 5 {
+                tx.execute_batch(SCHEMA_V5).db()?;
+            }
+            tx.execute_batch(SCHEMA_V6).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -384,6 +390,7 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
         acl: r.get(2)?,
         storage_class: r.get(3)?,
         cors: r.get(4)?,
+        callback_policy: r.get(5)?,
     })
 }
 
@@ -672,11 +679,11 @@ impl SqliteMetaStore {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
                 )
                 .db()?
-                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors])
+                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors, b.callback_policy])
                 .db()?;
             if n == 0 { Err(StoreError::BucketExists) } else { Ok(()) }
         })
@@ -702,11 +709,13 @@ impl SqliteMetaStore {
 
     pub fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.read(|c| {
-            c.prepare_cached("SELECT name, created_ms, acl, storage_class, cors FROM buckets WHERE name = ?1")
-                .db()?
-                .query_row([name], bucket_from_row)
-                .optional()
-                .db()
+            c.prepare_cached(
+                "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = ?1",
+            )
+            .db()?
+            .query_row([name], bucket_from_row)
+            .optional()
+            .db()
         })
     }
 
@@ -718,7 +727,7 @@ impl SqliteMetaStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT name, created_ms, acl, storage_class, cors FROM buckets \
+                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
                      WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4",
                 )
                 .db()?;
@@ -740,6 +749,17 @@ impl SqliteMetaStore {
                 .prepare_cached("UPDATE buckets SET cors = ?2 WHERE name = ?1")
                 .db()?
                 .execute(params![name, cors])
+                .db()?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    pub fn set_bucket_callback_policy(&self, name: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE buckets SET callback_policy = ?2 WHERE name = ?1")
+                .db()?
+                .execute(params![name, policy])
                 .db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         })
@@ -1206,6 +1226,10 @@ impl MetaStore for SqliteMetaStore {
     fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, c) = (name.to_string(), cors.map(str::to_string));
         blocking(self, move |s| s.set_bucket_cors(&n, c.as_deref()))
+    }
+    fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let (n, p) = (name.to_string(), policy.map(str::to_string));
+        blocking(self, move |s| s.set_bucket_callback_policy(&n, p.as_deref()))
     }
     fn put_object<'a>(
         &'a self,

@@ -68,6 +68,7 @@ async fn sweep_spares_blobs_in_flight_and_referenced() {
         acl: "private".into(),
         storage_class: "Standard".into(),
         cors: None,
+        callback_policy: None,
     })
     .unwrap();
     let (inflight, lease) = finished_blob(&lc, b"in flight").await;

@@ -14,6 +14,7 @@ fn bucket(name: &str) -> BucketRecord {
         acl: "private".into(),
         storage_class: "Standard".into(),
         cors: None,
+        callback_policy: None,
     }
 }
 
@@ -697,4 +698,37 @@ fn nonces_and_worker_leases() {
     // `a` renewed until 150; after that `b` takes over.
     assert!(m.acquire_worker("sweep", "b", 151, 100).unwrap());
     assert!(!m.acquire_worker("sweep", "a", 160, 100).unwrap());
+}
+
+#[test]
+fn bucket_callback_policy_is_stored_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("cbp")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("cbp", Some("[opaque]")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy.as_deref(), Some("[opaque]"));
+    assert_eq!(m.list_buckets("", "", 10).unwrap()[0].callback_policy.as_deref(), Some("[opaque]"));
+    m.set_bucket_callback_policy("cbp", None).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    assert!(matches!(m.set_bucket_callback_policy("nope", None), Err(StoreError::NoSuchBucket)));
+}
+
+#[test]
+fn schema_5_database_gains_the_callback_policy_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("old")).unwrap();
+    }
+    {
+        // What a version-5 database looks like: no callback_policy column.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("ALTER TABLE buckets DROP COLUMN callback_policy; PRAGMA user_version = 5").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("old", Some("p")).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy.as_deref(), Some("p"));
 }

@@ -81,6 +81,7 @@ fn meta_put_rate() {
             acl: "private".into(),
             storage_class: "Standard".into(),
             cors: None,
+            callback_policy: None,
         })
         .unwrap();
         let n = if durable { 2000 } else { 20000 };

@@ -2,6 +2,8 @@
 //! callback log, and re-sends a callback (re-signed, same body) to a receiver that was down.
 
 use crate::config::{ServeArgs, Settings};
+use ossd_callback::deliver::Attempt;
+use ossd_callback::diagnose::diagnose;
 use ossd_callback::spec::CallbackSpec;
 use ossd_proto::timefmt::{iso8601_ms, now_ms};
 use ossd_store::{CallbackFilter, CallbackLogEntry, SqliteMetaStore};
@@ -89,8 +91,12 @@ fn show(e: &CallbackLogEntry) {
         let urls: Vec<String> = spec.urls.iter().map(|u| u.to_string()).collect();
         println!("urls:        {}", urls.join(" ; "));
         println!("body type:   {}", spec.body_type.content_type());
+        for (name, value) in &spec.additional_headers {
+            println!("add. header: {name}: {value}");
+        }
     }
     println!("attempts:");
+    let attempts: Vec<Attempt> = serde_json::from_str(&e.attempts_json).unwrap_or_default();
     match serde_json::from_str::<Vec<serde_json::Value>>(&e.attempts_json) {
         Ok(list) if !list.is_empty() => {
             for a in list {
@@ -100,6 +106,13 @@ fn show(e: &CallbackLogEntry) {
         _ => println!("  (none recorded)"),
     }
     println!("body sent:\n{}", String::from_utf8_lossy(&e.body));
+    let findings = diagnose(&e.callback_param, &e.body, &attempts);
+    if !findings.is_empty() {
+        println!("likely causes:");
+        for f in findings {
+            println!("  * {f}");
+        }
+    }
 }
 
 pub fn run(cmd: CallbacksCommand) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! file, which wins over the defaults. clap handles flag > environment; `Settings::resolve`
 //! fills the rest from the file.
 
+use ossd_callback::oss_mode::CallbackMode;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,9 @@ pub struct CallbackArgs {
     #[arg(long, env = "OSSD_CALLBACK_PRIVATE_KEY")]
     pub callback_private_key: Option<PathBuf>,
     /// URL sent in `x-oss-pub-key-url` [default: http://PUBLIC_ENDPOINT/_ossd/callback_pub_key.pem,
-    /// which ossd serves itself].
+    /// which ossd serves itself]. For receivers written from Alibaba's samples, which accept only
+    /// gosspublic.alicdn.com: http://gosspublic.alicdn.com/callback_pub_key_v1.pem, with that name
+    /// pointing at ossd (ossd serves the key there for that Host).
     #[arg(long, env = "OSSD_CALLBACK_PUBLIC_KEY_URL")]
     pub callback_public_key_url: Option<String>,
     /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
@@ -81,6 +84,14 @@ pub struct CallbackArgs {
     /// cloud metadata addresses, which are always denied.
     #[arg(long = "callback-deny", env = "OSSD_CALLBACK_DENY", value_delimiter = ',')]
     pub callback_deny: Vec<String>,
+    /// PEM file of extra root certificates trusted for HTTPS receivers (self-signed or mkcert
+    /// development receivers); the built-in roots stay trusted.
+    #[arg(long, env = "OSSD_CALLBACK_CA_FILE")]
+    pub callback_ca_file: Option<PathBuf>,
+    /// `default`, or `oss`: also refuse up front the callback destinations real OSS refuses
+    /// (private, loopback and link-local addresses, IPv6), with OSS's error [default: default].
+    #[arg(long, env = "OSSD_CALLBACK_MODE")]
+    pub callback_mode: Option<CallbackMode>,
     /// Callback log entries kept regardless of age [default: 100000].
     #[arg(long, env = "OSSD_CALLBACK_LOG_KEEP")]
     pub callback_log_keep: Option<usize>,
@@ -109,6 +120,8 @@ pub struct FileConfig {
     pub callback_max_response_bytes: Option<usize>,
     pub callback_private_key: Option<PathBuf>,
     pub callback_public_key_url: Option<String>,
+    pub callback_ca_file: Option<PathBuf>,
+    pub callback_mode: Option<String>,
     #[serde(default)]
     pub callback_allow: Vec<String>,
     #[serde(default)]
@@ -221,6 +234,8 @@ pub struct CallbackSettings {
     pub max_response_bytes: usize,
     pub private_key: Option<PathBuf>,
     pub public_key_url: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub mode: CallbackMode,
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub log_keep: usize,
@@ -260,6 +275,12 @@ impl Settings {
             max_response_bytes,
             private_key: cb.callback_private_key.or(file.callback_private_key),
             public_key_url: cb.callback_public_key_url.or(file.callback_public_key_url),
+            ca_file: cb.callback_ca_file.or(file.callback_ca_file),
+            mode: match (cb.callback_mode, file.callback_mode) {
+                (Some(m), _) => m,
+                (None, Some(m)) => m.parse()?,
+                (None, None) => CallbackMode::Default,
+            },
             allow: if cb.callback_allow.is_empty() { file.callback_allow } else { cb.callback_allow },
             deny: if cb.callback_deny.is_empty() { file.callback_deny } else { cb.callback_deny },
             log_keep: cb.callback_log_keep.or(file.callback_log_keep).unwrap_or(100_000),

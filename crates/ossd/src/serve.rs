@@ -96,10 +96,24 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
         .clone()
         .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
     let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
-    let config =
-        DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
+    let extra_roots = match &cb.ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read the callback CA file {}: {e}", path.display()))?;
+            ossd_callback::deliver::parse_root_certificates(&pem)
+                .map_err(|e| format!("invalid callback CA file {}: {e}", path.display()))?
+        }
+    };
+    let config = DeliveryConfig {
+        timeout: cb.timeout,
+        max_response_bytes: cb.max_response_bytes,
+        policy,
+        public_key_url,
+        extra_roots,
+    };
     let public_key_pem = signer.public_key_pem();
-    Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem })
+    Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem, mode: cb.mode })
 }
 
 /// Keeps the callback log bounded: once a minute, prune by count and age.

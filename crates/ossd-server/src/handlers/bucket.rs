@@ -44,8 +44,14 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
             }
         }
     };
-    let rec =
-        BucketRecord { name: name.clone(), created_ms: ossd_proto::timefmt::now_ms(), acl, storage_class, cors: None };
+    let rec = BucketRecord {
+        name: name.clone(),
+        created_ms: ossd_proto::timefmt::now_ms(),
+        acl,
+        storage_class,
+        cors: None,
+        callback_policy: None,
+    };
     state.meta.create_bucket(&rec).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
     let mut r = response::status(200);
     response::set(&mut r, "location", &format!("/{}", ctx.bucket()?));

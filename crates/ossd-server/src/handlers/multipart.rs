@@ -18,7 +18,7 @@ use ossd_proto::OssError;
 use ossd_proto::checksum::{crc64_combine, etag_from_md5, multipart_etag};
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml::{self, multipart as mxml};
-use ossd_store::{ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
+use ossd_store::{BucketRecord, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
 
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part but the last must be at least this large.
@@ -254,8 +254,13 @@ async fn read_completion(
 /// CompleteMultipartUpload. The object is published in the same transaction that removes the
 /// upload (and inserts the pending callback entry, if any); with a callback, the receiver's
 /// answer replaces the XML result.
-pub async fn complete(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
-    let callback = callbacks::from_request(ctx)?;
+pub async fn complete(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
+    let callback = callbacks::from_request(state, ctx, bucket).await?;
     let (upload, requested) = read_completion(state, ctx, body).await?;
     let mode = if ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         PutMode::MustNotExist

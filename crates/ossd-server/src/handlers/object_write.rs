@@ -23,7 +23,7 @@ use ossd_proto::checksum::{crc64_combine, etag_from_md5};
 use ossd_proto::query::decode;
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml;
-use ossd_store::{ObjectRecord, PutMode, Segment};
+use ossd_store::{BucketRecord, ObjectRecord, PutMode, Segment};
 use std::collections::BTreeMap;
 
 /// Largest total of user metadata (`x-oss-meta-*` names and values).
@@ -207,11 +207,16 @@ pub fn simple_record(bucket: &str, key: &str, stored: &StoredBody, attrs: WriteA
     }
 }
 
-pub async fn put_object(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn put_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket_record: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
     let attrs = write_attrs(ctx, key)?;
     let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
-    let callback = callbacks::from_request(ctx)?;
+    let callback = callbacks::from_request(state, ctx, bucket_record).await?;
     let stored = receive_body(state, ctx, body).await?;
     let blob = stored.blob.clone();
     let record = simple_record(bucket, key, &stored, attrs);

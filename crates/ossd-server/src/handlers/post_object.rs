@@ -188,7 +188,7 @@ pub async fn receive_form(
             }
             let attrs = attrs_from_fields(&fields, &key)?;
             // Validated before the file is read: a bad callback stores nothing.
-            let callback = callbacks::from_form(&fields.0)?;
+            let callback = callbacks::from_form(state, bucket, &fields.0).await?;
             let chunks = futures_util::stream::poll_fn(move |cx| field.poll_next_unpin(cx));
             // The form's own length bounds the file's: hash in parallel for large forms.
             let declared = ctx.header("content-length").and_then(|v| v.parse().ok());
