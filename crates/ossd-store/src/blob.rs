@@ -21,6 +21,33 @@ impl BlobId {
     pub fn random() -> BlobId {
         BlobId(hex::encode(rand::random::<[u8; 16]>()))
     }
+
+    /// A fresh id made by `node`: 96 random bits, then the node id (8 hex), so that the orphan
+    /// sweep of a store shared by several nodes knows whose in-flight registry covers it.
+    pub fn for_node(node: &NodeId) -> BlobId {
+        BlobId(format!("{}{}", hex::encode(rand::random::<[u8; 12]>()), node.0))
+    }
+
+    /// The node that made this id (the last 8 hex digits; ids from before node ids carry
+    /// random digits there, which name no live node).
+    pub fn node(&self) -> NodeId {
+        NodeId(self.0.get(self.0.len().saturating_sub(8)..).unwrap_or("").to_string())
+    }
+}
+
+/// A node's identity in a shared store: 8 lower-case hex digits, kept in its data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeId(pub String);
+
+impl NodeId {
+    pub fn random() -> NodeId {
+        NodeId(hex::encode(rand::random::<[u8; 4]>()))
+    }
+
+    pub fn parse(s: &str) -> Option<NodeId> {
+        let s = s.trim();
+        (s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then(|| NodeId(s.to_string()))
+    }
 }
 
 /// A blob being written. Bytes go in through `AsyncWrite`; `finish` makes them durable

@@ -14,8 +14,8 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 
-pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore};
-pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard};
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId};
+pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard, SweepScope, heartbeat_name};
 pub use meta::*;
 pub use postgres::PostgresMetaStore;
 pub use sqlite::SqliteMetaStore;

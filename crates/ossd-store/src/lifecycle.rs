@@ -21,7 +21,7 @@
 //! The orphan sweep ([`BlobLifecycle::sweep`]) removes blobs that are neither referenced nor in
 //! flight: left by a crash between writing and publishing, or between a commit and its reclaim.
 
-use crate::blob::{BlobId, BlobStore, BlobWriter};
+use crate::blob::{BlobId, BlobStore, BlobWriter, NodeId};
 use crate::meta::{ListStart, MetaStore};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io;
@@ -35,6 +35,10 @@ pub struct BlobLifecycle {
 
 struct Shared {
     blobs: Arc<dyn BlobStore>,
+    node: NodeId,
+    /// Blob stores shared with other nodes: their readers hold no guard here, so freed bytes
+    /// wait this long before they go (zero for a store this node owns alone).
+    grace: Duration,
     inflight: Mutex<HashSet<BlobId>>,
     readers: Mutex<Readers>,
 }
@@ -101,10 +105,13 @@ impl Drop for ReadGuard {
         if due.is_empty() {
             return;
         }
-        let blobs = self.shared.blobs.clone();
+        let (blobs, grace) = (self.shared.blobs.clone(), self.shared.grace);
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(async move { delete_all(blobs.as_ref(), due).await });
+                rt.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    delete_all(blobs.as_ref(), due).await
+                });
             }
             Err(_) => tracing::warn!(count = due.len(), "no runtime to reclaim blobs; the sweep will"),
         }
@@ -124,8 +131,21 @@ async fn delete_all(blobs: &dyn BlobStore, ids: Vec<BlobId>) -> usize {
 }
 
 impl BlobLifecycle {
+    /// A lifecycle for a blob store this node owns alone (no grace period).
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        BlobLifecycle { shared: Arc::new(Shared { blobs, inflight: Mutex::default(), readers: Mutex::default() }) }
+        Self::shared(blobs, NodeId::random(), Duration::ZERO)
+    }
+
+    /// A lifecycle for node `node` of a blob store that other nodes may read too: freed blobs
+    /// wait `grace` after the last local reader (readers on other nodes hold no guard here).
+    pub fn shared(blobs: Arc<dyn BlobStore>, node: NodeId, grace: Duration) -> Self {
+        BlobLifecycle {
+            shared: Arc::new(Shared { blobs, node, grace, inflight: Mutex::default(), readers: Mutex::default() }),
+        }
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.shared.node
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -134,7 +154,7 @@ impl BlobLifecycle {
 
     /// Starts a new blob with a fresh id, registered as in flight before anything is written.
     pub async fn create(&self) -> io::Result<NewBlob> {
-        let id = BlobId::random();
+        let id = BlobId::for_node(&self.shared.node);
         lock(&self.shared.inflight).insert(id.clone());
         let lease = InflightLease { id: id.clone(), shared: self.shared.clone() };
         let writer = self.shared.blobs.create(&id).await?;
@@ -165,7 +185,16 @@ impl BlobLifecycle {
                 return;
             }
         }
-        delete_all(self.shared.blobs.as_ref(), blobs).await;
+        if self.shared.grace.is_zero() {
+            delete_all(self.shared.blobs.as_ref(), blobs).await;
+        } else {
+            // A node that dies before the grace ends leaves orphans; the sweep removes them.
+            let (store, grace) = (self.shared.blobs.clone(), self.shared.grace);
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                delete_all(store.as_ref(), blobs).await
+            });
+        }
     }
 
     /// Blob ids registered as in flight now.
@@ -178,16 +207,40 @@ impl BlobLifecycle {
     /// registry). Order matters: blobs are listed first, then the in-flight set is taken, then
     /// the referenced set is read, so a blob published in between is seen as in flight or as
     /// referenced. Returns how many were reclaimed.
-    pub async fn sweep(&self, meta: &dyn MetaStore, idle_for: Duration) -> Result<usize, String> {
+    pub async fn sweep(&self, meta: &dyn MetaStore, idle_for: Duration, scope: SweepScope) -> Result<usize, String> {
         let candidates = self.shared.blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
         if candidates.is_empty() {
             return Ok(0);
         }
         let inflight = self.inflight();
-        let referenced: HashSet<BlobId> =
-            meta.referenced_blobs().await.map_err(|e| e.to_string())?.into_iter().collect();
-        let orphans: Vec<BlobId> =
+        let referenced = referenced_set(meta).await?;
+        let mut orphans: Vec<BlobId> =
             candidates.into_iter().filter(|id| !inflight.contains(id) && !referenced.contains(id)).collect();
+        if let SweepScope::OwnAndDeadNodes { now_ms } = scope {
+            // Another node's blobs are covered by that node's in-flight registry while it lives
+            // (its heartbeat lease holds); a node whose lease lapsed has nothing in flight. The
+            // referenced set is read again after that is known, for blobs such a node
+            // published before it died.
+            let mut alive: std::collections::HashMap<NodeId, bool> = std::collections::HashMap::new();
+            let mut kept = Vec::with_capacity(orphans.len());
+            for id in orphans {
+                let node = id.node();
+                let is_alive = if node == self.shared.node {
+                    false
+                } else if let Some(a) = alive.get(&node) {
+                    *a
+                } else {
+                    let a = node_alive(meta, &node, &self.shared.node, now_ms).await?;
+                    alive.insert(node.clone(), a);
+                    a
+                };
+                if !is_alive {
+                    kept.push(id);
+                }
+            }
+            let referenced = referenced_set(meta).await?;
+            orphans = kept.into_iter().filter(|id| !referenced.contains(id)).collect();
+        }
         let n = orphans.len();
         if n > 0 {
             tracing::info!(orphans = n, "reclaiming orphaned blobs");
@@ -237,4 +290,30 @@ impl BlobLifecycle {
         }
         Ok(torn)
     }
+}
+
+/// Which blobs a sweep may consider.
+#[derive(Debug, Clone, Copy)]
+pub enum SweepScope {
+    /// Every blob: the store belongs to this node alone (the embedded default).
+    All,
+    /// This node's blobs and those of nodes whose heartbeat lease lapsed (a shared store).
+    OwnAndDeadNodes { now_ms: i64 },
+}
+
+async fn referenced_set(meta: &dyn MetaStore) -> Result<HashSet<BlobId>, String> {
+    Ok(meta.referenced_blobs().await.map_err(|e| e.to_string())?.into_iter().collect())
+}
+
+/// The worker-lease name of a node's heartbeat.
+pub fn heartbeat_name(node: &NodeId) -> String {
+    format!("node:{}", node.0)
+}
+
+/// Whether `node`'s heartbeat lease still holds. Probing takes a lapsed lease with a zero
+/// lifetime (harmless: a node that comes back renews it).
+async fn node_alive(meta: &dyn MetaStore, node: &NodeId, me: &NodeId, now_ms: i64) -> Result<bool, String> {
+    let probe = format!("sweeper:{}", me.0);
+    let took = meta.acquire_worker(&heartbeat_name(node), &probe, now_ms, 0).await.map_err(|e| e.to_string())?;
+    Ok(!took)
 }

@@ -92,11 +92,11 @@ async fn sweep_spares_blobs_in_flight_and_referenced() {
     };
     meta.put_object(&record, PutMode::Overwrite, std::slice::from_ref(&published), None).unwrap();
     drop(published_lease);
-    assert_eq!(lc.sweep(&meta, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(lc.sweep(&meta, Duration::ZERO, SweepScope::All).await.unwrap(), 1);
     assert_eq!(lc.store().len(&orphan).await.unwrap(), None);
     assert!(lc.store().len(&inflight).await.unwrap().is_some(), "swept a blob in flight");
     assert!(lc.store().len(&published).await.unwrap().is_some());
     drop(lease);
-    assert_eq!(lc.sweep(&meta, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(lc.sweep(&meta, Duration::ZERO, SweepScope::All).await.unwrap(), 1);
     assert_eq!(lc.store().len(&inflight).await.unwrap(), None);
 }

@@ -43,6 +43,18 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "OSSD_LOG")]
     pub log: Option<String>,
+    /// Metadata store: `postgres://USER:PASSWORD@HOST:PORT/DB` for several nodes sharing one
+    /// PostgreSQL database [default: the embedded SQLite database in DATA/meta.sqlite].
+    #[arg(long, env = "OSSD_META", hide_env_values = true)]
+    pub meta: Option<String>,
+    /// Blob store: a directory (for example on a file system every node mounts)
+    /// [default: DATA/blobs].
+    #[arg(long, env = "OSSD_BLOBS")]
+    pub blobs: Option<String>,
+    /// With a shared metadata store: seconds freed bytes wait before they go, for readers on
+    /// other nodes [default: 300].
+    #[arg(long, env = "OSSD_RECLAIM_GRACE_SECS")]
+    pub reclaim_grace_secs: Option<u64>,
     /// Seconds between two background orphan sweeps [default: 600].
     #[arg(long, env = "OSSD_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
@@ -116,6 +128,9 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub sweep_interval_secs: Option<u64>,
     pub sweep_idle_secs: Option<u64>,
+    pub meta: Option<String>,
+    pub blobs: Option<String>,
+    pub reclaim_grace_secs: Option<u64>,
     pub callback_timeout_ms: Option<u64>,
     pub callback_max_response_bytes: Option<usize>,
     pub callback_private_key: Option<PathBuf>,
@@ -221,6 +236,12 @@ pub struct Settings {
     pub fsync: bool,
     pub public_endpoint: Option<String>,
     pub log: String,
+    /// `None`: the embedded SQLite database; else a `postgres://` URL.
+    pub meta: Option<String>,
+    /// `None`: DATA/blobs; else a directory.
+    pub blobs: Option<String>,
+    /// Shared stores: how long freed bytes wait for readers on other nodes.
+    pub reclaim_grace: std::time::Duration,
     /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
     pub sweep_interval: std::time::Duration,
     pub sweep_idle: std::time::Duration,
@@ -297,6 +318,11 @@ impl Settings {
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            meta: args.meta.or(file.meta),
+            reclaim_grace: std::time::Duration::from_secs(
+                args.reclaim_grace_secs.or(file.reclaim_grace_secs).unwrap_or(300),
+            ),
+            blobs: args.blobs.or(file.blobs),
             sweep_interval: std::time::Duration::from_secs(
                 args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
             ),

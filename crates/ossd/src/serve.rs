@@ -7,7 +7,7 @@ use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::credentials::CredentialProvider;
 use ossd_server::{AppState, ServerConfig};
-use ossd_store::{BlobLifecycle, BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
+use ossd_store::BlobLifecycle;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,10 +44,21 @@ async fn serve(settings: Settings) -> Result<(), String> {
         );
     }
     let credentials = CredentialProvider { root: credentials, sts: Some(Arc::new(issuer)) };
-    let meta = SqliteMetaStore::open(&settings.data.join("meta.sqlite"), settings.fsync).map_err(|e| e.to_string())?;
-    let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
-    let meta: Arc<dyn MetaStore> = Arc::new(meta);
-    let blobs = BlobLifecycle::new(Arc::new(blobs) as Arc<dyn BlobStore>);
+    let meta = crate::stores::open_meta(&settings, false).await?;
+    // With a shared metadata store, other nodes may share the blob store too: blobs carry this
+    // node's id (kept in the data directory), freed bytes wait a grace period for readers on
+    // other nodes, and the sweep leaves the blobs of live nodes alone.
+    let shared = settings.meta.is_some();
+    let node = crate::stores::node_id(&settings.data)?;
+    let grace = if shared { settings.reclaim_grace } else { Duration::ZERO };
+    let blobs = BlobLifecycle::shared(crate::stores::open_blobs(&settings)?, node.clone(), grace);
+    let heartbeat = settings.sweep_interval.min(Duration::from_secs(10));
+    if shared {
+        beat(meta.as_ref(), &node, heartbeat).await?;
+    }
+    if let Some(sts) = &credentials.sts {
+        crate::stores::check_shared_setting(&settings, "STS token key (--sts-secret)", &sts.key.fingerprint()).await?;
+    }
     // A marker that only a clean stop removes: found at start, the last run was killed or the
     // machine lost power. With relaxed durability, recent objects may then have lost bytes.
     let running = settings.data.join("ossd.running");
@@ -60,8 +71,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     std::fs::write(&running, std::process::id().to_string())
         .map_err(|e| format!("cannot write {}: {e}", running.display()))?;
-    // Nothing is in flight before the port opens, so every unreferenced blob is an orphan.
-    blobs.sweep(meta.as_ref(), Duration::ZERO).await?;
+    // Nothing of this node's is in flight before the port opens: every unreferenced blob it
+    // made is an orphan (and, with the embedded store, every unreferenced blob at all).
+    blobs.sweep(meta.as_ref(), Duration::ZERO, sweep_scope(shared)).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -74,9 +86,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
+    let callback_key = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(callbacks.public_key_pem.as_bytes()))
+    };
+    crate::stores::check_shared_setting(&settings, "callback signing key (--callback-private-key)", &callback_key)
+        .await?;
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
-    tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle));
+    tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle, shared));
+    if shared {
+        tokio::spawn(heartbeats(state.clone(), node, heartbeat));
+    }
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
@@ -134,7 +155,36 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
 /// Sweeps orphans every `interval` while serving, while this node holds the sweep's worker
 /// lease (one runner at a time among the nodes sharing the store; a dead runner's lease expires
 /// after three intervals).
-async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, idle: Duration) {
+fn sweep_scope(shared: bool) -> ossd_store::SweepScope {
+    if shared {
+        ossd_store::SweepScope::OwnAndDeadNodes { now_ms: ossd_proto::timefmt::now_ms() }
+    } else {
+        ossd_store::SweepScope::All
+    }
+}
+
+/// A node is alive while its heartbeat lease holds: three beats.
+async fn beat(meta: &dyn ossd_store::MetaStore, node: &ossd_store::NodeId, every: Duration) -> Result<(), String> {
+    let ttl = i64::try_from(every.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
+    let now = ossd_proto::timefmt::now_ms();
+    match meta.acquire_worker(&ossd_store::heartbeat_name(node), &node.0, now, ttl).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("cannot record this node's heartbeat: {e}")),
+    }
+}
+
+async fn heartbeats(state: Arc<AppState>, node: ossd_store::NodeId, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = beat(state.meta.as_ref(), &node, every).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, idle: Duration, shared: bool) {
     let holder = hex::encode(rand::random::<[u8; 8]>());
     let ttl_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
     let mut tick = tokio::time::interval(interval);
@@ -151,7 +201,7 @@ async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, id
                 continue;
             }
         }
-        if let Err(e) = state.blobs.sweep(state.meta.as_ref(), idle).await {
+        if let Err(e) = state.blobs.sweep(state.meta.as_ref(), idle, sweep_scope(shared)).await {
             tracing::warn!(error = %e, "orphan sweep failed");
         }
     }
