@@ -112,7 +112,7 @@ impl LocalBlobStore {
 
 /// Blob ids are lower-case hex (32 chars when made by [`LocalBlobStore`]); nothing else is
 /// ever turned into a path.
-fn validate_id(id: &BlobId) -> io::Result<()> {
+pub(crate) fn validate_id(id: &BlobId) -> io::Result<()> {
     let s = id.0.as_bytes();
     if (8..=64).contains(&s.len()) && s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())

@@ -47,8 +47,9 @@ pub struct ServeArgs {
     /// PostgreSQL database [default: the embedded SQLite database in DATA/meta.sqlite].
     #[arg(long, env = "OSSD_META", hide_env_values = true)]
     pub meta: Option<String>,
-    /// Blob store: a directory (for example on a file system every node mounts)
-    /// [default: DATA/blobs].
+    /// Blob store: a directory (for example on a file system every node mounts) or an
+    /// S3-compatible store, `s3://BUCKET/PREFIX?endpoint=URL&region=REGION` (credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) [default: DATA/blobs].
     #[arg(long, env = "OSSD_BLOBS")]
     pub blobs: Option<String>,
     /// With a shared metadata store: seconds freed bytes wait before they go, for readers on

@@ -44,10 +44,12 @@ pub async fn check_shared_setting(settings: &Settings, name: &str, fingerprint: 
     }
 }
 
-/// The blob store: `DATA/blobs`, or the directory `--blobs` names.
+/// The blob store: `DATA/blobs`, the directory `--blobs` names, or an S3-compatible store
+/// (`s3://BUCKET/PREFIX?endpoint=URL&region=REGION`).
 pub fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, String> {
     let root = match settings.blobs.as_deref() {
         None => settings.data.join("blobs"),
+        Some(url) if url.starts_with("s3://") => return Ok(Arc::new(ossd_store::S3BlobStore::open(url)?)),
         Some(dir) => std::path::PathBuf::from(dir),
     };
     let blobs = LocalBlobStore::open(root.clone(), settings.fsync)

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 import pg_server
+import seaweed_server
 from conftest import oss2_bucket
 from ossd_helpers import (OssdServer, ServerStartError, b64json, crc64, ossd_binary, random_credentials,
                           unique_bucket)
@@ -25,7 +26,7 @@ from receivers import Receiver, closed_port
 from test_storage_races import intact, race, status_of
 from test_sts import arn, config_text, rpc_call
 
-why_not = pg_server.available()
+why_not = pg_server.available() or seaweed_server.available()
 if why_not and os.environ.get("CI") != "true":
     pytest.skip(f"scale-out suite skipped: {why_not}", allow_module_level=True)
 
@@ -39,13 +40,25 @@ def pg():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def seaweed():
+    server = seaweed_server.SeaweedServer().start()
+    server.new_bucket("ossd-blobs")
+    yield server
+    server.stop()
+
+
 class Cluster:
     """N ossd nodes sharing a fresh database, a blob directory, root key, STS key, callback key."""
 
-    def __init__(self, pg, tmp, bucket_for_sts="scale-sts", n=2, extra=()):
-        self.pg, self.tmp = pg, tmp
+    def __init__(self, pg, tmp, seaweed=None, bucket_for_sts="scale-sts", n=2, extra=()):
+        self.pg, self.tmp, self.seaweed = pg, tmp, seaweed
         self.db = pg.new_database()
-        self.blobs = tmp / "shared-blobs"
+        if seaweed:
+            self.prefix = self.db
+            self.blobs = f"s3://ossd-blobs/{self.prefix}?endpoint={seaweed.endpoint}&region=us-east-1"
+        else:
+            self.blobs = tmp / "shared-blobs"
         self.ak, self.sk = random_credentials()
         self.sts_secret = "scale-sts-secret-" + os.urandom(6).hex()
         self.config = tmp / "ossd.toml"
@@ -74,15 +87,22 @@ class Cluster:
             n.stop()
 
     def blob_files(self):
+        if self.seaweed:
+            return self.seaweed.objects("ossd-blobs", f"{self.prefix}/blobs/")
         return {p.name for p in self.blobs.glob("*/*") if p.is_file()}
 
     def referenced(self):
         return set(self.pg.psql("SELECT blob FROM blob_refs", db=self.db).split())
 
 
-@pytest.fixture
-def cluster(pg, tmp_path):
-    c = Cluster(pg, tmp_path)
+@pytest.fixture(params=["shared-dir", "seaweedfs"])
+def cluster(request, pg, tmp_path, monkeypatch):
+    """Two nodes on PostgreSQL, with blobs in a shared directory or in SeaweedFS over S3."""
+    seaweed = request.getfixturevalue("seaweed") if request.param == "seaweedfs" else None
+    # The usual S3 credential variables (SeaweedFS without an s3 config accepts any).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ossdtest")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ossdtestsecret")
+    c = Cluster(pg, tmp_path, seaweed)
     yield c
     c.stop()
 
@@ -123,6 +143,13 @@ def test_objects_written_on_one_node_are_served_by_the_other(cluster):
     a.delete_object("dir/one")
     assert not b.object_exists("dir/one")
     assert b.get_object("copy").read() == data
+    # A blob larger than one backend part (8 MiB): a multipart upload in the blob store; read
+    # back whole and by ranges on the other node.
+    big = os.urandom(20 * 1024 * 1024 + 123)
+    a.put_object("big", big)
+    assert b.get_object("big").read() == big
+    assert b.get_object("big", byte_range=(9 * 1024 * 1024, 9 * 1024 * 1024 + 99)).read() == big[9 * 1024 * 1024:][:100]
+    assert b.get_object("big", byte_range=(len(big) - 10, None)).read() == big[-10:]
 
 
 def test_sts_request_replayed_to_the_other_node_is_refused(cluster):
