@@ -3,18 +3,17 @@
 // here with a V1 policy, straight to ossd on another port. No CORS is involved: it is a plain
 // form navigation. Run: cd tests/sdk/browser && npm ci && node --test postobject.test.mjs
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import { OssdServer } from '../node/helpers.mjs';
 import { Receiver } from '../node/receiver.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,40 +24,22 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
 // ------------------------------------------------------------------ ossd ---
 
+/** The shared launcher (tests/sdk/node/helpers.mjs; two nodes in scripts/test's cluster pass),
+ * plus the V1-signed requests this suite makes by hand. */
 class Ossd {
   constructor(extraArgs = []) {
-    this.tmp = mkdtempSync(join(tmpdir(), 'ossd-browser-'));
-    this.ak = 'LTAI' + randomBytes(10).toString('hex');
-    this.sk = randomBytes(24).toString('base64url');
-    this.extraArgs = extraArgs;
-    this.stderr = '';
+    this.server = new OssdServer({ extraArgs });
+    this.ak = this.server.ak;
+    this.sk = this.server.sk;
   }
 
-  start() {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSSD_')));
-    env.OSSD_ACCESS_KEY_ID = this.ak;
-    env.OSSD_ACCESS_KEY_SECRET = this.sk;
-    this.proc = spawn(
-      OSSD_BIN,
-      ['serve', '--listen', '127.0.0.1:0', '--data', join(this.tmp, 'data'), ...this.extraArgs],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.proc.stderr.on('data', d => {
-      this.stderr = (this.stderr + d).slice(-20000);
-    });
-    const rl = createInterface({ input: this.proc.stdout });
-    return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ossd did not start:\n${this.stderr}`)), 60000);
-      this.proc.once('exit', code => reject(new Error(`ossd exited with ${code}:\n${this.stderr}`)));
-      rl.on('line', line => {
-        const m = /^ossd listening on http:\/\/(\S+)$/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          this.addr = m[1];
-          resolvePromise(this);
-        }
-      });
-    });
+  async start() {
+    await this.server.start();
+    return this;
+  }
+
+  get addr() {
+    return this.server.addr;
   }
 
   get base() {
@@ -82,12 +63,8 @@ class Ossd {
   }
 
   async stop() {
-    if (this.proc && this.proc.exitCode === null) {
-      const exited = new Promise(r => this.proc.once('exit', r));
-      this.proc.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(this.tmp, { recursive: true, force: true });
+    await this.server.stop();
+    this.server.cleanup();
   }
 }
 

@@ -1,7 +1,8 @@
 // Start/stop a real `ossd serve` and build ali-oss clients for it.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,9 +25,18 @@ export function uniqueBucket(prefix = 'n') {
   return `${prefix}-${randomBytes(10).toString('hex')}`;
 }
 
+// OSSD_TEST_CLUSTER="postgres://USER@HOST:PORT|http://S3HOST:PORT": every server a test starts
+// is two nodes sharing a fresh PostgreSQL database and S3 prefix, behind a round-robin proxy
+// (scripts/test's second pass; see tests/sdk/python/ossd_helpers.py for the same in Python).
+const CLUSTER = process.env.OSSD_TEST_CLUSTER || '';
+
 export class OssdServer {
   /** `extraArgs`: more `ossd serve` arguments (e.g. `--config FILE`); `env`: more environment. */
-  constructor({ dataDir, ak, sk, extraArgs = [], env = {} } = {}) {
+  constructor({ dataDir, ak, sk, extraArgs = [], env = {}, single = false } = {}) {
+    if (CLUSTER && !single) {
+      // eslint-disable-next-line no-constructor-return
+      return new ClusterOssd({ dataDir, ak, sk, extraArgs, env });
+    }
     this.extraArgs = extraArgs;
     this.extraEnv = env;
     this.tmp = dataDir ? null : mkdtempSync(join(tmpdir(), 'ossd-node-'));
@@ -207,4 +217,114 @@ export async function expectOssError(promise, { status, code, name }) {
     }
   }
   return err;
+}
+
+/** Hands each new connection to the next backend in turn. */
+class RoundRobinProxy {
+  constructor() {
+    this.backends = [];
+    this.turn = 0;
+    this.server = net.createServer(client => {
+      const backend = this.backends[this.turn++ % this.backends.length];
+      const [host, port] = [backend.slice(0, backend.lastIndexOf(':')), Number(backend.slice(backend.lastIndexOf(':') + 1))];
+      const upstream = net.connect(port, host);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const end = () => { client.destroy(); upstream.destroy(); };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+  }
+
+  listen(listen) {
+    const i = listen.lastIndexOf(':');
+    return new Promise(r => this.server.listen(Number(listen.slice(i + 1)), listen.slice(0, i), () => {
+      const a = this.server.address();
+      this.addr = `${a.address}:${a.port}`;
+      r(this.addr);
+    }));
+  }
+
+  close() {
+    this.server.close();
+  }
+}
+
+/** Two nodes on PostgreSQL + S3 behind one address, with OssdServer's interface. */
+class ClusterOssd {
+  constructor({ dataDir, ak, sk, extraArgs, env }) {
+    const [pgUrl, s3] = CLUSTER.split('|');
+    this.pgUrl = pgUrl;
+    this.s3 = s3;
+    this.tmp = dataDir ? null : mkdtempSync(join(tmpdir(), 'ossd-node-'));
+    this.dataDir = dataDir || join(this.tmp, 'data');
+    const creds = ak ? { ak, sk } : randomCredentials();
+    this.ak = creds.ak;
+    this.sk = creds.sk;
+    this.baseArgs = extraArgs;
+    this.extraEnv = env;
+    this.db = null;
+    this.nodes = [];
+    this.proxy = null;
+  }
+
+  get addr() { return this.proxy && this.proxy.addr; }
+  get port() { return Number(this.addr.slice(this.addr.lastIndexOf(':') + 1)); }
+  get ipEndpoint() { return `http://127.0.0.1:${this.port}`; }
+  get localhostEndpoint() { return `http://localhost:${this.port}`; }
+  get proc() { return this.nodes[0] && this.nodes[0].proc; }
+  get stdoutLines() { return this.nodes[0] ? this.nodes[0].stdoutLines : []; }
+
+  async start(listen = '127.0.0.1:0') {
+    if (!this.db) {
+      this.db = `ossd_${randomBytes(6).toString('hex')}`;
+      const hostPort = this.pgUrl.split('@')[1].split('/')[0];
+      const user = this.pgUrl.split('://')[1].split('@')[0];
+      execFileSync('psql', ['-h', hostPort.split(':')[0], '-p', hostPort.split(':')[1], '-U', user, '-d', 'postgres',
+        '-c', `CREATE DATABASE ${this.db}`], { stdio: 'ignore' });
+      await fetch(`${this.s3}/ossd-cluster`, { method: 'PUT' }).catch(() => {});
+    }
+    this.proxy = new RoundRobinProxy();
+    const addr = await this.proxy.listen(listen);
+    const args = [...this.baseArgs,
+      '--meta', `${this.pgUrl.replace(/\/$/, '')}/${this.db}`,
+      '--blobs', `s3://ossd-cluster/${this.db}?endpoint=${this.s3}&region=us-east-1`,
+      '--public-endpoint', addr,
+      '--callback-private-key', join(this.dataDir, 'cluster_callback_key.pem')];
+    const env = { AWS_ACCESS_KEY_ID: 'ossdtest', AWS_SECRET_ACCESS_KEY: 'ossdtestsecret', ...this.extraEnv };
+    const first = new OssdServer({ dataDir: this.dataDir, ak: this.ak, sk: this.sk, extraArgs: args, env, single: true });
+    await first.start();
+    const peerDir = `${this.dataDir}-node1`;
+    mkdirSync(peerDir, { recursive: true });
+    for (const f of ['sts_token_key', 'credentials.json']) {
+      if (existsSync(join(this.dataDir, f))) copyFileSync(join(this.dataDir, f), join(peerDir, f));
+    }
+    const second = new OssdServer({ dataDir: peerDir, ak: this.ak, sk: this.sk, extraArgs: args, env, single: true });
+    await second.start();
+    this.nodes = [first, second];
+    this.proxy.backends = [first.addr, second.addr];
+    return this;
+  }
+
+  stderrTail(n = 60) {
+    return this.nodes.map((x, i) => `--- node ${i}\n${x.stderrTail(n)}`).join('\n');
+  }
+
+  async stop(signal = 'SIGTERM') {
+    const codes = [];
+    for (const n of this.nodes.reverse()) codes.push(await n.stop(signal));
+    this.nodes = [];
+    if (this.proxy) this.proxy.close();
+    return codes[codes.length - 1] ?? null;
+  }
+
+  async restart() {
+    const old = this.addr;
+    await this.stop();
+    return this.start(old);
+  }
+
+  cleanup() {
+    if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
+  }
 }

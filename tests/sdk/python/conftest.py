@@ -11,7 +11,20 @@ import pytest
 import oss2
 import alibabacloud_oss_v2 as oss
 
-from ossd_helpers import REGION, OssdServer, ServerStartError, unique_bucket
+from ossd_helpers import CLUSTER, REGION, OssdServer, ServerStartError, unique_bucket
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "single_node: needs one ossd process and its data directory")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not CLUSTER:
+        return
+    skip = pytest.mark.skip(reason="single-node test: looks at one process's data directory or output")
+    for item in items:
+        if "single_node" in item.keywords:
+            item.add_marker(skip)
 
 # oss2 logs every exception at INFO/ERROR; keep the pytest output readable.
 logging.getLogger("oss2").setLevel(logging.CRITICAL)

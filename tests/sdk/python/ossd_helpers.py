@@ -52,10 +52,23 @@ class ServerStartError(RuntimeError):
     pass
 
 
-class OssdServer:
-    """One real `ossd serve` process on a loopback port."""
+# OSSD_TEST_CLUSTER="postgres://USER@HOST:PORT|http://S3HOST:PORT" runs every suite against two
+# nodes sharing a fresh PostgreSQL database and an S3 prefix, behind a round-robin proxy
+# (scripts/test's second pass). Tests that need one process's data directory are marked
+# `single_node` and skipped there.
+CLUSTER = os.environ.get("OSSD_TEST_CLUSTER", "")
 
-    def __init__(self, data_dir, ak=None, sk=None, extra_args=(), binary=None):
+
+class OssdServer:
+    """One real `ossd serve` process on a loopback port (or, in cluster mode, two nodes behind
+    a proxy: see ClusterOssd)."""
+
+    def __new__(cls, *args, single=False, **kw):
+        if cls is OssdServer and CLUSTER and not single:
+            return super().__new__(ClusterOssd)
+        return super().__new__(cls)
+
+    def __init__(self, data_dir, ak=None, sk=None, extra_args=(), binary=None, single=False):
         self.binary = Path(binary) if binary else ossd_binary()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -352,3 +365,137 @@ def verify_callback_signature(call, public_key_pem=None):
     sts = unquote(path).encode() + (("?" + query).encode() if query else b"") + b"\n" + call["body"]
     key.verify(base64.b64decode(headers["authorization"]), sts, padding.PKCS1v15(), hashes.MD5())
     return key_url
+
+
+# ---------------------------------------------------------------------------
+# Cluster mode: two nodes on PostgreSQL + S3 behind a round-robin TCP proxy
+
+class RoundRobinProxy:
+    """Accepts on `listen` and hands each new connection to the next backend in turn."""
+
+    def __init__(self, listen):
+        import socket
+        host, port = listen.rsplit(":", 1)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, int(port)))
+        self.sock.listen(512)
+        self.addr = "%s:%d" % self.sock.getsockname()
+        self.backends = []
+        self.turn = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.backends:
+                client.close()
+                continue
+            backend = self.backends[self.turn % len(self.backends)]
+            self.turn += 1
+            try:
+                host, port = backend.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        import socket
+        try:
+            while True:
+                data = src.recv(262144)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s_, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
+                try:
+                    s_.shutdown(how)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class ClusterOssd(OssdServer):
+    """Two `ossd serve` nodes sharing a fresh PostgreSQL database and S3 prefix, reached
+    through one address that spreads connections over both."""
+
+    SHARED_FILES = ("sts_token_key", "credentials.json")
+
+    def __init__(self, data_dir, ak=None, sk=None, extra_args=(), binary=None, single=False):
+        super().__init__(data_dir, ak, sk, extra_args, binary)
+        self.pg_url, self.s3_endpoint = CLUSTER.split("|")
+        self.db = None
+        self.proxy = None
+        self.peer = None
+        self.base_args = list(extra_args)
+
+    def _create_stores(self):
+        import subprocess as sp
+        self.db = "ossd_" + uuid.uuid4().hex[:12]
+        host_port = self.pg_url.split("@", 1)[1].split("/", 1)[0]
+        host, port = host_port.rsplit(":", 1)
+        user = self.pg_url.split("://", 1)[1].split("@", 1)[0]
+        sp.run(["psql", "-h", host, "-p", port, "-U", user, "-d", "postgres", "-c", f"CREATE DATABASE {self.db}"],
+               check=True, capture_output=True, timeout=60)
+        requests.put(f"{self.s3_endpoint}/ossd-cluster", timeout=30)
+
+    def start(self, listen="127.0.0.1:0"):
+        if self.db is None:
+            self._create_stores()
+        self.proxy = RoundRobinProxy(listen)
+        cluster_args = [
+            "--meta", f"{self.pg_url.rstrip('/')}/{self.db}",
+            "--blobs", f"s3://ossd-cluster/{self.db}?endpoint={self.s3_endpoint}&region=us-east-1",
+            "--public-endpoint", self.proxy.addr,
+            "--callback-private-key", str(self.data_dir / "cluster_callback_key.pem"),
+        ]
+        self.extra_args = self.base_args + cluster_args
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "ossdtest")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "ossdtestsecret")
+        super().start()
+        node0 = self.addr
+        peer_dir = self.data_dir.parent / f"{self.data_dir.name}-node1"
+        peer_dir.mkdir(parents=True, exist_ok=True)
+        import shutil
+        for name in self.SHARED_FILES:
+            if (self.data_dir / name).exists():
+                shutil.copy2(self.data_dir / name, peer_dir / name)
+        self.peer = OssdServer(peer_dir, self.ak, self.sk, extra_args=self.extra_args, binary=self.binary, single=True)
+        self.peer.start()
+        self.proxy.backends = [node0, self.peer.addr]
+        self.addr = self.proxy.addr
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        if self.peer is not None:
+            self.peer.stop(sig, timeout)
+            self.peer = None
+        rc = super().stop(sig, timeout)
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        return rc
+
+    def restart(self, same_port=False):
+        old = self.addr
+        self.stop()
+        return self.start(listen=old if same_port and old else "127.0.0.1:0")

@@ -754,6 +754,7 @@ def run_cli(*args, timeout=60):
     return p.stdout
 
 
+@pytest.mark.single_node
 def test_callback_log_list_show_replay(tmp_path_factory):
     server = start_server(tmp_path_factory, "log")
     data_dir = str(server.data_dir)
@@ -812,6 +813,7 @@ def test_callback_log_list_show_replay(tmp_path_factory):
         server.stop()
 
 
+@pytest.mark.single_node
 def test_callback_replay_with_only_data_dir_is_verifiable(tmp_path_factory):
     """`ossd callbacks replay ID --data DIR`, as documented, with no address flags: the replayed
     callback must still advertise a public-key URL the receiver can fetch (the running server's),

@@ -257,6 +257,7 @@ def test_callback_inspect_shows_additional_headers_and_policy(bkt):
 # ---------------------------------------------------------------------------
 # `ossd callbacks show` explains common mistakes
 
+@pytest.mark.single_node
 def test_callbacks_show_explains_mistakes(srv, bkt):
     data_dir = str(srv.data_dir)
     with Receiver() as ok, \

@@ -26,6 +26,9 @@ import requests
 from conftest import oss2_bucket
 from ossd_helpers import OssdServer, crc64, error_fields, unique_bucket
 
+# Manages its own processes and looks at their data directories.
+pytestmark = pytest.mark.single_node
+
 
 def content(key, version):
     """The bytes of `version` of `key`: self-describing, so a read tells which it is."""

@@ -26,6 +26,9 @@ from receivers import Receiver, closed_port
 from test_storage_races import intact, race, status_of
 from test_sts import arn, config_text, rpc_call
 
+# Manages its own processes and looks at their data directories.
+pytestmark = pytest.mark.single_node
+
 why_not = pg_server.available() or seaweed_server.available()
 if why_not and os.environ.get("CI") != "true":
     pytest.skip(f"scale-out suite skipped: {why_not}", allow_module_level=True)

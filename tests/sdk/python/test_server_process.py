@@ -48,6 +48,7 @@ def test_credentials_come_from_environment(tmp_path):
         a.stop()
 
 
+@pytest.mark.single_node
 def test_sigterm_lets_an_upload_in_flight_finish(tmp_path):
     """SIGTERM during an upload: the upload completes and is stored whole, then ossd exits 0."""
     import os
@@ -85,6 +86,7 @@ def test_sigterm_lets_an_upload_in_flight_finish(tmp_path):
         server.stop()
 
 
+@pytest.mark.single_node
 def test_start_up_sweeps_orphaned_blobs(tmp_path):
     """A blob no metadata references (left by a crash between writing and publishing) is removed
     at start-up; the blobs of stored objects stay."""
