@@ -13,6 +13,6 @@ pub mod meta;
 pub mod sqlite;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore};
-pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard};
+pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadGuard};
 pub use meta::*;
 pub use sqlite::SqliteMetaStore;

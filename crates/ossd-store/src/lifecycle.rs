@@ -25,6 +25,7 @@ use crate::blob::{BlobId, BlobStore, BlobWriter};
 use crate::meta::{ListStart, MetaStore};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,6 +38,30 @@ struct Shared {
     blobs: Arc<dyn BlobStore>,
     inflight: Mutex<HashSet<BlobId>>,
     readers: Mutex<Readers>,
+    counters: Counters,
+}
+
+/// Running totals for monitoring, as plain atomics so that this crate needs no metrics library
+/// (the server exports them).
+#[derive(Default)]
+struct Counters {
+    sweeps: AtomicU64,
+    orphans_found: AtomicU64,
+    reclaimed: AtomicU64,
+    reclaim_failures: AtomicU64,
+}
+
+/// A snapshot of the lifecycle's running totals since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LifecycleStats {
+    /// Orphan sweeps run (start-up and background).
+    pub sweeps: u64,
+    /// Orphans the sweeps found and handed to reclaim.
+    pub orphans_found: u64,
+    /// Blobs whose bytes were removed (after a commit dropped them, or as orphans).
+    pub reclaimed: u64,
+    /// Blob deletions that failed (the blob stays for the next sweep).
+    pub reclaim_failures: u64,
 }
 
 #[derive(Default)]
@@ -104,28 +129,51 @@ impl Drop for ReadGuard {
         let blobs = self.shared.blobs.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(async move { delete_all(blobs.as_ref(), due).await });
+                let shared = self.shared.clone();
+                rt.spawn(async move { delete_all(blobs.as_ref(), due, &shared.counters).await });
             }
             Err(_) => tracing::warn!(count = due.len(), "no runtime to reclaim blobs; the sweep will"),
         }
     }
 }
 
-async fn delete_all(blobs: &dyn BlobStore, ids: Vec<BlobId>) -> usize {
+async fn delete_all(blobs: &dyn BlobStore, ids: Vec<BlobId>, counters: &Counters) -> usize {
     let mut removed = 0;
     for id in ids {
         match blobs.delete(&id).await {
             Ok(()) => removed += 1,
             // Only an orphan is left; the sweep removes it later.
-            Err(e) => tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob"),
+            Err(e) => {
+                counters.reclaim_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob")
+            }
         }
     }
+    counters.reclaimed.fetch_add(removed as u64, Ordering::Relaxed);
     removed
 }
 
 impl BlobLifecycle {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        BlobLifecycle { shared: Arc::new(Shared { blobs, inflight: Mutex::default(), readers: Mutex::default() }) }
+        BlobLifecycle {
+            shared: Arc::new(Shared {
+                blobs,
+                inflight: Mutex::default(),
+                readers: Mutex::default(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Running totals since start (sweeps, orphans, reclaimed blobs), for monitoring.
+    pub fn stats(&self) -> LifecycleStats {
+        let c = &self.shared.counters;
+        LifecycleStats {
+            sweeps: c.sweeps.load(Ordering::Relaxed),
+            orphans_found: c.orphans_found.load(Ordering::Relaxed),
+            reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            reclaim_failures: c.reclaim_failures.load(Ordering::Relaxed),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -165,7 +213,7 @@ impl BlobLifecycle {
                 return;
             }
         }
-        delete_all(self.shared.blobs.as_ref(), blobs).await;
+        delete_all(self.shared.blobs.as_ref(), blobs, &self.shared.counters).await;
     }
 
     /// Blob ids registered as in flight now.
@@ -179,6 +227,7 @@ impl BlobLifecycle {
     /// the referenced set is read, so a blob published in between is seen as in flight or as
     /// referenced. Returns how many were reclaimed.
     pub async fn sweep(&self, meta: &dyn MetaStore, idle_for: Duration) -> Result<usize, String> {
+        self.shared.counters.sweeps.fetch_add(1, Ordering::Relaxed);
         let candidates = self.shared.blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
         if candidates.is_empty() {
             return Ok(0);
@@ -189,6 +238,7 @@ impl BlobLifecycle {
         let orphans: Vec<BlobId> =
             candidates.into_iter().filter(|id| !inflight.contains(id) && !referenced.contains(id)).collect();
         let n = orphans.len();
+        self.shared.counters.orphans_found.fetch_add(n as u64, Ordering::Relaxed);
         if n > 0 {
             tracing::info!(orphans = n, "reclaiming orphaned blobs");
         }
