@@ -420,3 +420,40 @@ def test_invalid_start_up_bucket_fails_clearly(tmp_path, flag):
         start(tmp_path, "--bucket", flag)
     assert "--bucket" in str(e.value)
     assert "exited with 1" in str(e.value)
+
+
+# ------------------------------------------------------ console JSON API ---
+
+def test_console_api_is_for_the_root_key_only(tmp_path):
+    policy = '{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:*"],"Resource":["acs:oss:*:*:*"]}]}'
+    cfg = tmp_path / "ossd.toml"
+    cfg.write_text('[sts]\nsecret = "console-api-test-secret-0123"\n\n[[sts.roles]]\nname = "all"\n'
+                   'arn = "acs:ram::1234567890123456:role/all"\n' f"policy = '''{policy}'''\n")
+    s = start(tmp_path, "--config", str(cfg))
+    try:
+        root = raw_request(s.endpoint, "GET", bucket="_ossd", key="api/callbacks", ak=s.ak, sk=s.sk)
+        assert root.status_code == 200, root.text
+        assert root.json() == {"entries": []}
+        missing = raw_request(s.endpoint, "GET", bucket="_ossd", key="api/callbacks/NOPE", ak=s.ak, sk=s.sk)
+        assert missing.status_code == 404
+        wrong = raw_request(s.endpoint, "GET", bucket="_ossd", key="api/callbacks", ak=s.ak, sk="not-the-secret")
+        assert wrong.status_code == 403
+        assert b"SignatureDoesNotMatch" in wrong.content
+        assert requests.get(s.endpoint + "/_ossd/api/callbacks", timeout=10).status_code == 403
+        out = subprocess.run(
+            [str(ossd_binary()), "sts", "assume-role", "--role", "all", "--config", str(cfg),
+             "--data", str(s.data_dir), "--duration", "900", "--session", "console"],
+            check=True, capture_output=True).stdout
+        creds = json.loads(out)["Credentials"]
+        sts = raw_request(s.endpoint, "GET", bucket="_ossd", key="api/callbacks",
+                          headers={"x-oss-security-token": creds["SecurityToken"]},
+                          ak=creds["AccessKeyId"], sk=creds["AccessKeySecret"])
+        assert sts.status_code == 403, sts.text
+        assert b"root access key only" in sts.content
+        # The same temporary credentials do work for ordinary OSS requests (the console's
+        # bucket and object pages).
+        listed = raw_request(s.endpoint, "GET", headers={"x-oss-security-token": creds["SecurityToken"]},
+                             ak=creds["AccessKeyId"], sk=creds["AccessKeySecret"])
+        assert listed.status_code == 200, listed.text
+    finally:
+        s.stop()

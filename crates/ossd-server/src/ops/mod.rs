@@ -28,7 +28,11 @@ pub async fn handle(
     body: Incoming,
     info: &mut RequestInfo,
 ) -> Result<Response<Body>, OssError> {
-    let rest = &parts.uri.path()[PREFIX.len()..];
+    // Decoded like an object key (the API path is signed as one).
+    let rest = percent_encoding::percent_decode_str(&parts.uri.path()[PREFIX.len()..])
+        .decode_utf8()
+        .map_err(|_| OssError::invalid_argument("The path is not UTF-8."))?;
+    let rest = rest.as_ref();
     let read = parts.method == Method::GET || parts.method == Method::HEAD;
     match rest {
         "health/live" if read => {
