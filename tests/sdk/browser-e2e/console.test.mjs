@@ -251,9 +251,11 @@ describe('web console', () => {
 describe('web console over HTTPS', () => {
   let tls;
   let tmp;
+  let certPath;
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'ossd-console-tls-'));
     const [cert, key] = [join(tmp, 'cert.pem'), join(tmp, 'key.pem')];
+    certPath = cert;
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
@@ -266,6 +268,27 @@ describe('web console over HTTPS', () => {
       tls.cleanup();
     }
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('ali-oss over https with the certificate trusted (NODE_EXTRA_CA_CERTS)', () => {
+    // A child process: Node reads NODE_EXTRA_CA_CERTS only at start.
+    const script = `
+      import OSS from 'ali-oss';
+      // localhost + sldEnable (path style): ali-oss checks the certificate against the Host it sends.
+      const c = new OSS({ endpoint: 'https://localhost:${tls.port}', sldEnable: true, region: 'oss-cn-hangzhou',
+        accessKeyId: process.env.AK, accessKeySecret: process.env.SK, bucket: 'ali-oss-tls', retryMax: 0 });
+      await c.putBucket('ali-oss-tls');
+      await c.put('k.txt', Buffer.from('tls via ali-oss'));
+      const got = await c.get('k.txt');
+      const url = c.signatureUrl('k.txt', { expires: 60 });
+      process.stdout.write(JSON.stringify({ body: got.content.toString(), url }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: new URL('.', import.meta.url).pathname,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath, AK: tls.ak, SK: tls.sk },
+    });
+    const { body, url } = JSON.parse(out.toString());
+    assert.equal(body, 'tls via ali-oss');
+    assert.match(url, /^https:\/\/localhost:/);
   });
 
   test('signs in and lists buckets on an https origin', async () => {
