@@ -55,8 +55,25 @@ pub struct ServeArgs {
     /// least 16 characters) [default: DATA/sts_token_key, created on first start].
     #[arg(long, env = "OSSD_STS_SECRET", hide_env_values = true)]
     pub sts_secret: Option<String>,
+    /// Only `ossd serve` takes these as flags (see [`ServeCommand`]); the other commands that read
+    /// the server's settings (`callbacks`, `sts`) have flags of their own, such as `--bucket`.
+    #[arg(skip)]
+    pub service: ServiceArgs,
+}
+
+/// `ossd serve`: the server's settings and the service-only flags.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    pub args: ServeArgs,
     #[command(flatten)]
     pub service: ServiceArgs,
+}
+
+impl ServeCommand {
+    pub fn into_args(self) -> ServeArgs {
+        ServeArgs { service: self.service, ..self.args }
+    }
 }
 
 /// Running ossd as a service: logs, TLS, metrics, buckets created at start.
