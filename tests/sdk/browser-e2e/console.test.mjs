@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,11 @@ describe('web console', () => {
     assert.equal(md5((await admin.get('big.bin')).content), md5(big));
     assert.equal((await admin.head('big.bin')).res.headers['x-oss-object-type'], 'Multipart');
     assert.equal((await admin.get('hello.txt')).content.toString(), small.toString());
+
+    // Download: a presigned GET with Content-Disposition: attachment.
+    const [dl] = await Promise.all([page.waitForEvent('download', WAIT), page.click('button[aria-label="Download hello.txt"]')]);
+    assert.equal(dl.suggestedFilename(), 'hello.txt');
+    assert.equal(readFileSync(await dl.path()).toString(), small.toString());
 
     // Folders: an object under a prefix shows as a folder.
     await admin.put('docs/2026/report.txt', Buffer.from('report'), { headers: { 'x-oss-meta-owner': 'qa' } });
