@@ -343,8 +343,9 @@ async function deleteObject(bucket, prefix, key) {
 async function callbacksView(params) {
   const query = {};
   for (const k of ['bucket', 'outcome']) if (params.get(k)) query[k] = params.get(k);
-  if (params.get('since')) query.since_ms = String(Date.parse(params.get('since')));
-  if (params.get('until')) query.until_ms = String(Date.parse(params.get('until')));
+  // datetime-local values carry no zone; the form labels them UTC.
+  if (params.get('since')) query.since_ms = String(Date.parse(`${params.get('since')}Z`));
+  if (params.get('until')) query.until_ms = String(Date.parse(`${params.get('until')}Z`));
   const { entries } = (await oss.request('GET', { path: 'api/callbacks', query })).json();
   const form = h('form', {
     id: 'callback-filters',

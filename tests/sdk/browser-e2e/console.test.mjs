@@ -241,6 +241,12 @@ describe('web console', () => {
     }
     await go(`#/callbacks?bucket=${BUCKET}&outcome=200`);
     await page.waitForSelector(`a[aria-label="Details of ${requestId}"]`, WAIT);
+    // Time filter (UTC): a window that ends before the upload hides it.
+    const utc = ms => new Date(ms).toISOString().slice(0, 16);
+    await go(`#/callbacks?bucket=${BUCKET}&until=${utc(Date.now() - 3600e3)}`);
+    assert.equal(await page.$(`a[aria-label="Details of ${requestId}"]`), null);
+    await go(`#/callbacks?bucket=${BUCKET}&since=${utc(Date.now() - 3600e3)}`);
+    await page.waitForSelector(`a[aria-label="Details of ${requestId}"]`, WAIT);
   });
 
   test('is readable on a narrow window', async () => {
