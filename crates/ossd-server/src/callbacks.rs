@@ -188,6 +188,7 @@ pub async fn deliver_and_answer(
             },
         },
     };
+    state.metrics.callback_delivered(&delivery);
     record_outcome(&mut entry, &delivery);
     if let Err(e) = state.meta.finish_callback(&entry).await {
         tracing::warn!(request_id = %ctx.request_id, error = %e, "could not record the callback outcome");

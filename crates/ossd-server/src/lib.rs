@@ -4,6 +4,7 @@
 //! `ossd-callback`, durability in `ossd-store`.
 
 pub mod access;
+pub mod access_log;
 // STS: authorisation by RAM policy for temporary credentials.
 pub mod authz;
 pub mod body;
@@ -11,12 +12,16 @@ pub mod callbacks;
 pub mod context;
 pub mod credentials;
 pub mod handlers;
+pub mod metrics;
+// Health, metrics, the console and its JSON API under `/_ossd/`.
+pub mod ops;
 pub mod response;
 pub mod server;
 pub mod service;
 pub mod state;
 // STS: the AssumeRole endpoint.
 pub mod sts;
+pub mod tls;
 
 pub use server::serve;
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, OpsConfig, ServerConfig};

@@ -37,6 +37,8 @@ fn is_aliyun_key_host(host: &str) -> bool {
 }
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpAddr) -> Response<Body> {
+    let _in_flight = state.metrics.start_request();
+    let mut info = crate::access_log::RequestInfo::start(req.headers());
     let request_id = new_request_id();
     let head = req.method() == Method::HEAD;
     // An error may answer before the body is read; the connection then cannot be reused.
@@ -45,9 +47,9 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     // Browser requests: remember what CORS needs before the request is consumed.
     let origin = req.headers().get(http::header::ORIGIN).and_then(|h| h.to_str().ok()).map(str::to_string);
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let mut cors = CorsSource::None;
-    let mut resp = match dispatch(&state, req, &request_id, client_ip, &mut cors).await {
+    let mut resp = match dispatch(&state, req, &request_id, client_ip, &mut cors, &mut info).await {
         Ok(r) => r,
         Err((err, host_id)) => {
             if err.status >= 500 {
@@ -65,11 +67,12 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     if let Some(origin) = origin
         && !resp.headers().contains_key("access-control-allow-origin")
     {
-        add_cors_headers(&state, &mut resp, cors, &origin, &method).await;
+        add_cors_headers(&state, &mut resp, cors, &origin, method.as_str()).await;
     }
     response::set(&mut resp, "x-oss-request-id", &request_id);
     response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
     response::set(&mut resp, "server", "AliyunOSS");
+    crate::access_log::finish(&state, &info, &request_id, &method, client_ip, &resp);
     resp
 }
 
@@ -101,6 +104,7 @@ async fn dispatch(
     request_id: &str,
     client_ip: IpAddr,
     cors: &mut CorsSource,
+    info: &mut crate::access_log::RequestInfo,
 ) -> Result<Response<Body>, DispatchError> {
     let (parts, body) = req.into_parts();
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
@@ -119,15 +123,23 @@ async fn dispatch(
         && ((!target.virtual_hosted && raw_path == CALLBACK_PUBLIC_KEY_PATH)
             || (raw_path == ALIYUN_PUBLIC_KEY_PATH && is_aliyun_key_host(host)))
     {
+        info.operation = "CallbackPublicKey";
         return handlers::service::callback_public_key(state).map_err(fail);
     }
     let query = Query::parse(parts.uri.query());
+    // ossd's own endpoints (health, metrics, console, JSON API): no bucket name starts with `_`.
+    if !target.virtual_hosted && raw_path.starts_with(crate::ops::PREFIX) {
+        return crate::ops::handle(state, &parts, &query, body, info).await.map_err(fail);
+    }
+    info.bucket = target.bucket.clone();
     // STS: AssumeRole shares the service address (no bucket; `Action` in the query or a form
     // POST) and signs its own way, so it is answered before OSS authentication.
     if target.bucket.is_none() && crate::sts::is_sts_request(&parts.method, &query, &parts.headers) {
+        info.operation = "AssumeRole";
         return Ok(crate::sts::handle(state, &parts.method, &query, &parts.headers, body, request_id, host).await);
     }
     let endpoint = route::endpoint(&parts.method, &target, &query, &parts.headers).map_err(fail)?;
+    info.operation = endpoint.name();
     if let Some(b) = &target.bucket
         && endpoint != Endpoint::ListBuckets
     {

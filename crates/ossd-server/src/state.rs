@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::callbacks::CallbackRuntime;
 use crate::credentials::CredentialProvider;
+use crate::metrics::Metrics;
 
 /// Settings the service needs (the CLI builds this from flags, environment and config file).
 #[derive(Clone)]
@@ -29,6 +30,28 @@ pub struct AppState {
     pub blobs: BlobLifecycle,
     /// `None` when callbacks are not configured (then a callback upload answers 203).
     pub callbacks: Option<CallbackRuntime>,
+    /// Prometheus metrics, updated by every request.
+    pub metrics: Metrics,
+    /// Health, metrics and console settings (`/_ossd/...`).
+    pub ops: OpsConfig,
+}
+
+/// Settings of the service's own endpoints under `/_ossd/`.
+#[derive(Clone, Default)]
+pub struct OpsConfig {
+    /// When set, `/_ossd/metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Names this node in the metadata store's ready probe (a worker lease it writes).
+    pub node_id: String,
+}
+
+impl std::fmt::Debug for OpsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsConfig")
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field("node_id", &self.node_id)
+            .finish()
+    }
 }
 
 impl AppState {

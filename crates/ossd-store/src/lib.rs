@@ -16,7 +16,7 @@ pub mod s3;
 pub mod sqlite;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId};
-pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard, SweepScope, heartbeat_name};
+pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadGuard, SweepScope, heartbeat_name};
 pub use meta::*;
 pub use postgres::PostgresMetaStore;
 pub use s3::S3BlobStore;

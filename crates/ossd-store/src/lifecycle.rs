@@ -25,6 +25,7 @@ use crate::blob::{BlobId, BlobStore, BlobWriter, NodeId};
 use crate::meta::{ListStart, MetaStore};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,6 +42,30 @@ struct Shared {
     grace: Duration,
     inflight: Mutex<HashSet<BlobId>>,
     readers: Mutex<Readers>,
+    counters: Counters,
+}
+
+/// Running totals for monitoring, as plain atomics so that this crate needs no metrics library
+/// (the server exports them).
+#[derive(Default)]
+struct Counters {
+    sweeps: AtomicU64,
+    orphans_found: AtomicU64,
+    reclaimed: AtomicU64,
+    reclaim_failures: AtomicU64,
+}
+
+/// A snapshot of the lifecycle's running totals since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LifecycleStats {
+    /// Orphan sweeps run (start-up and background).
+    pub sweeps: u64,
+    /// Orphans the sweeps found and handed to reclaim.
+    pub orphans_found: u64,
+    /// Blobs whose bytes were removed (after a commit dropped them, or as orphans).
+    pub reclaimed: u64,
+    /// Blob deletions that failed (the blob stays for the next sweep).
+    pub reclaim_failures: u64,
 }
 
 #[derive(Default)]
@@ -108,9 +133,10 @@ impl Drop for ReadGuard {
         let (blobs, grace) = (self.shared.blobs.clone(), self.shared.grace);
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
+                let shared = self.shared.clone();
                 rt.spawn(async move {
                     tokio::time::sleep(grace).await;
-                    delete_all(blobs.as_ref(), due).await
+                    delete_all(blobs.as_ref(), due, &shared.counters).await
                 });
             }
             Err(_) => tracing::warn!(count = due.len(), "no runtime to reclaim blobs; the sweep will"),
@@ -118,15 +144,19 @@ impl Drop for ReadGuard {
     }
 }
 
-async fn delete_all(blobs: &dyn BlobStore, ids: Vec<BlobId>) -> usize {
+async fn delete_all(blobs: &dyn BlobStore, ids: Vec<BlobId>, counters: &Counters) -> usize {
     let mut removed = 0;
     for id in ids {
         match blobs.delete(&id).await {
             Ok(()) => removed += 1,
             // Only an orphan is left; the sweep removes it later.
-            Err(e) => tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob"),
+            Err(e) => {
+                counters.reclaim_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob")
+            }
         }
     }
+    counters.reclaimed.fetch_add(removed as u64, Ordering::Relaxed);
     removed
 }
 
@@ -140,12 +170,30 @@ impl BlobLifecycle {
     /// wait `grace` after the last local reader (readers on other nodes hold no guard here).
     pub fn shared(blobs: Arc<dyn BlobStore>, node: NodeId, grace: Duration) -> Self {
         BlobLifecycle {
-            shared: Arc::new(Shared { blobs, node, grace, inflight: Mutex::default(), readers: Mutex::default() }),
+            shared: Arc::new(Shared {
+                blobs,
+                node,
+                grace,
+                inflight: Mutex::default(),
+                readers: Mutex::default(),
+                counters: Counters::default(),
+            }),
         }
     }
 
     pub fn node(&self) -> &NodeId {
         &self.shared.node
+    }
+
+    /// Running totals since start (sweeps, orphans, reclaimed blobs), for monitoring.
+    pub fn stats(&self) -> LifecycleStats {
+        let c = &self.shared.counters;
+        LifecycleStats {
+            sweeps: c.sweeps.load(Ordering::Relaxed),
+            orphans_found: c.orphans_found.load(Ordering::Relaxed),
+            reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            reclaim_failures: c.reclaim_failures.load(Ordering::Relaxed),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -186,13 +234,13 @@ impl BlobLifecycle {
             }
         }
         if self.shared.grace.is_zero() {
-            delete_all(self.shared.blobs.as_ref(), blobs).await;
+            delete_all(self.shared.blobs.as_ref(), blobs, &self.shared.counters).await;
         } else {
             // A node that dies before the grace ends leaves orphans; the sweep removes them.
-            let (store, grace) = (self.shared.blobs.clone(), self.shared.grace);
+            let (store, grace, shared) = (self.shared.blobs.clone(), self.shared.grace, self.shared.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
-                delete_all(store.as_ref(), blobs).await
+                delete_all(store.as_ref(), blobs, &shared.counters).await
             });
         }
     }
@@ -208,6 +256,7 @@ impl BlobLifecycle {
     /// the referenced set is read, so a blob published in between is seen as in flight or as
     /// referenced. Returns how many were reclaimed.
     pub async fn sweep(&self, meta: &dyn MetaStore, idle_for: Duration, scope: SweepScope) -> Result<usize, String> {
+        self.shared.counters.sweeps.fetch_add(1, Ordering::Relaxed);
         let candidates = self.shared.blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
         if candidates.is_empty() {
             return Ok(0);
@@ -242,6 +291,7 @@ impl BlobLifecycle {
             orphans = kept.into_iter().filter(|id| !referenced.contains(id)).collect();
         }
         let n = orphans.len();
+        self.shared.counters.orphans_found.fetch_add(n as u64, Ordering::Relaxed);
         if n > 0 {
             tracing::info!(orphans = n, "reclaiming orphaned blobs");
         }

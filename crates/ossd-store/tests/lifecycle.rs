@@ -99,4 +99,6 @@ async fn sweep_spares_blobs_in_flight_and_referenced() {
     drop(lease);
     assert_eq!(lc.sweep(&meta, Duration::ZERO, SweepScope::All).await.unwrap(), 1);
     assert_eq!(lc.store().len(&inflight).await.unwrap(), None);
+    let stats = lc.stats();
+    assert_eq!((stats.sweeps, stats.orphans_found, stats.reclaimed), (2, 2, 2), "monitoring totals: {stats:?}");
 }

@@ -69,6 +69,49 @@ pub struct ServeArgs {
     /// least 16 characters) [default: DATA/sts_token_key, created on first start].
     #[arg(long, env = "OSSD_STS_SECRET", hide_env_values = true)]
     pub sts_secret: Option<String>,
+    /// Only `ossd serve` takes these as flags (see [`ServeCommand`]); the other commands that read
+    /// the server's settings (`callbacks`, `sts`) have flags of their own, such as `--bucket`.
+    #[arg(skip)]
+    pub service: ServiceArgs,
+}
+
+/// `ossd serve`: the server's settings and the service-only flags.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    pub args: ServeArgs,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+impl ServeCommand {
+    pub fn into_args(self) -> ServeArgs {
+        ServeArgs { service: self.service, ..self.args }
+    }
+}
+
+/// Running ossd as a service: logs, TLS, metrics, buckets created at start.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServiceArgs {
+    /// Log level or filter when --log is not given (else RUST_LOG, else info).
+    #[arg(long, env = "OSSD_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: `text` (for people) or `json` (one object a line, for collectors) [default: text].
+    #[arg(long, env = "OSSD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// PEM certificate chain: serve HTTPS on the listen address (with --tls-key); reloaded on SIGHUP.
+    #[arg(long, env = "OSSD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "OSSD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Bearer token that /_ossd/metrics requires [default: none, metrics are open].
+    #[arg(long, env = "OSSD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Bucket to create at start unless it exists, as NAME or NAME:ACL (private, public-read,
+    /// public-read-write); repeatable.
+    #[arg(long = "bucket", env = "OSSD_BUCKET", value_delimiter = ',')]
+    pub buckets: Vec<String>,
 }
 
 /// Upload-callback options of `ossd serve`.
@@ -146,6 +189,42 @@ pub struct FileConfig {
     pub callback_log_max_age_days: Option<u64>,
     /// STS: `[sts]` with `secret` and `[[sts.roles]]`.
     pub sts: Option<StsFileConfig>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub metrics_token: Option<String>,
+    /// `[[buckets]]`: buckets created at start.
+    #[serde(default)]
+    pub buckets: Vec<BucketConfig>,
+}
+
+/// One `[[buckets]]` entry.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    pub name: String,
+    /// `private`, `public-read` or `public-read-write`; applied to an existing bucket too.
+    pub acl: Option<String>,
+    /// A CORS configuration XML file (as PutBucketCors takes); applied to an existing bucket too.
+    pub cors: Option<PathBuf>,
+}
+
+/// A bucket to create at start, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    pub name: String,
+    /// `None`: private when created, left alone when it exists.
+    pub acl: Option<String>,
+    /// The CORS rules, read and checked at start.
+    pub cors: Option<ossd_proto::cors::CorsConfiguration>,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// STS: the `[sts]` table.
@@ -248,6 +327,21 @@ pub struct Settings {
     pub sweep_idle: std::time::Duration,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
+    pub log_format: LogFormat,
+    /// PEM certificate chain and key, when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub metrics_token: Option<Redacted>,
+    pub buckets: Vec<BucketSpec>,
+}
+
+/// A secret setting; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +366,59 @@ pub fn load_file(path: &Path) -> Result<FileConfig, String> {
     toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))
 }
 
+/// `NAME` or `NAME:ACL` from `--bucket`.
+fn parse_bucket_flag(s: &str) -> Result<BucketSpec, String> {
+    let (name, acl) = match s.split_once(':') {
+        Some((n, a)) => (n, Some(a.to_string())),
+        None => (s, None),
+    };
+    check_bucket(BucketSpec { name: name.to_string(), acl, cors: None }, "--bucket")
+}
+
+fn check_bucket(spec: BucketSpec, source: &str) -> Result<BucketSpec, String> {
+    if !ossd_proto::names::is_valid_bucket_name(&spec.name) {
+        return Err(format!(
+            "{source}: `{}` is not a valid bucket name (3 to 63 characters of a-z, 0-9 and -, starting and ending with a letter or digit)",
+            spec.name
+        ));
+    }
+    if let Some(acl) = &spec.acl
+        && !matches!(acl.as_str(), "private" | "public-read" | "public-read-write")
+    {
+        return Err(format!(
+            "{source}: bucket {}: ACL `{acl}` is not one of private, public-read, public-read-write",
+            spec.name
+        ));
+    }
+    Ok(spec)
+}
+
+fn resolve_buckets(flags: &[String], file: Vec<BucketConfig>) -> Result<Vec<BucketSpec>, String> {
+    let mut out: Vec<BucketSpec> = Vec::new();
+    for b in file {
+        let cors = match &b.cors {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("bucket {}: cannot read CORS rules {}: {e}", b.name, path.display()))?;
+                Some(ossd_proto::cors::CorsConfiguration::from_xml(&text).map_err(|e| {
+                    format!("bucket {}: invalid CORS rules in {}: {}", b.name, path.display(), e.message)
+                })?)
+            }
+        };
+        out.push(check_bucket(BucketSpec { name: b.name, acl: b.acl, cors }, "[[buckets]]")?);
+    }
+    // A flag names the same bucket as the file: the flag's ACL wins, the file's CORS rules stay.
+    for f in flags.iter().filter(|f| !f.is_empty()) {
+        let spec = parse_bucket_flag(f)?;
+        match out.iter_mut().find(|b| b.name == spec.name) {
+            Some(existing) => existing.acl = spec.acl.or(existing.acl.take()),
+            None => out.push(spec),
+        }
+    }
+    Ok(out)
+}
+
 impl Settings {
     pub fn resolve(args: ServeArgs) -> Result<Settings, String> {
         let file = match &args.config {
@@ -284,6 +431,26 @@ impl Settings {
             "relaxed" => false,
             other => return Err(format!("durability must be `fsync` or `relaxed`, not `{other}`")),
         };
+        let service = args.service;
+        let log_format = match service.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("log-format must be `text` or `json`, not `{other}`")),
+        };
+        let log = args
+            .log
+            .or(service.log_level)
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()))
+            .or(file.log)
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into());
+        let tls = match (service.tls_cert.or(file.tls_cert), service.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
+        let metrics_token = service.metrics_token.or(file.metrics_token).filter(|t| !t.is_empty()).map(Redacted);
+        let buckets = resolve_buckets(&service.buckets, file.buckets)?;
         let cb = args.callback;
         let max_response_bytes =
             cb.callback_max_response_bytes.or(file.callback_max_response_bytes).unwrap_or(1024 * 1024);
@@ -318,7 +485,7 @@ impl Settings {
             cnames: if args.cnames.is_empty() { file.cnames } else { args.cnames },
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
-            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            log,
             meta: args.meta.or(file.meta),
             reclaim_grace: std::time::Duration::from_secs(
                 args.reclaim_grace_secs.or(file.reclaim_grace_secs).unwrap_or(300),
@@ -330,6 +497,10 @@ impl Settings {
             sweep_idle: std::time::Duration::from_secs(args.sweep_idle_secs.or(file.sweep_idle_secs).unwrap_or(600)),
             callback,
             sts: StsSettings::resolve(file.sts, args.sts_secret)?,
+            log_format,
+            tls,
+            metrics_token,
+            buckets,
         })
     }
 }
@@ -385,5 +556,43 @@ mod tests {
         let mut big = ServeArgs::default();
         big.callback.callback_max_response_bytes = Some(4 * 1024 * 1024);
         assert!(Settings::resolve(big).is_err());
+    }
+
+    #[test]
+    fn the_deploy_example_parses() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let s = Settings::resolve(ServeArgs { config: Some(dir.join("ossd.toml")), ..Default::default() }).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.metrics_token.is_some());
+        assert_eq!(s.buckets.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["uploads", "public-assets"]);
+        let with_cors = vec![BucketConfig { name: "uploads".into(), acl: None, cors: Some(dir.join("cors.xml")) }];
+        let specs = resolve_buckets(&[], with_cors).unwrap();
+        assert_eq!(specs[0].cors.as_ref().map(|c| c.rules.len()), Some(1));
+        let unit = std::fs::read_to_string(dir.join("ossd.service")).unwrap();
+        assert!(unit.contains("ExecStart=/usr/local/bin/ossd serve --config /etc/ossd/ossd.toml"));
+    }
+
+    #[test]
+    fn start_up_buckets_are_checked() {
+        let specs = resolve_buckets(&["a-bucket".into(), "b-bucket:public-read".into()], Vec::new()).unwrap();
+        assert_eq!(specs[1].acl.as_deref(), Some("public-read"));
+        for bad in ["Bad_Name", "ab", "-x-", "ok-name:world-writable"] {
+            let e = resolve_buckets(&[bad.to_string()], Vec::new()).unwrap_err();
+            assert!(e.starts_with("--bucket: "), "{bad}: {e}");
+        }
+        let file = vec![BucketConfig { name: "same-one".into(), acl: Some("private".into()), cors: None }];
+        let merged = resolve_buckets(&["same-one:public-read".into()], file).unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].acl.as_deref(), Some("public-read"), "the flag wins");
+        let tls_half = ServeArgs {
+            service: ServiceArgs { tls_cert: Some("c.pem".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(Settings::resolve(tls_half).is_err());
+        let fmt = ServeArgs {
+            service: ServiceArgs { log_format: Some("xml".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(Settings::resolve(fmt).is_err());
     }
 }

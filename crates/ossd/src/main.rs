@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod inspect;
 mod serve;
+mod startup_buckets;
 mod stores;
 mod sts_cmd;
 
@@ -20,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(config::ServeArgs),
+    Serve(config::ServeCommand),
     /// Inspect the callback log: list, show, replay.
     #[command(subcommand)]
     Callbacks(callbacks_cmd::CallbacksCommand),
@@ -51,7 +52,7 @@ struct InspectArgs {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(cmd) => serve::run(cmd.into_args()),
         Command::Callbacks(cmd) => callbacks_cmd::run(cmd),
         Command::CallbackInspect(args) => run_inspect(args),
         Command::Sts(cmd) => sts_cmd::run(cmd),
@@ -73,4 +74,15 @@ fn run_inspect(args: InspectArgs) -> Result<(), String> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(inspect::run(opts)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (e.g. two options of one command with the same name).
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

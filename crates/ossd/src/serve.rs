@@ -1,12 +1,14 @@
 //! `ossd serve`: open the stores, sweep orphans, bind, serve until SIGINT/SIGTERM.
 
-use crate::config::{ServeArgs, Settings};
+use crate::config::{LogFormat, ServeArgs, Settings};
 use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
 use ossd_callback::sign::CallbackSigner;
 use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::credentials::CredentialProvider;
-use ossd_server::{AppState, ServerConfig};
+use ossd_server::metrics::Metrics;
+use ossd_server::tls::TlsFiles;
+use ossd_server::{AppState, OpsConfig, ServerConfig};
 use ossd_store::BlobLifecycle;
 use std::io::Write;
 use std::sync::Arc;
@@ -14,12 +16,16 @@ use std::time::Duration;
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = Settings::resolve(args)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| format!("bad log filter: {e}"))?,
-        )
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| format!("bad log filter: {e}"))?;
+    use std::io::IsTerminal;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match settings.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(serve(settings))
 }
@@ -74,6 +80,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
     // Nothing of this node's is in flight before the port opens: every unreferenced blob it
     // made is an orphan (and, with the embedded store, every unreferenced blob at all).
     blobs.sweep(meta.as_ref(), Duration::ZERO, sweep_scope(shared)).await?;
+    // Buckets from the configuration exist before the server answers (and reports ready).
+    crate::startup_buckets::ensure(meta.as_ref(), &settings.buckets).await?;
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
+        None => None,
+    };
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -92,15 +104,19 @@ async fn serve(settings: Settings) -> Result<(), String> {
     };
     crate::stores::check_shared_setting(&settings, "callback signing key (--callback-private-key)", &callback_key)
         .await?;
-    let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
+    let ops = OpsConfig { metrics_token: settings.metrics_token.clone().map(|t| t.0), node_id: node.0.clone() };
+    let metrics = Metrics::new(blobs.clone());
+    let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks), metrics, ops });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
     tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle, shared));
     if shared {
         tokio::spawn(heartbeats(state.clone(), node, heartbeat));
     }
-    println!("ossd listening on http://{addr}");
+    tokio::spawn(reload_on_sighup(tls.clone()));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("ossd listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
-    ossd_server::serve(listener, state, shutdown_signal()).await;
+    ossd_server::serve(listener, state, tls, shutdown_signal()).await;
     let _ = std::fs::remove_file(&running);
     tracing::info!("ossd stopped");
     Ok(())
@@ -112,10 +128,10 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
     let key_path = cb.private_key.clone().unwrap_or_else(|| settings.data.join("callback_private_key.pem"));
     let signer = CallbackSigner::load_or_create(&key_path)
         .map_err(|e| format!("cannot load the callback key {}: {e}", key_path.display()))?;
-    let public_key_url = cb
-        .public_key_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
+    let public_key_url = cb.public_key_url.clone().unwrap_or_else(|| {
+        let scheme = if settings.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH)
+    });
     let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
     let extra_roots = match &cb.ca_file {
         None => Vec::new(),
@@ -203,6 +219,22 @@ async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, id
         }
         if let Err(e) = state.blobs.sweep(state.meta.as_ref(), idle, sweep_scope(shared)).await {
             tracing::warn!(error = %e, "orphan sweep failed");
+        }
+    }
+}
+
+/// SIGHUP reloads the TLS certificate and key (new connections get them; open ones keep
+/// theirs). Without TLS there is nothing to reload, and the signal no longer stops the server.
+async fn reload_on_sighup(tls: Option<Arc<TlsFiles>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        match &tls {
+            None => tracing::info!("SIGHUP: nothing to reload (no TLS)"),
+            Some(tls) => match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: kept the previous TLS certificate"),
+            },
         }
     }
 }

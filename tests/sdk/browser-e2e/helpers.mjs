@@ -100,10 +100,11 @@ export class Ossd extends Proc {
   }
 
   async start({ config, extraArgs = [] }) {
-    const args = ['serve', '--listen', '127.0.0.1:0', '--data', this.dataDir, '--config', config, ...extraArgs];
+    const args = ['serve', '--listen', '127.0.0.1:0', '--data', this.dataDir, ...(config ? ['--config', config] : []), ...extraArgs];
     const env = cleanEnv({ OSSD_ACCESS_KEY_ID: this.ak, OSSD_ACCESS_KEY_SECRET: this.sk });
-    const m = await super.start(OSSD_BIN, args, { env, re: /^ossd listening on http:\/\/(\S+)$/ });
-    this.addr = m[1];
+    const m = await super.start(OSSD_BIN, args, { env, re: /^ossd listening on (https?):\/\/(\S+)$/ });
+    this.scheme = m[1];
+    this.addr = m[2];
     this.port = Number(this.addr.slice(this.addr.lastIndexOf(':') + 1));
     return this;
   }

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-LISTEN_RE = re.compile(r"^ossd listening on http://(\S+)$")
+LISTEN_RE = re.compile(r"^ossd listening on (https?)://(\S+)$")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 REGION = "cn-hangzhou"
@@ -79,6 +79,7 @@ class OssdServer:
         self.extra_args = list(extra_args)
         self.proc = None
         self.addr = None
+        self.scheme = "http"
         self.stdout_lines = []
         self._starts = 0
         self.stderr_path = None
@@ -95,7 +96,7 @@ class OssdServer:
 
     @property
     def endpoint(self):
-        return f"http://{self.addr}"
+        return f"{self.scheme}://{self.addr}"
 
     @property
     def ip_endpoint(self):
@@ -155,7 +156,7 @@ class OssdServer:
                     f"stdout: {self.stdout_lines!r}\nstderr:\n{self.stderr_tail()}")
             m = LISTEN_RE.match(line)
             if m:
-                self.addr = m.group(1)
+                self.scheme, self.addr = m.group(1), m.group(2)
                 return self
 
     def stderr_tail(self, n=60):

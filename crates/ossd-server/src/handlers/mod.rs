@@ -70,8 +70,14 @@ pub async fn dispatch(
     }
 }
 
+/// Metadata store failures (backend errors, a full store) since start, for the metrics.
+pub static STORE_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Maps storage failures to OSS errors. Conflicts carry meaning; anything else is internal.
 pub fn store_error(e: StoreError) -> OssError {
+    if matches!(e, StoreError::Backend(_) | StoreError::Full(_)) {
+        STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match e {
         StoreError::BucketExists => {
             OssError::new(409, "BucketAlreadyExists", "The requested bucket name is not available.")
