@@ -25,4 +25,13 @@ for a in "$@"; do
 done
 
 cargo build --release -p ossd -p ossd-bench
-target/release/ossd-bench run --ossd-bin target/release/ossd "${out_args[@]}" "${peer_args[@]}" "$@"
+# The ossd-pg targets (one and two nodes on PostgreSQL + SeaweedFS) run inside a throw-away
+# PostgreSQL (fsync on) and SeaweedFS, started by the test suites' helper when both are here.
+wrap=()
+py="$PEERS_DIR/venv/bin/python"
+if [ -x "$py" ] && "$py" -c 'import sys; sys.path.insert(0, "tests/sdk/python"); import pg_server, seaweed_server; sys.exit(1 if (pg_server.available() or seaweed_server.available()) else 0)' 2>/dev/null; then
+  wrap=(env OSSD_PG_FSYNC=on "$py" tests/sdk/python/with_cluster_services.py --)
+else
+  echo "run: PostgreSQL or SeaweedFS missing; the ossd-pg targets are skipped" >&2
+fi
+"${wrap[@]}" target/release/ossd-bench run --ossd-bin target/release/ossd "${out_args[@]}" "${peer_args[@]}" "$@"

@@ -80,6 +80,7 @@ def test_health_live_and_ready_need_no_credentials(server):
     assert requests.get(server.endpoint + "/_ossd/nope", timeout=10).status_code == 404
 
 
+@pytest.mark.single_node
 def test_ready_is_503_when_the_blob_store_cannot_write(server):
     blobs = server.data_dir / "blobs"
     moved = server.data_dir / "blobs.away"
@@ -123,6 +124,7 @@ def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+@pytest.mark.single_node
 def test_metrics_move_with_the_requests_made(server):
     auth = oss2.Auth(server.ak, server.sk)
     name = unique_bucket("metrics")
@@ -172,6 +174,7 @@ def test_metrics_move_with_the_requests_made(server):
     assert value(after, "ossd_store_errors_total") == 0
 
 
+@pytest.mark.single_node
 def test_metrics_bearer_token(tmp_path):
     s = start(tmp_path, "--metrics-token", "s3cret-metrics-token")
     try:
@@ -200,6 +203,7 @@ def access_lines(server):
     return out
 
 
+@pytest.mark.single_node
 def test_json_access_log_one_line_per_request_and_no_secrets(tmp_path):
     s = start(tmp_path, "--log-format", "json")
     try:
