@@ -5,6 +5,8 @@ pub mod auth;
 pub mod checksum;
 pub mod cors;
 pub mod error;
+// PostObject: the streaming multipart/form-data parser.
+pub mod form;
 pub mod names;
 pub mod post_policy;
 pub mod query;

@@ -11,6 +11,7 @@ pub mod callbacks;
 pub mod context;
 pub mod credentials;
 pub mod handlers;
+pub mod limits;
 pub mod response;
 pub mod server;
 pub mod service;

@@ -17,6 +17,8 @@ pub struct ServerConfig {
     pub credentials: CredentialProvider,
     /// `host:port` shown as the bucket endpoint in listings (oss2's test harness reuses it).
     pub public_endpoint: String,
+    /// Connection, timeout and size bounds (see `limits`).
+    pub limits: crate::limits::Limits,
 }
 
 pub struct AppState {

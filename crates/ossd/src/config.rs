@@ -46,8 +46,31 @@ pub struct ServeArgs {
     pub callback: CallbackArgs,
     /// STS: key that signs security tokens, shared by every node that must accept them (at
     /// least 16 characters) [default: DATA/sts_token_key, created on first start].
+    /// Prefer `--sts-secret-file` or the environment: argv is visible to every local user.
     #[arg(long, env = "OSSD_STS_SECRET", hide_env_values = true)]
     pub sts_secret: Option<String>,
+    /// STS: file holding the token key (a trailing newline is ignored), e.g. a Docker secret.
+    #[arg(long, env = "OSSD_STS_SECRET_FILE", conflicts_with = "sts_secret")]
+    pub sts_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Connection bounds of `ossd serve` (see `ossd_server::limits::Limits` for the defaults' reasons).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LimitArgs {
+    /// Connections served at once; further ones wait in the accept backlog [default: 4096].
+    #[arg(long, env = "OSSD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers [default: 30].
+    #[arg(long, env = "OSSD_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection with no request in flight may stay open [default: 75].
+    #[arg(long, env = "OSSD_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may send nothing before it is abandoned [default: 60].
+    #[arg(long, env = "OSSD_BODY_STALL_TIMEOUT_SECS")]
+    pub body_stall_timeout_secs: Option<u64>,
 }
 
 /// Upload-callback options of `ossd serve`.
@@ -106,6 +129,10 @@ pub struct FileConfig {
     pub callback_deny: Vec<String>,
     pub callback_log_keep: Option<usize>,
     pub callback_log_max_age_days: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub body_stall_timeout_secs: Option<u64>,
     /// STS: `[sts]` with `secret` and `[[sts.roles]]`.
     pub sts: Option<StsFileConfig>,
 }
@@ -201,6 +228,13 @@ pub struct Settings {
     pub log: String,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
+    pub limits: ossd_server::limits::Limits,
+}
+
+/// A secret kept in a file (Docker/Kubernetes secrets): its contents without the trailing newline.
+pub fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +289,30 @@ impl Settings {
                 cb.callback_log_max_age_days.or(file.callback_log_max_age_days).unwrap_or(30) * 86_400,
             ),
         };
+        let sts_secret = match (&args.sts_secret_file, args.sts_secret) {
+            (Some(path), _) => Some(read_secret_file(path)?),
+            (None, secret) => secret,
+        };
+        let defaults = ossd_server::limits::Limits::default();
+        let secs = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
+            flag.or(file).map(|s| std::time::Duration::from_secs(s.max(1))).unwrap_or(default)
+        };
+        let la = args.limits;
+        let limits = ossd_server::limits::Limits {
+            max_connections: la.max_connections.or(file.max_connections).unwrap_or(defaults.max_connections).max(1),
+            header_read_timeout: secs(
+                la.header_read_timeout_secs,
+                file.header_read_timeout_secs,
+                defaults.header_read_timeout,
+            ),
+            idle_timeout: secs(la.idle_timeout_secs, file.idle_timeout_secs, defaults.idle_timeout),
+            body_stall_timeout: secs(
+                la.body_stall_timeout_secs,
+                file.body_stall_timeout_secs,
+                defaults.body_stall_timeout,
+            ),
+            ..defaults
+        };
         Ok(Settings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             data: args.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
@@ -265,7 +323,8 @@ impl Settings {
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             callback,
-            sts: StsSettings::resolve(file.sts, args.sts_secret)?,
+            sts: StsSettings::resolve(file.sts, sts_secret)?,
+            limits,
         })
     }
 }

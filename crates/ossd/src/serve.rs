@@ -61,6 +61,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         vhosts: VirtualHosts::with_domains(&settings.domains).with_cnames(&settings.cnames)?,
         credentials,
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
+        limits: settings.limits,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });

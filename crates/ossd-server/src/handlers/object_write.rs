@@ -15,7 +15,6 @@ use crate::context::RequestContext;
 use crate::response::{self, Body};
 use crate::state::AppState;
 use http::Response;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 use ossd_proto::OssError;
@@ -141,7 +140,13 @@ pub fn declared_length(ctx: &RequestContext) -> Result<Option<u64>, OssError> {
 pub async fn receive_body(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<StoredBody, OssError> {
     let declared = declared_length(ctx)?;
     body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
-    let stored = body::store_stream(state.blobs.as_ref(), body.into_data_stream(), MAX_OBJECT_SIZE, declared).await?;
+    let stored = body::store_stream(
+        state.blobs.as_ref(),
+        crate::limits::StallGuarded::new(body, state.config.limits.body_stall_timeout),
+        MAX_OBJECT_SIZE,
+        declared,
+    )
+    .await?;
     if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
         state.reclaim(vec![stored.blob]).await;
         return Err(e);
@@ -351,7 +356,7 @@ pub async fn delete_multiple(
     ctx: &RequestContext,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
-    let text = read_xml_body(body, MAX_DELETE_BODY).await?;
+    let text = read_xml_body(state, body, MAX_DELETE_BODY).await?;
     if let Some(md5) = ctx.header("content-md5") {
         use base64::Engine;
         let actual = base64::engine::general_purpose::STANDARD.encode(Md5::digest(text.as_bytes()));
