@@ -18,6 +18,12 @@ fn may_set_tags(endpoint: Endpoint) -> bool {
     )
 }
 
+/// Operations that may set the new object's ACL (`x-oss-object-acl`): OSS requires
+/// `oss:PutObjectAcl` for that, so a token allowed only `oss:PutObject` cannot publish.
+fn may_set_acl(endpoint: Endpoint) -> bool {
+    may_set_tags(endpoint)
+}
+
 /// The request-level check: nothing to do unless the caller used a security token.
 pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError> {
     let Some(token) = ctx.identity.as_ref().and_then(|i| i.security_token.as_deref()) else { return Ok(()) };
@@ -47,6 +53,13 @@ pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError>
     if may_set_tags(ctx.endpoint) && ctx.headers.contains_key("x-oss-tagging") {
         principal.require(
             "oss:PutObjectTagging",
+            &Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
+            ctx,
+        )?;
+    }
+    if may_set_acl(ctx.endpoint) && ctx.headers.contains_key("x-oss-object-acl") {
+        principal.require(
+            "oss:PutObjectAcl",
             &Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
             ctx,
         )?;

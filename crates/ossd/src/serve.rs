@@ -57,6 +57,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let config = ServerConfig {
+        owner_id: ossd_proto::names::owner_account_id(&credentials.root.access_key_id),
         region: settings.region.clone(),
         vhosts: VirtualHosts::with_domains(&settings.domains).with_cnames(&settings.cnames)?,
         credentials,

@@ -158,12 +158,27 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("response-content-encoding", "content-encoding"),
 ];
 
+/// Response-header overrides are for signed requests only: anonymous ones could otherwise serve
+/// an uploaded file as, say, `text/html` from the API origin (EC 0017-00000902).
+fn check_overrides_signed(ctx: &RequestContext) -> Result<(), OssError> {
+    if ctx.identity.is_none() && OVERRIDES.iter().any(|(param, _)| ctx.query.get(param).is_some()) {
+        return Err(OssError::new(
+            400,
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        )
+        .with_ec("0017-00000902"));
+    }
+    Ok(())
+}
+
 pub async fn get_object(
     state: &AppState,
     ctx: &RequestContext,
     bucket: &BucketRecord,
 ) -> Result<Response<Body>, OssError> {
     let key = ctx.key()?;
+    check_overrides_signed(ctx)?;
     let o = load_readable(state, ctx, bucket, key).await?;
     if let Precondition::NotModified = check_conditions(ctx, &o, "")? {
         let mut r = response::status(304);
