@@ -93,8 +93,13 @@ pub struct CallbackArgs {
     /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
     #[arg(long = "callback-allow", env = "OSSD_CALLBACK_ALLOW", value_delimiter = ',')]
     pub callback_allow: Vec<String>,
-    /// Callback destinations denied (CIDR, IP, host or *.domain), on top of link-local and
-    /// cloud metadata addresses, which are always denied.
+    /// Without an allow list: `private` reaches loopback and private addresses too, `public`
+    /// public unicast addresses only (as OSS) [default: private when listening on loopback
+    /// only, public otherwise].
+    #[arg(long, env = "OSSD_CALLBACK_SCOPE")]
+    pub callback_scope: Option<String>,
+    /// Callback destinations denied (CIDR, IP, host or *.domain), on top of link-local, cloud
+    /// metadata, multicast, broadcast and 0.0.0.0/8 addresses, which are always denied.
     #[arg(long = "callback-deny", env = "OSSD_CALLBACK_DENY", value_delimiter = ',')]
     pub callback_deny: Vec<String>,
     /// Callback log entries kept regardless of age [default: 100000].
@@ -127,6 +132,7 @@ pub struct FileConfig {
     pub callback_allow: Vec<String>,
     #[serde(default)]
     pub callback_deny: Vec<String>,
+    pub callback_scope: Option<String>,
     pub callback_log_keep: Option<usize>,
     pub callback_log_max_age_days: Option<u64>,
     pub max_connections: Option<usize>,
@@ -245,6 +251,8 @@ pub struct CallbackSettings {
     pub public_key_url: Option<String>,
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+    /// `None`: from the listen address.
+    pub scope: Option<ossd_callback::deliver::Scope>,
     pub log_keep: usize,
     pub log_max_age: std::time::Duration,
 }
@@ -284,6 +292,11 @@ impl Settings {
             public_key_url: cb.callback_public_key_url.or(file.callback_public_key_url),
             allow: if cb.callback_allow.is_empty() { file.callback_allow } else { cb.callback_allow },
             deny: if cb.callback_deny.is_empty() { file.callback_deny } else { cb.callback_deny },
+            scope: cb
+                .callback_scope
+                .or(file.callback_scope)
+                .map(|s| ossd_callback::deliver::Scope::parse(&s))
+                .transpose()?,
             log_keep: cb.callback_log_keep.or(file.callback_log_keep).unwrap_or(100_000),
             log_max_age: std::time::Duration::from_secs(
                 cb.callback_log_max_age_days.or(file.callback_log_max_age_days).unwrap_or(30) * 86_400,

@@ -1,7 +1,7 @@
 //! `ossd serve`: open the stores, sweep orphans, bind, serve until SIGINT/SIGTERM.
 
 use crate::config::{ServeArgs, Settings};
-use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
+use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy, Scope};
 use ossd_callback::sign::CallbackSigner;
 use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
@@ -65,6 +65,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         limits: settings.limits,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
+    println!("callback destinations: {}", callbacks.deliverer.config().policy.describe());
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
     tokio::spawn(sweep_orphans_periodically(state.clone()));
@@ -85,7 +86,8 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
         .public_key_url
         .clone()
         .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
-    let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
+    let scope = cb.scope.unwrap_or_else(|| Scope::for_listen_address(settings.listen.ip()));
+    let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?.with_scope(scope);
     let config =
         DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
     let public_key_pem = signer.public_key_pem();
