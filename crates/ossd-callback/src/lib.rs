@@ -8,8 +8,11 @@
 //! - [`deliver`]: the pooled HTTP client, destination policy, timeouts, failover, and the
 //!   outcome that becomes the uploader's 200 or 203.
 
+#[cfg(feature = "deliver")]
 pub mod deliver;
 pub mod render;
+#[cfg(feature = "deliver")]
 pub mod sign;
 pub mod spec;
+#[cfg(feature = "deliver")]
 pub mod verify;

@@ -128,7 +128,12 @@ impl FormParser {
         }
     }
 
-    /// True while the parser wants more bytes to produce its next event.
+    /// Bytes held, waiting for the rest of an element (bounded by the limits).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True once the file part has ended (nothing more will be parsed).
     pub fn is_done(&self) -> bool {
         self.state == State::Done
     }
@@ -240,18 +245,13 @@ impl FormParser {
                     }
                 },
                 State::FileData => match find(&self.buf, &self.delimiter) {
-                    Some(i) => {
-                        let data: Vec<u8> = self.buf.drain(..i).collect();
+                    // The data before the closing delimiter first; the end on the next call.
+                    Some(0) => {
                         self.buf.clear();
                         self.state = State::Done;
-                        if data.is_empty() {
-                            return Ok(Some(FormEvent::FileEnd));
-                        }
-                        // FileEnd follows on the next call.
-                        self.state = State::FileData;
-                        self.buf.extend_from_slice(&self.delimiter);
-                        return Ok(Some(FormEvent::FileData(data)));
+                        return Ok(Some(FormEvent::FileEnd));
                     }
+                    Some(i) => return Ok(Some(FormEvent::FileData(self.buf.drain(..i).collect()))),
                     None => {
                         let keep = self.delimiter.len() - 1;
                         if self.buf.len() > keep {

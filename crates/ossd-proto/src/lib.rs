@@ -12,6 +12,8 @@ pub mod post_policy;
 pub mod query;
 // STS: RAM policies and AssumeRole's tokens and wire format.
 pub mod ram;
+// Range and If-* headers.
+pub mod request_headers;
 pub mod route;
 pub mod sts;
 pub mod timefmt;
