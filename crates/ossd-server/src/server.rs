@@ -1,12 +1,15 @@
 //! Accepting connections: HTTP/1.1 on hyper, TCP_NODELAY, graceful shutdown, and the connection
 //! bounds of [`Limits`]: a cap on concurrent connections (excess ones wait in the accept
-//! backlog), hyper's header-read timeout and head-size limits, and an idle timeout.
+//! backlog), hyper's head-size and header-count limits, a header-read deadline and an idle
+//! timeout. Both timeouts are kept here rather than by hyper, whose header-read timer also runs
+//! while a keep-alive connection waits for its next request (it would cut every idle
+//! connection at the header deadline).
 
 use crate::service;
 use crate::state::AppState;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::io;
@@ -61,9 +64,9 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl F
         let io = TokioIo::new(TrackedIo { inner: stream, activity: activity.clone() });
         let conn = http1::Builder::new()
             .keep_alive(true)
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            .header_read_timeout(None)
             .max_buf_size(limits.max_head_bytes.max(8192))
+            .max_header_size(limits.max_head_bytes)
             .max_headers(limits.max_headers)
             .serve_connection(io, svc);
         let conn = graceful.watch(conn);
@@ -76,8 +79,8 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl F
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 }
-                _ = activity.idle_for(limits.idle_timeout) => {
-                    tracing::debug!(peer = %peer, "closing an idle connection");
+                why = activity.expired(limits.header_read_timeout, limits.idle_timeout) => {
+                    tracing::debug!(peer = %peer, why, "closing a connection");
                 }
             }
         });
@@ -91,33 +94,74 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl F
     }
 }
 
-/// When a connection last moved bytes, and how many of its requests are being handled.
+/// When a connection last moved bytes, whether a request head is being received (and since
+/// when), and how many of its requests are being handled.
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    /// Since when the next request's head has been arriving; [`NO_HEAD`] between requests. A new
+    /// connection starts at 0: one that never sends a complete head has the header deadline.
+    head_since_ms: AtomicU64,
     in_flight: AtomicUsize,
 }
 
+const NO_HEAD: u64 = u64::MAX;
+
 impl Activity {
     fn new() -> Activity {
-        Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicUsize::new(0) }
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            head_since_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
     }
 
     fn touch(&self) {
-        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// Resolves once the connection has had no request in flight and no bytes moving for
-    /// `idle`. A request being handled is bounded by its own timeouts (body stall, callback),
-    /// never by this one.
-    async fn idle_for(&self, idle: Duration) {
+    /// Bytes arrived: between requests they are the start of the next head.
+    fn read(&self) {
+        let now = self.now_ms();
+        self.last_ms.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            let _ = self.head_since_ms.compare_exchange(NO_HEAD, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves, naming the reason, once no request is in flight and either a head has been
+    /// arriving for longer than `header` or nothing has moved for `idle`. A request being
+    /// handled is bounded by its own timeouts (body stall, callback), never by these.
+    async fn expired(&self, header: Duration, idle: Duration) -> &'static str {
+        let (header, idle) = (header.as_millis() as u64, idle.as_millis() as u64);
         loop {
-            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let quiet = self.start.elapsed().saturating_sub(last);
-            if quiet >= idle && self.in_flight.load(Ordering::Relaxed) == 0 {
-                return;
-            }
-            tokio::time::sleep(idle.saturating_sub(quiet).max(Duration::from_millis(100))).await;
+            let now = self.now_ms();
+            let wait = if self.in_flight.load(Ordering::Relaxed) > 0 {
+                header.min(idle)
+            } else {
+                match self.head_since_ms.load(Ordering::Relaxed) {
+                    NO_HEAD => {
+                        let quiet = now.saturating_sub(self.last_ms.load(Ordering::Relaxed));
+                        if quiet >= idle {
+                            return "idle timeout";
+                        }
+                        idle - quiet
+                    }
+                    since => {
+                        let taken = now.saturating_sub(since);
+                        if taken >= header {
+                            return "header read timeout";
+                        }
+                        header - taken
+                    }
+                }
+            };
+            tokio::time::sleep(Duration::from_millis(wait.max(50))).await;
         }
     }
 }
@@ -128,6 +172,7 @@ struct InFlight(Arc<Activity>);
 impl InFlight {
     fn enter(activity: Arc<Activity>) -> InFlight {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.head_since_ms.store(NO_HEAD, Ordering::Relaxed);
         InFlight(activity)
     }
 }
@@ -150,7 +195,7 @@ impl AsyncRead for TrackedIo {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.read();
         }
         r
     }
