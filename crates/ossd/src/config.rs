@@ -394,4 +394,30 @@ mod tests {
         big.callback.callback_max_response_bytes = Some(4 * 1024 * 1024);
         assert!(Settings::resolve(big).is_err());
     }
+
+    #[test]
+    fn limits_scope_and_secret_files() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.limits.max_connections, ossd_server::limits::Limits::default().max_connections);
+        assert_eq!(s.callback.scope, None, "from the listen address");
+
+        let path = with_file("max_connections = 7\nidle_timeout_secs = 9\ncallback_scope = \"public\"\n", "limits");
+        let mut args = ServeArgs { config: Some(path.clone()), ..Default::default() };
+        args.limits.header_read_timeout_secs = Some(3);
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.limits.max_connections, 7);
+        assert_eq!(s.limits.idle_timeout.as_secs(), 9);
+        assert_eq!(s.limits.header_read_timeout.as_secs(), 3);
+        assert_eq!(s.callback.scope, Some(ossd_callback::deliver::Scope::Public));
+        let _ = std::fs::remove_file(path);
+
+        let bad = with_file("callback_scope = \"everywhere\"\n", "scope");
+        assert!(Settings::resolve(ServeArgs { config: Some(bad.clone()), ..Default::default() }).is_err());
+        let _ = std::fs::remove_file(bad);
+
+        let secret = with_file("from-a-file-0123456789\n", "secret");
+        let s = Settings::resolve(ServeArgs { sts_secret_file: Some(secret.clone()), ..Default::default() }).unwrap();
+        assert_eq!(s.sts.secret.as_deref(), Some("from-a-file-0123456789"), "trailing newline dropped");
+        let _ = std::fs::remove_file(secret);
+    }
 }

@@ -65,7 +65,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         limits: settings.limits,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
-    println!("callback destinations: {}", callbacks.deliverer.config().policy.describe());
+    // On stderr with the log (stdout carries only the listening line, which scripts parse).
+    tracing::info!("callback destinations: {}", callbacks.deliverer.config().policy.describe());
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
     tokio::spawn(sweep_orphans_periodically(state.clone()));

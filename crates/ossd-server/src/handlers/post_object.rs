@@ -198,11 +198,10 @@ pub async fn receive_form(
     // STS: temporary credentials may upload only where their policies allow.
     let token = fields.get("x-oss-security-token");
     crate::authz::check(state, token, "oss:PutObject", &bucket.name, Some(&key), ctx)?;
-    if fields.get("x-oss-tagging").is_some() {
-        crate::authz::check(state, token, "oss:PutObjectTagging", &bucket.name, Some(&key), ctx)?;
-    }
-    if fields.get("x-oss-object-acl").is_some() {
-        crate::authz::check(state, token, "oss:PutObjectAcl", &bucket.name, Some(&key), ctx)?;
+    for (field, action) in crate::authz::ATTRIBUTE_ACTIONS {
+        if fields.get(field).is_some() {
+            crate::authz::check(state, token, action, &bucket.name, Some(&key), ctx)?;
+        }
     }
     let mut limit = MAX_OBJECT_SIZE;
     let mut min = 0;
