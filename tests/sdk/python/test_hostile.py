@@ -315,6 +315,14 @@ def test_ten_thousand_tiny_fields(env):
     resp_error(resp, 400, "FieldItemTooLong")
 
 
+def test_form_metadata_is_bounded_like_headers(env):
+    policy = policy_b64([{"bucket": env.bucket}])
+    fields = [("key", "meta.txt"), *v1_post_fields(env.server.ak, env.server.sk, policy),
+              *[(f"x-oss-meta-m{i}", "v" * 1000) for i in range(9)]]
+    resp_error(post_form(env, env.bucket, fields), 400, "InvalidArgument")
+    assert not env.root.object_exists("meta.txt")
+
+
 def test_anonymous_post_to_a_private_bucket_reads_no_file(env):
     before = env.blob_count()
     # A 64 MiB file after a small anonymous form: refused at the file part, before its bytes.

@@ -96,21 +96,26 @@ pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
     Ok(())
 }
 
+/// User metadata (`x-oss-meta-*` names without the prefix, and values) totals at most 8 KB,
+/// from headers and PostObject form fields alike.
+pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssError> {
+    let size: usize =
+        headers.iter().filter_map(|(n, v)| n.strip_prefix("x-oss-meta-").map(|m| m.len() + v.len())).sum();
+    if size > MAX_USER_META {
+        return Err(OssError::invalid_argument("Your metadata headers exceed the maximum allowed metadata size."));
+    }
+    Ok(())
+}
+
 pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssError> {
     let mut headers = BTreeMap::new();
-    let mut meta_size = 0;
     for (name, value) in ctx.headers.iter() {
         let n = name.as_str();
-        if n.starts_with("x-oss-meta-") {
-            meta_size += n.len() - "x-oss-meta-".len() + value.len();
-            headers.insert(n.to_string(), header_text(value));
-        } else if STORED_HEADERS.contains(&n) {
+        if n.starts_with("x-oss-meta-") || STORED_HEADERS.contains(&n) {
             headers.insert(n.to_string(), header_text(value));
         }
     }
-    if meta_size > MAX_USER_META {
-        return Err(OssError::invalid_argument("Your metadata headers exceed the maximum allowed metadata size."));
-    }
+    check_user_meta(&headers)?;
     Ok(WriteAttrs {
         content_type: content_type_for(ctx, key),
         acl: object_acl_header(ctx)?,

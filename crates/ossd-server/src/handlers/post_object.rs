@@ -2,7 +2,7 @@
 //! anonymous on a public-read-write bucket. Fields are read until the `file` field, whose bytes
 //! stream straight into a blob; anything after it is ignored, as OSS does.
 
-use super::object_write::{WriteAttrs, check_tags, publish, simple_record};
+use super::object_write::{WriteAttrs, check_tags, check_user_meta, publish, simple_record};
 use crate::access;
 use crate::body::{self, MAX_OBJECT_SIZE};
 use crate::callbacks;
@@ -96,6 +96,7 @@ fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssEr
             headers.insert(k.clone(), v.clone());
         }
     }
+    check_user_meta(&headers)?;
     let acl = match fields.get("x-oss-object-acl") {
         None => access::DEFAULT.to_string(),
         Some(a) if access::is_object_acl(a) => a.to_string(),
