@@ -403,6 +403,18 @@ pub struct DeliveryConfig {
     pub policy: DestinationPolicy,
     /// Where receivers download the public key; sent base64-encoded in `x-oss-pub-key-url`.
     pub public_key_url: String,
+    /// Extra trusted roots for HTTPS receivers (`--callback-ca-file`), added to the built-in
+    /// ones: development receivers use self-signed or mkcert certificates.
+    pub extra_roots: Vec<reqwest::Certificate>,
+}
+
+/// The certificates of a PEM bundle, for [`DeliveryConfig::extra_roots`]; at least one.
+pub fn parse_root_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if roots.is_empty() {
+        return Err("no certificate found".into());
+    }
+    Ok(roots)
 }
 
 impl Default for DeliveryConfig {
@@ -412,6 +424,7 @@ impl Default for DeliveryConfig {
             max_response_bytes: 1024 * 1024,
             policy: DestinationPolicy::default(),
             public_key_url: String::new(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -427,11 +440,33 @@ pub struct Attempt {
     pub latency_ms: u64,
     /// Bytes of answer body read.
     pub response_bytes: usize,
+    /// The receiver's `Content-Type`, when it answered (for `ossd callbacks show`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The receiver's `Location`, when it answered with one (a redirect, never followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The start of a 200 answer that was refused (not JSON), for `ossd callbacks show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_head: Option<String>,
     /// For a destination the policy refused: the rule that refused it and the flag that would
     /// allow it (the uploader's message keeps OSS's wording; this is for the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
 }
+
+/// What the receiver's answer looked like, kept in the [`Attempt`].
+#[derive(Default)]
+struct AnswerTrace {
+    status: Option<u16>,
+    read: usize,
+    content_type: Option<String>,
+    location: Option<String>,
+    answer_head: Option<String>,
+}
+
+/// Bytes of a refused answer kept in [`Attempt::answer_head`].
+const ANSWER_HEAD_BYTES: usize = 256;
 
 /// The result of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,7 +537,11 @@ impl Deliverer {
     pub fn new(config: DeliveryConfig, signer: Arc<CallbackSigner>) -> Self {
         let policy = Arc::new(config.policy.clone());
         let build = |sni: bool| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder();
+            for root in &config.extra_roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
                 .use_rustls_tls()
                 .tls_sni(sni)
                 .redirect(reqwest::redirect::Policy::none())
@@ -536,19 +575,22 @@ impl Deliverer {
         let mut last = None;
         for url in &spec.urls {
             let start = Instant::now();
-            let (status, read, result) = self.attempt(spec, url, body.clone(), request_id, start).await;
+            let (trace, result) = self.attempt(spec, url, body.clone(), request_id, start).await;
             let latency_ms = start.elapsed().as_millis() as u64;
             tracing::info!(
-                url = %url, status, latency_ms, response_bytes = read,
+                url = %url, status = trace.status, latency_ms, response_bytes = trace.read,
                 error = result.as_ref().err().map(|f| f.message.as_str()),
                 request_id, "callback attempt"
             );
             attempts.push(Attempt {
                 url: url.to_string(),
-                status,
+                status: trace.status,
                 error: result.as_ref().err().map(|f| f.message.clone()),
                 latency_ms,
-                response_bytes: read,
+                response_bytes: trace.read,
+                content_type: trace.content_type,
+                location: trace.location,
+                answer_head: trace.answer_head,
                 refused: result.as_ref().err().and_then(|f| f.refused.clone()),
             });
             match result {
@@ -560,7 +602,7 @@ impl Deliverer {
         Delivery { attempts, outcome: Outcome::Failed { message: f.message, ec: f.ec } }
     }
 
-    /// One URL: `(status, body bytes read, answer or failure)`.
+    /// One URL: what the answer looked like, and the answer or the failure.
     async fn attempt(
         &self,
         spec: &CallbackSpec,
@@ -568,17 +610,17 @@ impl Deliverer {
         body: Bytes,
         request_id: &str,
         start: Instant,
-    ) -> (Option<u16>, usize, Result<Bytes, Failure>) {
+    ) -> (AnswerTrace, Result<Bytes, Failure>) {
         // IP literals never reach the resolver: judge them here. Names are judged here (for a
         // clear message) and again, with their addresses, by the resolver.
-        let Some(host) = url.host_str() else { return (None, 0, Err(Failure::status(CONNECT_FAILED))) };
+        let Some(host) = url.host_str() else { return (AnswerTrace::default(), Err(Failure::status(CONNECT_FAILED))) };
         let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>();
         let pre = match literal {
             Ok(ip) => self.config.policy.check(None, ip),
             Err(_) => self.config.policy.check_host(host),
         };
         if let Err(d) = pre {
-            return (None, 0, Err(denied_failure(&d)));
+            return (AnswerTrace::default(), Err(denied_failure(&d)));
         }
 
         let client = if spec.sni { &self.client_sni } else { &self.client_no_sni };
@@ -593,15 +635,27 @@ impl Deliverer {
         if let Some(h) = &spec.host {
             req = req.header(HOST, h.as_str());
         }
+        for (name, value) in &spec.additional_headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        if let Some(policy) = &spec.policy {
+            // Not an OSS header: lets `ossd callback-inspect` show which bucket policy was used.
+            // `x-oss-` names cannot come from additionalHeaders, so it cannot be spoofed.
+            req = req.header("x-oss-callback-policy", policy.as_str());
+        }
         let req = req.body(body);
 
         let cap = self.config.max_response_bytes;
-        let mut status = None;
-        let mut read = 0usize;
+        let mut trace = AnswerTrace::default();
         let exchange = async {
             let mut resp = req.send().await.map_err(|e| transport_failure(&e))?;
             let code = resp.status().as_u16();
-            status = Some(code);
+            let header_text = |name| {
+                resp.headers().get(name).map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            trace.status = Some(code);
+            trace.content_type = header_text(CONTENT_TYPE);
+            trace.location = header_text(http::header::LOCATION);
             if code != 200 {
                 return Err(Failure::status(format!("Error status : {code}.")));
             }
@@ -618,12 +672,14 @@ impl Deliverer {
             while let Some(chunk) = resp.chunk().await.map_err(|e| transport_failure(&e))? {
                 let room = cap + 1 - buf.len();
                 buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                read = buf.len();
+                trace.read = buf.len();
                 if buf.len() > cap {
                     return Err(Failure::status(TOO_LONG));
                 }
             }
             if serde_json::from_slice::<serde::de::IgnoredAny>(&buf).is_err() {
+                trace.answer_head =
+                    Some(String::from_utf8_lossy(&buf[..buf.len().min(ANSWER_HEAD_BYTES)]).into_owned());
                 return Err(Failure { message: NOT_JSON.into(), ec: EC_NOT_JSON, refused: None });
             }
             Ok(buf.freeze())
@@ -642,7 +698,7 @@ impl Deliverer {
                 refused: None,
             }),
         };
-        (status, read, result)
+        (trace, result)
     }
 }
 

@@ -7,9 +7,17 @@
 //! - [`verify`]: verification for people who write callback receivers (public API).
 //! - [`deliver`]: the pooled HTTP client, destination policy, timeouts, failover, and the
 //!   outcome that becomes the uploader's 200 or 203.
+//! - [`policy`]: bucket callback policies (named callbacks an upload refers to).
+//! - [`oss_mode`]: `--callback-mode oss`, refusing up front what real OSS refuses.
+//! - [`diagnose`]: the common mistakes visible in a logged callback.
 
 #[cfg(feature = "deliver")]
 pub mod deliver;
+#[cfg(feature = "deliver")]
+pub mod diagnose;
+#[cfg(feature = "deliver")]
+pub mod oss_mode;
+pub mod policy;
 pub mod render;
 #[cfg(feature = "deliver")]
 pub mod sign;

@@ -95,13 +95,13 @@ impl CallbackParams {
     }
 
     /// Decodes and validates both parameters.
-    pub fn decode(&self) -> Result<(CallbackSpec, CallbackVars), OssError> {
-        let spec = CallbackSpec::decode(&self.callback)?;
+    pub fn decode(&self) -> Result<(CallbackConfig, CallbackVars), OssError> {
+        let config = CallbackConfig::decode(&self.callback)?;
         let vars = match &self.callback_var {
             Some(v) => CallbackVars::decode(v)?,
             None => CallbackVars::default(),
         };
-        Ok((spec, vars))
+        Ok((config, vars))
     }
 }
 
@@ -154,6 +154,150 @@ impl BodyType {
     }
 }
 
+/// Most `additionalHeaders` entries (OSS's documented limit).
+pub const MAX_ADDITIONAL_HEADERS: usize = 10;
+
+/// What a decoded `callback` parameter asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackConfig {
+    /// `callbackUrl` missing or empty: "no callback is configured" (EC 0007-00000004's page), so
+    /// the upload answers as a plain upload.
+    NotConfigured,
+    /// `{"callbackPolicy":"name"}`: the bucket callback policy of that name supplies the
+    /// `callback` and `callback-var` parameters; every other field is ignored.
+    Policy(String),
+    /// A callback to deliver.
+    Spec(CallbackSpec),
+}
+
+impl CallbackConfig {
+    /// Decodes the base64 `callback` parameter. The size, base64 and JSON checks come first;
+    /// then `callbackPolicy` (a non-empty string) wins over everything else; then a missing or
+    /// empty `callbackUrl` means no callback; then the checks of [`CallbackSpec::decode`].
+    pub fn decode(b64: &str) -> Result<CallbackConfig, OssError> {
+        let (obj, text) = decode_object(b64, ARG_CALLBACK, CALLBACK_ECS)?;
+        match obj.get("callbackPolicy") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(name)) if !name.trim().is_empty() => {
+                return Ok(CallbackConfig::Policy(name.trim().to_string()));
+            }
+            Some(_) => return Err(callback_error("The callbackPolicy is invalid.", None, &text)),
+        }
+        match obj.get("callbackUrl") {
+            None | Some(Value::Null) => return Ok(CallbackConfig::NotConfigured),
+            Some(Value::String(s)) if s.split(';').all(|u| u.trim().is_empty()) => {
+                return Ok(CallbackConfig::NotConfigured);
+            }
+            Some(_) => {}
+        }
+        CallbackSpec::from_object(&obj, &text).map(CallbackConfig::Spec)
+    }
+}
+
+/// The size, base64 and JSON-object checks of both parameters (`arg` is `callback` or
+/// `callback-var`; `ecs` their three EC codes in that order): the object and its text (for
+/// `ArgumentValue`).
+fn decode_object(
+    b64: &str,
+    arg: &'static str,
+    ecs: [&str; 3],
+) -> Result<(serde_json::Map<String, Value>, String), OssError> {
+    if b64.len() > MAX_PARAM_BYTES {
+        return Err(arg_error(
+            arg,
+            format!("The {arg} parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
+            Some(ecs[0]),
+            b64,
+        ));
+    }
+    let raw = B64
+        .decode(b64.as_bytes())
+        .map_err(|_| arg_error(arg, format!("The {arg} parameter is not valid base64."), Some(ecs[1]), b64))?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let not_json = || arg_error(arg, format!("The {arg} configuration is not json format."), Some(ecs[2]), &text);
+    let Ok(json) = std::str::from_utf8(&raw) else { return Err(not_json()) };
+    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else { return Err(not_json()) };
+    Ok((obj, text))
+}
+
+const CALLBACK_ECS: [&str; 3] = ["0007-00000001", "0007-00000002", "0007-00000003"];
+const CALLBACK_VAR_ECS: [&str; 3] = ["0007-00000101", "0007-00000102", "0007-00000103"];
+
+/// Headers the callback request sets itself (framing, signature, `callbackHost`,
+/// `callbackBodyType`): an `additionalHeaders` entry may not replace them. OSS documents no such
+/// rule; two `Content-Length`s or a second `authorization` would only break the callback.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "authorization",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
+/// Validates `additionalHeaders` (EC pages 0007-00000021…26): a JSON object of at most
+/// [`MAX_ADDITIONAL_HEADERS`] string values, keys non-empty, made of letters, digits and `-`,
+/// not starting with `x-oss-`, values without CR or LF. Names are kept lower-case.
+fn additional_headers(v: Option<&Value>, text: &str) -> Result<Vec<(String, String)>, OssError> {
+    let bad = |msg: String, ec: Option<&str>| callback_error(msg, ec, text);
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(bad("The additionalHeaders must be a JSON object.".into(), Some("0007-00000021"))),
+    };
+    if obj.len() > MAX_ADDITIONAL_HEADERS {
+        // The page for this limit does not name its EC code.
+        return Err(bad(
+            format!("The additionalHeaders has {} entries, the limit is {MAX_ADDITIONAL_HEADERS}.", obj.len()),
+            None,
+        ));
+    }
+    let mut out = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        let name = k.to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(bad("The additionalHeaders has an empty key.".into(), Some("0007-00000023")));
+        }
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(bad(
+                format!("The additionalHeaders key {k:?} has a character other than 0-9, a-z and -."),
+                None,
+            ));
+        }
+        if name.starts_with("x-oss-") {
+            return Err(bad(
+                format!("The additionalHeaders key {k:?} must not start with x-oss-."),
+                Some("0007-00000026"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            return Err(bad(
+                format!("The additionalHeaders key {k:?} is a header the callback request sets itself."),
+                None,
+            ));
+        }
+        let Value::String(value) = v else {
+            return Err(bad(format!("The additionalHeaders value of {k:?} must be a string."), None));
+        };
+        if value.contains(['\r', '\n']) {
+            return Err(bad(
+                format!("The additionalHeaders value of {k:?} must not contain CR or LF."),
+                Some("0007-00000025"),
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(bad(format!("The additionalHeaders value of {k:?} is not a valid header value."), None));
+        }
+        out.push((name, value.clone()));
+    }
+    Ok(out)
+}
+
 /// A decoded and validated `callback` parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackSpec {
@@ -167,46 +311,41 @@ pub struct CallbackSpec {
     pub body_type: BodyType,
     /// `callbackSNI`: send TLS SNI to HTTPS receivers.
     pub sni: bool,
+    /// `additionalHeaders`: extra request headers for the receiver (lower-case names).
+    pub additional_headers: Vec<(String, String)>,
+    /// The bucket callback policy this callback came from (`callbackPolicy`), if any.
+    pub policy: Option<String>,
 }
 
 impl CallbackSpec {
-    /// Decodes the base64 `callback` parameter and applies every check of callback.md §2.5 /
-    /// §5.1, in this order:
+    /// Decodes a `callback` parameter that must describe a callback to deliver (stored bucket
+    /// callback policies, the callback log): a `callbackPolicy` or a missing `callbackUrl` is an
+    /// error here. See [`CallbackConfig::decode`] for an upload's parameter.
+    pub fn decode(b64: &str) -> Result<CallbackSpec, OssError> {
+        let (obj, text) = decode_object(b64, ARG_CALLBACK, CALLBACK_ECS)?;
+        if obj.contains_key("callbackPolicy") {
+            return Err(callback_error("A bucket callback policy cannot name another policy.", None, &text));
+        }
+        CallbackSpec::from_object(&obj, &text)
+    }
+
+    /// Applies every check of callback.md §2.5 / §5.1 to a decoded object, in this order:
     ///
     /// | check | EC |
     /// |---|---|
     /// | base64 text longer than 5 KB | 0007-00000001 |
     /// | not base64 | 0007-00000002 |
     /// | not a JSON object (`The callback configuration is not json format.`) | 0007-00000003 |
-    /// | `callbackPolicy` present (bucket callback policies are not supported) | — |
     /// | `callbackUrl` missing, empty, not a string, or one URL invalid | 0007-00000004 |
     /// | more than 5 URLs | 0007-00000005 |
     /// | `callbackBody` missing, empty or not a string | 0007-00000011 |
     /// | `callbackBodyType` not a string or not one of the two types | 0007-00000012 |
     /// | `callbackSNI` not a JSON boolean (`The callback sni is invalid.`) | — |
     /// | `callbackHost` not a string or not a valid host | — |
+    /// | `additionalHeaders` invalid (see [`MAX_ADDITIONAL_HEADERS`]) | 0007-00000021…26 |
     /// | malformed `${...}` in `callbackBody` | — |
-    pub fn decode(b64: &str) -> Result<CallbackSpec, OssError> {
-        if b64.len() > MAX_PARAM_BYTES {
-            return Err(callback_error(
-                format!("The callback parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
-                Some("0007-00000001"),
-                b64,
-            ));
-        }
-        let raw = B64
-            .decode(b64.as_bytes())
-            .map_err(|_| callback_error("The callback parameter is not valid base64.", Some("0007-00000002"), b64))?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let not_json =
-            || callback_error("The callback configuration is not json format.", Some("0007-00000003"), &text);
-        let Ok(json) = std::str::from_utf8(&raw) else { return Err(not_json()) };
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else { return Err(not_json()) };
-
-        if obj.contains_key("callbackPolicy") {
-            return Err(callback_error("Bucket callback policies (callbackPolicy) are not supported.", None, &text));
-        }
-
+    fn from_object(obj: &serde_json::Map<String, Value>, text: &str) -> Result<CallbackSpec, OssError> {
+        let text = text.to_string();
         // callbackUrl
         let url_err = |msg: String| callback_error(msg, Some("0007-00000004"), &text);
         let url_field = match obj.get("callbackUrl") {
@@ -273,11 +412,13 @@ impl CallbackSpec {
             Some(_) => return Err(callback_error("The callbackHost is invalid.", None, &text)),
         };
 
+        let additional_headers = additional_headers(obj.get("additionalHeaders"), &text)?;
+
         if let Err(why) = parse_template(&body) {
             return Err(callback_error(format!("The callbackBody is invalid: {why}."), None, &text));
         }
 
-        Ok(CallbackSpec { urls, host, body, body_type, sni })
+        Ok(CallbackSpec { urls, host, body, body_type, sni, additional_headers, policy: None })
     }
 }
 
@@ -373,42 +514,32 @@ fn truncate(s: &str) -> &str {
 pub struct CallbackVars(pub Vec<(String, String)>);
 
 impl CallbackVars {
-    /// Decodes the base64 `callback-var` parameter: a flat JSON object of string values whose
-    /// keys start with `x:`.
+    /// Decodes the base64 `callback-var` parameter: a flat JSON object. Keys that do not start
+    /// with `x:` are not variables and are ignored (OSS answers the upload normally); JSON
+    /// numbers and booleans are taken as their text (ali-oss `signatureUrl` sends `customValue`
+    /// unconverted).
     ///
     /// | check | EC |
     /// |---|---|
     /// | longer than 5 KB | 0007-00000101 |
     /// | not base64 | 0007-00000102 |
-    /// | not JSON, not a flat object of strings, or a key without `x:` | 0007-00000103 |
+    /// | not a JSON object, or a value that is an object, an array or null | 0007-00000103 |
     pub fn decode(b64: &str) -> Result<CallbackVars, OssError> {
-        if b64.len() > MAX_PARAM_BYTES {
-            return Err(var_error(
-                format!("The callback-var parameter is too long: {} bytes, the limit is {MAX_PARAM_BYTES}.", b64.len()),
-                Some("0007-00000101"),
-                b64,
-            ));
-        }
-        let raw = B64
-            .decode(b64.as_bytes())
-            .map_err(|_| var_error("The callback-var parameter is not valid base64.", Some("0007-00000102"), b64))?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let bad = |msg: &str| var_error(msg, Some("0007-00000103"), &text);
-        let Ok(json) = std::str::from_utf8(&raw) else {
-            return Err(bad("The callback-var configuration is not json format."));
-        };
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else {
-            return Err(bad("The callback-var configuration is not json format."));
-        };
+        let (obj, text) = decode_object(b64, ARG_CALLBACK_VAR, CALLBACK_VAR_ECS)?;
+        let bad = |msg: &str| var_error(msg, Some(CALLBACK_VAR_ECS[2]), &text);
         let mut vars = Vec::with_capacity(obj.len());
         for (k, v) in obj {
-            if !k.starts_with("x:") || k.len() == 2 {
-                return Err(bad(&format!("The callback-var key {k:?} must start with \"x:\".")));
-            }
-            let Value::String(v) = v else {
-                return Err(bad(&format!("The callback-var value of {k:?} must be a string.")));
+            let text = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(bad(&format!("The callback-var value of {k:?} must be a string."))),
             };
-            vars.push((k, v));
+            if k.starts_with("x:") && k.len() > 2 {
+                vars.push((k, text));
+            } else {
+                tracing::debug!(key = %k, "callback-var key without the x: prefix ignored");
+            }
         }
         Ok(CallbackVars(vars))
     }

@@ -491,6 +491,9 @@ pub fn action_for(endpoint: Endpoint) -> Option<(&'static str, Scope)> {
         PutBucketCors => ("oss:PutBucketCors", Bucket),
         GetBucketCors => ("oss:GetBucketCors", Bucket),
         DeleteBucketCors => ("oss:DeleteBucketCors", Bucket),
+        PutBucketCallbackPolicy => ("oss:PutBucketCallbackPolicy", Bucket),
+        GetBucketCallbackPolicy => ("oss:GetBucketCallbackPolicy", Bucket),
+        DeleteBucketCallbackPolicy => ("oss:DeleteBucketCallbackPolicy", Bucket),
         // Each key of the batch is an oss:DeleteObject on that key.
         DeleteMultipleObjects => ("oss:DeleteObject", Object),
         PostObject | PutObject | AppendObject | CopyObject => ("oss:PutObject", Object),

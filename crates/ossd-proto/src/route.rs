@@ -169,6 +169,10 @@ pub enum Endpoint {
     PutBucketCors,
     GetBucketCors,
     DeleteBucketCors,
+    /// `PUT/GET/DELETE /?policy&comp=callback`: named callback settings on the bucket.
+    PutBucketCallbackPolicy,
+    GetBucketCallbackPolicy,
+    DeleteBucketCallbackPolicy,
     /// CORS preflight.
     Options,
 }
@@ -213,6 +217,9 @@ impl Endpoint {
             PutBucketCors => "PutBucketCors",
             GetBucketCors => "GetBucketCors",
             DeleteBucketCors => "DeleteBucketCors",
+            PutBucketCallbackPolicy => "PutBucketCallbackPolicy",
+            GetBucketCallbackPolicy => "GetBucketCallbackPolicy",
+            DeleteBucketCallbackPolicy => "DeleteBucketCallbackPolicy",
             Options => "Options",
         }
     }
@@ -268,6 +275,16 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
     };
     let has = |n: &str| query.has(n);
     if target.key.is_none() {
+        // `?policy` alone is the (unimplemented) bucket policy; `?policy&comp=callback` is
+        // the bucket callback policy.
+        if has("policy") && query.get("comp") == Some("callback") {
+            return match *method {
+                Method::PUT => Ok(PutBucketCallbackPolicy),
+                Method::GET => Ok(GetBucketCallbackPolicy),
+                Method::DELETE => Ok(DeleteBucketCallbackPolicy),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket callback policy"))),
+            };
+        }
         if let Some(sub) = UNIMPLEMENTED_BUCKET_SUBRESOURCES.iter().find(|s| has(s)) {
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
         }
@@ -380,5 +397,13 @@ mod tests {
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);
         let q = Query::parse(Some("website"));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap_err().status, 501);
+        // The bucket callback policy shares `?policy` with the (unimplemented) bucket policy.
+        let b = |m: Method, q: &str| endpoint(&m, &bt, &Query::parse(Some(q)), &h);
+        assert_eq!(b(Method::PUT, "policy&comp=callback").unwrap(), Endpoint::PutBucketCallbackPolicy);
+        assert_eq!(b(Method::GET, "comp=callback&policy").unwrap(), Endpoint::GetBucketCallbackPolicy);
+        assert_eq!(b(Method::DELETE, "policy&comp=callback").unwrap(), Endpoint::DeleteBucketCallbackPolicy);
+        assert_eq!(b(Method::POST, "policy&comp=callback").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy&comp=other").unwrap_err().status, 501);
     }
 }

@@ -293,6 +293,14 @@ impl TokenKey {
         HmacSha256::new_from_slice(&self.0).expect("any key length")
     }
 
+    /// A one-way fingerprint of the key (hex HMAC of a fixed label), for checking that the
+    /// nodes sharing a metadata store share the key without storing the key.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = self.mac();
+        mac.update(b"ossd token key fingerprint");
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// The temporary AccessKeySecret of `access_key_id`: base64url(HMAC-SHA256(key,
     /// "secret:" + id)), 40 characters.
     pub fn secret_for(&self, access_key_id: &str) -> String {

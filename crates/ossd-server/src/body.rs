@@ -7,23 +7,36 @@ use futures_util::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use ossd_proto::OssError;
 use ossd_proto::checksum::Crc64;
-use ossd_store::{BlobId, BlobStore};
+use ossd_store::{BlobId, BlobLifecycle, InflightLease};
 use tokio::io::AsyncWriteExt;
 
 /// Largest single upload (PutObject, AppendObject, PostObject): 5 GiB.
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
-/// A body written to a finished (durable) blob.
+/// A body written to a finished (durable) blob. The blob stays registered as in flight (safe
+/// from the orphan sweep) until this value is dropped: keep it until the blob is published.
 pub struct StoredBody {
     pub blob: BlobId,
     pub size: u64,
     pub md5: [u8; 16],
     pub crc64: u64,
+    pub lease: InflightLease,
 }
 
 impl StoredBody {
     pub fn content_md5(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+}
+
+/// A write that failed because the disk is full (HTTP 507, as WebDAV defines it; OSS documents
+/// no code for a full disk since it has none), anything else is internal.
+pub fn blob_write_error(what: &str, e: std::io::Error) -> OssError {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        tracing::warn!(error = %e, "{what}: no space left");
+        OssError::new(507, "InsufficientStorage", "There is not enough space left on the server to store the object.")
+    } else {
+        OssError::internal(format!("{what}: {e}"))
     }
 }
 
@@ -110,7 +123,7 @@ impl Hasher {
 /// dropped unfinished) and the error is returned. `size_hint` (the declared length) picks
 /// inline or parallel hashing.
 pub async fn store_stream<S, E>(
-    blobs: &dyn BlobStore,
+    blobs: &BlobLifecycle,
     body: S,
     limit: u64,
     size_hint: Option<u64>,
@@ -120,7 +133,8 @@ where
     E: std::fmt::Display,
 {
     let mut body = body;
-    let mut writer = blobs.create().await.map_err(|e| OssError::internal(format!("cannot create blob: {e}")))?;
+    let new = blobs.create().await.map_err(|e| blob_write_error("cannot create blob", e))?;
+    let (mut writer, lease) = (new.writer, new.lease);
     let mut hasher = Hasher::new(size_hint);
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
@@ -136,12 +150,12 @@ where
             return Err(too_large());
         }
         hasher.update(&chunk).await?;
-        writer.write_all(&chunk).await.map_err(|e| OssError::internal(format!("cannot write blob: {e}")))?;
+        writer.write_all(&chunk).await.map_err(|e| blob_write_error("cannot write blob", e))?;
     }
     let blob = writer.id().clone();
-    writer.finish().await.map_err(|e| OssError::internal(format!("cannot finish blob: {e}")))?;
+    writer.finish().await.map_err(|e| blob_write_error("cannot finish blob", e))?;
     let (md5, crc64) = hasher.finish().await?;
-    Ok(StoredBody { blob, size, md5, crc64 })
+    Ok(StoredBody { blob, size, md5, crc64, lease })
 }
 
 /// `Content-MD5` must be the base64 MD5 of the body (`InvalidDigest` otherwise).

@@ -8,43 +8,98 @@ use crate::response::{self, Body};
 use crate::state::AppState;
 use http::Response;
 use ossd_callback::deliver::{Deliverer, Delivery, Outcome};
+use ossd_callback::oss_mode::{self, CallbackMode};
 use ossd_callback::render::{self, SystemVars};
-use ossd_callback::spec::{CallbackParams, CallbackSpec, CallbackVars};
+use ossd_callback::spec::{CallbackConfig, CallbackParams, CallbackSpec, CallbackVars};
 use ossd_proto::OssError;
 use ossd_proto::timefmt::now_ms;
-use ossd_store::{CallbackLogEntry, ObjectRecord};
+use ossd_store::{BucketRecord, CallbackLogEntry, ObjectRecord};
 use tokio::io::AsyncReadExt;
 
 /// The callback machinery a server runs with.
 pub struct CallbackRuntime {
     pub deliverer: Deliverer,
-    /// PEM served at [`crate::service::CALLBACK_PUBLIC_KEY_PATH`].
+    /// PEM served at [`crate::service::CALLBACK_PUBLIC_KEY_PATH`] (and, for Host
+    /// `gosspublic.alicdn.com`, at [`crate::service::ALIYUN_PUBLIC_KEY_PATH`]).
     pub public_key_pem: String,
+    /// `--callback-mode`: with `oss`, destinations real OSS refuses are refused up front.
+    pub mode: CallbackMode,
 }
 
 /// Validated callback parameters of one upload.
 pub struct PendingCallback {
     pub spec: CallbackSpec,
     pub vars: CallbackVars,
-    /// The base64 `callback` parameter as sent, kept in the log for replay.
+    /// The base64 `callback` parameter the callback was built from (the bucket policy's when
+    /// the upload named one), kept in the log for replay.
     pub param: String,
 }
 
 /// Callback parameters from headers or a presigned URL's query (exactly one carrier).
-pub fn from_request(ctx: &RequestContext) -> Result<Option<PendingCallback>, OssError> {
+/// `Ok(None)`: no callback (none given, or `callbackUrl` empty).
+pub async fn from_request(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+) -> Result<Option<PendingCallback>, OssError> {
     let Some(params) = CallbackParams::from_request(&ctx.headers, &ctx.query.0)? else { return Ok(None) };
-    let (spec, vars) = params.decode()?;
-    Ok(Some(PendingCallback { spec, vars, param: params.callback }))
+    let (config, vars) = params.decode()?;
+    resolve(state, bucket, config, params.callback, vars).await
 }
 
 /// Callback parameters from PostObject form fields (`callback`, `x:*`, `callback-var`).
-pub fn from_form(fields: &[(String, String)]) -> Result<Option<PendingCallback>, OssError> {
+pub async fn from_form(
+    state: &AppState,
+    bucket: &BucketRecord,
+    fields: &[(String, String)],
+) -> Result<Option<PendingCallback>, OssError> {
     let Some(param) = fields.iter().find(|(k, _)| k == "callback").map(|(_, v)| v.clone()) else {
         return Ok(None);
     };
-    let spec = CallbackSpec::decode(&param)?;
+    let config = CallbackConfig::decode(&param)?;
     let vars = CallbackVars::from_form_fields(fields)?;
-    Ok(Some(PendingCallback { spec, vars, param }))
+    resolve(state, bucket, config, param, vars).await
+}
+
+/// Turns a decoded parameter into the callback to deliver: a `callbackPolicy` is looked up on
+/// the bucket (its `callback-var` first, the upload's own variables over it), and with
+/// `--callback-mode oss` the destinations are judged as OSS would.
+async fn resolve(
+    state: &AppState,
+    bucket: &BucketRecord,
+    config: CallbackConfig,
+    param: String,
+    vars: CallbackVars,
+) -> Result<Option<PendingCallback>, OssError> {
+    let pending = match config {
+        CallbackConfig::NotConfigured => return Ok(None),
+        CallbackConfig::Spec(spec) => PendingCallback { spec, vars, param },
+        CallbackConfig::Policy(name) => {
+            let policies = crate::handlers::callback_policy::stored(bucket).unwrap_or_default();
+            let Some(item) = policies.get(&name) else {
+                return Err(OssError::invalid_argument(format!(
+                    "The callback policy {name:?} does not exist on this bucket."
+                ))
+                .with("ArgumentName", "callbackPolicy")
+                .with("ArgumentValue", name));
+            };
+            let mut spec = CallbackSpec::decode(&item.callback)?;
+            spec.policy = Some(name.clone());
+            let mut merged = if item.callback_var.is_empty() {
+                CallbackVars::default()
+            } else {
+                CallbackVars::decode(&item.callback_var)?
+            };
+            for (k, v) in vars.0 {
+                merged.set(k, v);
+            }
+            PendingCallback { spec, vars: merged, param: item.callback.clone() }
+        }
+    };
+    if state.callbacks.as_ref().is_some_and(|rt| rt.mode == CallbackMode::Oss) {
+        oss_mode::check(&pending.spec).await?;
+    }
+    Ok(Some(pending))
 }
 
 /// Bytes read from the object's start to find image dimensions (JPEG headers may sit behind
@@ -53,7 +108,7 @@ const IMAGE_PROBE_BYTES: u64 = 256 * 1024;
 
 async fn probe_image(state: &AppState, o: &ObjectRecord) -> Option<render::ImageInfo> {
     let first = o.segments.first()?;
-    let mut reader = state.blobs.read(&first.blob, 0, first.len.min(IMAGE_PROBE_BYTES)).await.ok()?;
+    let mut reader = state.blobs.store().read(&first.blob, 0, first.len.min(IMAGE_PROBE_BYTES)).await.ok()?;
     let mut head = Vec::new();
     reader.read_to_end(&mut head).await.ok()?;
     render::probe_image(&head)
@@ -134,7 +189,7 @@ pub async fn deliver_and_answer(
         },
     };
     record_outcome(&mut entry, &delivery);
-    if let Err(e) = state.meta(move |m| m.finish_callback(&entry)).await {
+    if let Err(e) = state.meta.finish_callback(&entry).await {
         tracing::warn!(request_id = %ctx.request_id, error = %e, "could not record the callback outcome");
     }
     let mut r = match (&delivery.outcome, delivery.failure_error()) {

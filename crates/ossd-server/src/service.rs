@@ -20,6 +20,22 @@ use std::time::SystemTime;
 /// Where the callback public key is served: a path no bucket name can take.
 pub const CALLBACK_PUBLIC_KEY_PATH: &str = "/_ossd/callback_pub_key.pem";
 
+/// Compatibility mode for receivers written from Alibaba's samples, which accept only key URLs
+/// under `http(s)://gosspublic.alicdn.com/`: a request for this path whose Host is
+/// [`ALIYUN_PUBLIC_KEY_HOST`] gets ossd's public key, so pointing that name at ossd (an
+/// `/etc/hosts` line) and `--callback-public-key-url
+/// http://gosspublic.alicdn.com/callback_pub_key_v1.pem` make such receivers work unmodified.
+pub const ALIYUN_PUBLIC_KEY_PATH: &str = "/callback_pub_key_v1.pem";
+pub const ALIYUN_PUBLIC_KEY_HOST: &str = "gosspublic.alicdn.com";
+
+fn is_aliyun_key_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name.trim_end_matches('.').eq_ignore_ascii_case(ALIYUN_PUBLIC_KEY_HOST)
+}
+
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpAddr) -> Response<Body> {
     let request_id = new_request_id();
     let head = req.method() == Method::HEAD;
@@ -49,7 +65,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, client_ip: IpA
     if let Some(origin) = origin
         && !resp.headers().contains_key("access-control-allow-origin")
     {
-        add_cors_headers(&state, &mut resp, cors, &origin, &method);
+        add_cors_headers(&state, &mut resp, cors, &origin, &method).await;
     }
     response::set(&mut resp, "x-oss-request-id", &request_id);
     response::set(&mut resp, "date", &httpdate::fmt_http_date(SystemTime::now()));
@@ -66,11 +82,11 @@ enum CorsSource {
 }
 
 /// CORS headers on an actual response (success or error), from the bucket's rules.
-fn add_cors_headers(state: &AppState, resp: &mut Response<Body>, source: CorsSource, origin: &str, method: &str) {
+async fn add_cors_headers(state: &AppState, resp: &mut Response<Body>, source: CorsSource, origin: &str, method: &str) {
     let rules = match source {
         CorsSource::None => None,
         CorsSource::Loaded(rules) => rules,
-        CorsSource::Named(name) => state.meta_now(|m| m.get_bucket(&name)).ok().flatten().and_then(|b| b.cors),
+        CorsSource::Named(name) => state.meta.get_bucket(&name).await.ok().flatten().and_then(|b| b.cors),
     };
     if let Some(rules) = rules {
         crate::handlers::cors::apply_to_response(resp, &rules, origin, method);
@@ -99,7 +115,10 @@ async fn dispatch(
         _ => host.to_string(),
     };
     let fail = |e: OssError| (e, Some(host_id.clone()));
-    if !target.virtual_hosted && raw_path == CALLBACK_PUBLIC_KEY_PATH && parts.method == Method::GET {
+    if parts.method == Method::GET
+        && ((!target.virtual_hosted && raw_path == CALLBACK_PUBLIC_KEY_PATH)
+            || (raw_path == ALIYUN_PUBLIC_KEY_PATH && is_aliyun_key_host(host)))
+    {
         return handlers::service::callback_public_key(state).map_err(fail);
     }
     let query = Query::parse(parts.uri.query());
@@ -161,7 +180,7 @@ async fn load_bucket(
         return Ok(None);
     }
     let name = ctx.bucket()?.to_string();
-    let bucket = state.meta_now(|m| m.get_bucket(&name)).map_err(handlers::store_error)?;
+    let bucket = state.meta.get_bucket(&name).await.map_err(handlers::store_error)?;
     if let Some(cors) = cors {
         *cors = CorsSource::Loaded(bucket.as_ref().and_then(|b| b.cors.clone()));
     }

@@ -1,7 +1,7 @@
 //! What every request handler shares.
 
 use ossd_proto::route::VirtualHosts;
-use ossd_store::{BlobId, BlobStore, MetaStore, StoreError};
+use ossd_store::{BlobId, BlobLifecycle, BlobStore, MetaStore};
 use std::sync::Arc;
 
 use crate::callbacks::CallbackRuntime;
@@ -25,39 +25,25 @@ pub struct ServerConfig {
 
 pub struct AppState {
     pub config: ServerConfig,
+    /// Every metadata call is `state.meta.op(..).await`; the implementation decides where the
+    /// work runs (SQLite: point lookups inline, writes and listings on the blocking pool).
     pub meta: Arc<dyn MetaStore>,
-    pub blobs: Arc<dyn BlobStore>,
+    /// Blob bytes, behind the lifecycle that decides when they may go (in-flight registry,
+    /// reader guards, reclaim, orphan sweep).
+    pub blobs: BlobLifecycle,
     /// `None` when callbacks are not configured (then a callback upload answers 203).
     pub callbacks: Option<CallbackRuntime>,
 }
 
 impl AppState {
-    /// Runs a metadata call on the blocking pool (SQLite calls block, and commits fsync).
-    pub async fn meta<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn MetaStore) -> Result<T, StoreError> + Send + 'static,
-    {
-        let meta = self.meta.clone();
-        tokio::task::spawn_blocking(move || f(meta.as_ref()))
-            .await
-            .map_err(|e| StoreError::Backend(format!("metadata task failed: {e}")))?
+    /// The blob store itself (reads, for streaming).
+    pub fn blob_store(&self) -> Arc<dyn BlobStore> {
+        self.blobs.store().clone()
     }
 
-    /// Runs a short metadata *read* (a point lookup) on the calling thread: a lookup in SQLite's
-    /// page cache takes microseconds, less than the hand-off to a blocking thread would.
-    /// Writes (which fsync) and listings go through [`AppState::meta`].
-    pub fn meta_now<T>(&self, f: impl FnOnce(&dyn MetaStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        f(self.meta.as_ref())
-    }
-
-    /// Deletes blobs that a commit left unreferenced. Failures only leave an orphan that the
-    /// start-up sweep removes, so they are logged, not returned.
+    /// Hands blobs that a commit left unreferenced (or that were never published) to the
+    /// lifecycle, which removes them once no earlier reader needs them.
     pub async fn reclaim(&self, blobs: Vec<BlobId>) {
-        for id in blobs {
-            if let Err(e) = self.blobs.delete(&id).await {
-                tracing::warn!(blob = %id.0, error = %e, "could not delete unreferenced blob");
-            }
-        }
+        self.blobs.reclaim(blobs).await
     }
 }

@@ -12,8 +12,7 @@ use ossd_proto::OssError;
 use ossd_proto::auth::SecretLookup;
 use ossd_proto::query::Query;
 use ossd_proto::sts::{self, AssumeRoleParams, Format, StsError};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::collections::BTreeMap;
 
 /// Largest form body accepted (a session policy is at most 2 KB).
 const MAX_BODY: usize = 64 * 1024;
@@ -46,7 +45,7 @@ pub async fn handle(
         Err(e) => return error_response(&e, Format::from_param(query.get("Format")), request_id, host),
     };
     let format = Format::from_param(params.get("Format").map(String::as_str));
-    match answer(state, method, &params, request_id) {
+    match answer(state, method, &params, request_id).await {
         Ok(body) => {
             let mut r = Response::new(response::full(body));
             response::set(&mut r, "content-type", format.content_type());
@@ -91,7 +90,7 @@ async fn collect_params(
     Ok(params)
 }
 
-fn answer(
+async fn answer(
     state: &AppState,
     method: &Method,
     params: &BTreeMap<String, String>,
@@ -141,7 +140,7 @@ fn answer(
     if !sts::signatures_equal(&sts::rpc_signature(&secret, &string_to_sign), signature) {
         return Err(StsError::signature_does_not_match(&string_to_sign));
     }
-    remember_nonce(access_key_id, nonce, now)?;
+    remember_nonce(state, access_key_id, nonce, now).await?;
     if !credentials.is_root(access_key_id) {
         return Err(StsError::no_permission());
     }
@@ -186,20 +185,21 @@ fn check_timestamp(timestamp: &str, now: i64) -> Result<(), StsError> {
     Ok(())
 }
 
-/// Nonces seen within the timestamp window (per process: a replay to another node inside the
-/// 15 minutes is not caught). Only requests with a valid signature get here.
-fn remember_nonce(access_key_id: &str, nonce: &str, now: i64) -> Result<(), StsError> {
-    static SEEN: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
-    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if seen.len() > 1024 {
-        seen.retain(|_, t| now - *t <= 2 * sts::MAX_TIMESTAMP_SKEW_SECS);
+/// Nonces seen within the timestamp window, kept in the metadata store so that a request
+/// replayed to another node sharing the store is refused too. Only requests with a valid
+/// signature get here.
+async fn remember_nonce(state: &AppState, access_key_id: &str, nonce: &str, now: i64) -> Result<(), StsError> {
+    let key = format!("sts:{access_key_id}\n{nonce}");
+    let window_ms = 2 * sts::MAX_TIMESTAMP_SKEW_SECS * 1000;
+    let now_ms = now * 1000;
+    match state.meta.remember_nonce(&key, now_ms, now_ms + window_ms).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(StsError::new(400, "SignatureNonceUsed", "Specified signature nonce was used already.")),
+        Err(e) => {
+            tracing::error!(error = %e, "could not record an STS nonce");
+            Err(StsError::new(500, "InternalError", "The request processing has failed due to some unknown error."))
+        }
     }
-    let key = format!("{access_key_id}\n{nonce}");
-    if seen.get(&key).is_some_and(|t| now - *t <= 2 * sts::MAX_TIMESTAMP_SKEW_SECS) {
-        return Err(StsError::new(400, "SignatureNonceUsed", "Specified signature nonce was used already."));
-    }
-    seen.insert(key, now);
-    Ok(())
 }
 
 /// 24 random alphanumerics for `STS.<...>`.

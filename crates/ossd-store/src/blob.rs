@@ -16,6 +16,40 @@ pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct BlobId(pub String);
 
+impl BlobId {
+    /// A fresh id: 128 random bits as lower-case hex.
+    pub fn random() -> BlobId {
+        BlobId(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// A fresh id made by `node`: 96 random bits, then the node id (8 hex), so that the orphan
+    /// sweep of a store shared by several nodes knows whose in-flight registry covers it.
+    pub fn for_node(node: &NodeId) -> BlobId {
+        BlobId(format!("{}{}", hex::encode(rand::random::<[u8; 12]>()), node.0))
+    }
+
+    /// The node that made this id (the last 8 hex digits; ids from before node ids carry
+    /// random digits there, which name no live node).
+    pub fn node(&self) -> NodeId {
+        NodeId(self.0.get(self.0.len().saturating_sub(8)..).unwrap_or("").to_string())
+    }
+}
+
+/// A node's identity in a shared store: 8 lower-case hex digits, kept in its data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeId(pub String);
+
+impl NodeId {
+    pub fn random() -> NodeId {
+        NodeId(hex::encode(rand::random::<[u8; 4]>()))
+    }
+
+    pub fn parse(s: &str) -> Option<NodeId> {
+        let s = s.trim();
+        (s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then(|| NodeId(s.to_string()))
+    }
+}
+
 /// A blob being written. Bytes go in through `AsyncWrite`; `finish` makes them durable
 /// (per the store's durability setting) and returns the length written. Dropping a writer
 /// without finishing it removes the partial blob.
@@ -25,22 +59,26 @@ pub trait BlobWriter: AsyncWrite + Send + Unpin {
 }
 
 pub trait BlobStore: Send + Sync + 'static {
-    /// Starts a new blob with a fresh id.
-    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
+    /// Starts a new blob under `id`, a fresh id ([`BlobId::random`]) chosen by the caller so
+    /// that it can be registered as in flight before anything exists in the store.
+    fn create(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>>;
     /// Reads `len` bytes starting at `offset`.
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>>;
     /// Removes a blob; a missing blob is not an error.
     fn delete(&self, id: &BlobId) -> BoxFuture<'_, io::Result<()>>;
     /// Ids of the blobs not written to for at least `idle_for` (`Duration::ZERO`: all), for the
-    /// orphan sweep: a blob still being written is younger than any sensible `idle_for`.
+    /// orphan sweep (which also skips the blobs registered as in flight).
     fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>>;
+    /// The length of a blob's bytes, `None` if it does not exist (for the start-up check after
+    /// an unclean stop with relaxed durability).
+    fn len(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Option<u64>>>;
 }
 
 /// Blobs as files under `<data>/blobs/<2 hex>/<id>`. Writes go to the final path (ids are
 /// fresh, so no reader can see them before metadata publishes them).
 pub struct LocalBlobStore {
     pub root: std::path::PathBuf,
-    /// fsync each finished blob (and its directory on creation) when true.
+    /// fsync each finished blob and its directory entry (and a new shard's entry) when true.
     pub fsync: bool,
 }
 
@@ -81,10 +119,6 @@ fn validate_id(id: &BlobId) -> io::Result<()> {
     } else {
         Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid blob id {:?}", id.0)))
     }
-}
-
-fn new_id() -> BlobId {
-    BlobId(hex::encode(rand::random::<[u8; 16]>()))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
@@ -146,13 +180,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl BlobStore for LocalBlobStore {
-    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
+    fn create(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Box<dyn BlobWriter>>> {
         // The file is created by the writer's first blocking call, together with the first
         // bytes (or with everything, for a small blob): one thread hop instead of two.
-        let id = new_id();
-        let path = self.root.join(&id.0[..2]).join(&id.0);
-        let w = LocalBlobWriter::new(id, path, WriterState::Unopened, self.fsync, self.root.clone(), true);
-        Box::pin(async move { Ok(Box::new(w) as Box<dyn BlobWriter>) })
+        let made = self.path_of(id).map(|path| {
+            let w = LocalBlobWriter::new(id.clone(), path, WriterState::Unopened, self.fsync, self.root.clone(), true);
+            Box::new(w) as Box<dyn BlobWriter>
+        });
+        Box::pin(async move { made })
     }
 
     fn read(&self, id: &BlobId, offset: u64, len: u64) -> BoxFuture<'_, io::Result<BlobReader>> {
@@ -197,6 +232,17 @@ impl BlobStore for LocalBlobStore {
     fn list(&self, idle_for: std::time::Duration) -> BoxFuture<'_, io::Result<Vec<BlobId>>> {
         let root = self.root.clone();
         Box::pin(blocking(move || list_blobs(&root, idle_for)))
+    }
+
+    fn len(&self, id: &BlobId) -> BoxFuture<'_, io::Result<Option<u64>>> {
+        let path = self.path_of(id);
+        Box::pin(async move {
+            match tokio::fs::metadata(path?).await {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 
@@ -443,8 +489,9 @@ impl BlobWriter for LocalBlobWriter {
             let data = std::mem::take(&mut self.buf);
             let fsync = self.fsync;
             let (root, id, created_before) = (self.root.clone(), self.id.clone(), self.created_shard);
-            // One blocking call: (creating the file,) the last chunk, the fsync of the file, then
-            // of the shard directory and the root when this writer created the shard.
+            // One blocking call: (creating the file,) the last chunk, the fsync of the file, of
+            // the shard directory that holds its new name, and of the root when this writer
+            // created the shard: metadata may only name a file whose name is durable too.
             // On error `self` drops and removes a new blob.
             blocking(move || {
                 let w = write_chunk(file, &root, &id, data);
@@ -452,8 +499,8 @@ impl BlobWriter for LocalBlobWriter {
                 let file = w.file.ok_or_else(|| io::Error::other("blob file missing"))?;
                 if fsync {
                     file.sync_data()?;
+                    sync_dir(&root.join(&id.0[..2]))?;
                     if created_before || w.created_shard {
-                        sync_dir(&root.join(&id.0[..2]))?;
                         sync_dir(&root)?;
                     }
                 }

@@ -2,14 +2,20 @@
 //! ordered by key) and [`BlobStore`] (object bytes, streamed, addressed by [`BlobId`]).
 //! The embedded defaults are [`SqliteMetaStore`] and [`LocalBlobStore`]. Nothing here knows HTTP.
 //!
-//! Durability contract: a writer streams bytes into a new blob, `finish`es it (fsync), and only
-//! then publishes it with one metadata commit that also returns the blob(s) it replaced, which the
-//! caller deletes afterwards. Object keys are never file names: blob files are named by random ids.
+//! Durability contract: a writer streams bytes into a new blob (registered as in flight by the
+//! [`BlobLifecycle`]), `finish`es it (fsync), and only then publishes it with one metadata commit
+//! that also returns the blob(s) it left unreferenced, which the caller hands to
+//! [`BlobLifecycle::reclaim`]. Object keys are never file names: blob files are named by random ids.
 
 pub mod blob;
+pub mod lifecycle;
 pub mod meta;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
-pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore};
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId};
+pub use lifecycle::{BlobLifecycle, InflightLease, NewBlob, ReadGuard, SweepScope, heartbeat_name};
 pub use meta::*;
+pub use postgres::PostgresMetaStore;
 pub use sqlite::SqliteMetaStore;

@@ -1,6 +1,6 @@
 //! `MetaStore`: the domain records and the transactional, ordered metadata interface.
 
-use crate::blob::BlobId;
+use crate::blob::{BlobId, BoxFuture};
 use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,14 @@ pub enum StoreError {
     /// The multipart upload does not exist (never, or aborted, or completed).
     #[error("no such upload")]
     NoSuchUpload,
+    /// What the write was built on changed before it committed (a copy's source blob is no
+    /// longer live, a completion's part was replaced, an append's base object was replaced).
+    /// Nothing was written; the caller re-reads and retries, or answers OSS's error.
+    #[error("conflicting concurrent change: {0}")]
+    Conflict(String),
+    /// The metadata database cannot grow (disk full). Nothing was written.
+    #[error("storage full: {0}")]
+    Full(String),
     #[error("storage backend: {0}")]
     Backend(String),
 }
@@ -41,6 +49,9 @@ pub struct BucketRecord {
     pub storage_class: String,
     /// The bucket's CORS configuration as stored by the server (opaque here), if any.
     pub cors: Option<String>,
+    /// The bucket's callback policies (`PutBucketCallbackPolicy`) as stored by the server
+    /// (opaque here), if any.
+    pub callback_policy: Option<String>,
 }
 
 /// A contiguous run of an object's bytes held in one blob.
@@ -170,96 +181,127 @@ pub struct CallbackFilter {
     pub limit: usize,
 }
 
-/// Metadata store. Every method is one transaction; calls may block (the server runs them on
-/// a blocking thread), so implementations must be `Send + Sync`.
-pub trait MetaStore: Send + Sync + 'static {
-    fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
-    /// Fails with `BucketNotEmpty` while it holds objects or multipart uploads.
-    fn delete_bucket(&self, name: &str) -> StoreResult<()>;
-    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
-    /// Buckets with `prefix`, names strictly after `marker`, at most `limit`, in name order.
-    fn list_buckets(&self, prefix: &str, marker: &str, limit: usize) -> StoreResult<Vec<BucketRecord>>;
-    fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()>;
-    /// Sets (or with `None` removes) the bucket's CORS configuration (`NoSuchBucket` if absent).
-    fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()>;
+/// A metadata call's future. Implementations decide where the work runs (SQLite answers point
+/// lookups inline and runs writes on the blocking pool; a networked store awaits its driver).
+pub type StoreFuture<'a, T> = BoxFuture<'a, StoreResult<T>>;
 
-    /// Publishes an object. Returns the blobs no longer referenced by any object (to delete
-    /// after the commit). If `callback` is given it is inserted in the same transaction.
-    /// Fails with `NoSuchBucket` when the bucket is gone.
-    fn put_object(
-        &self,
-        object: &ObjectRecord,
+/// Metadata store. Every method is one transaction and returns a future, so that no
+/// implementation ever blocks a runtime thread for longer than it chooses to.
+///
+/// Blob lifecycle rules every implementation enforces inside the publishing transaction:
+/// - a published record may reference a blob only if it is `fresh` (written by this request,
+///   never referenced before) or currently live (referenced by some object or part);
+/// - a blob whose last reference goes is returned to the caller and never becomes live again
+///   (a later publish that names it fails with [`StoreError::Conflict`]).
+pub trait MetaStore: Send + Sync + 'static {
+    fn create_bucket<'a>(&'a self, bucket: &'a BucketRecord) -> StoreFuture<'a, ()>;
+    /// Fails with `BucketNotEmpty` while it holds objects or multipart uploads.
+    fn delete_bucket<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()>;
+    fn get_bucket<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<BucketRecord>>;
+    /// Buckets with `prefix`, names strictly after `marker`, at most `limit`, in name order.
+    fn list_buckets<'a>(&'a self, prefix: &'a str, marker: &'a str, limit: usize)
+    -> StoreFuture<'a, Vec<BucketRecord>>;
+    fn set_bucket_acl<'a>(&'a self, name: &'a str, acl: &'a str) -> StoreFuture<'a, ()>;
+    /// Sets (or with `None` removes) the bucket's CORS configuration (`NoSuchBucket` if absent).
+    fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Replaces (`Some`) or removes (`None`) the bucket's callback policies (`NoSuchBucket` if absent).
+    fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()>;
+
+    /// Publishes an object. `fresh` names the blobs this request wrote (never referenced
+    /// before); every other segment must be live, else `Conflict`. With `AppendAt`, the current
+    /// object's segments must be the new record's leading segments (else `Conflict`). Returns
+    /// the blobs no longer referenced by anything (to reclaim after the commit). If `callback`
+    /// is given it is inserted in the same transaction. `NoSuchBucket` when the bucket is gone.
+    fn put_object<'a>(
+        &'a self,
+        object: &'a ObjectRecord,
         mode: PutMode,
-        callback: Option<&CallbackLogEntry>,
-    ) -> StoreResult<Vec<BlobId>>;
-    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+        fresh: &'a [BlobId],
+        callback: Option<&'a CallbackLogEntry>,
+    ) -> StoreFuture<'a, Vec<BlobId>>;
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Option<ObjectRecord>>;
     /// Deletes an object; returns its unreferenced blobs (empty when it did not exist).
-    fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>>;
+    fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>>;
+    /// Deletes several objects of one bucket in one transaction; returns the unreferenced blobs.
+    fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>>;
     /// Updates ACL and/or tags of an existing object (`NoSuchObject` otherwise).
-    fn update_object_attrs(
-        &self,
-        bucket: &str,
-        key: &str,
-        acl: Option<&str>,
-        tags: Option<&[(String, String)]>,
-    ) -> StoreResult<()>;
+    fn update_object_attrs<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        acl: Option<&'a str>,
+        tags: Option<&'a [(String, String)]>,
+    ) -> StoreFuture<'a, ()>;
     /// Objects of `bucket` whose key starts with `prefix`, from `start`, at most `limit`, in
     /// byte order of the key. Cost grows with `limit`, not with the bucket.
-    fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start: ListStart<'_>,
+    fn list_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start: ListStart<'a>,
         limit: usize,
-    ) -> StoreResult<Vec<ObjectRecord>>;
+    ) -> StoreFuture<'a, Vec<ObjectRecord>>;
     /// Like [`MetaStore::list_objects`], but only the fields a listing page shows.
-    fn list_object_summaries(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start: ListStart<'_>,
+    fn list_object_summaries<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start: ListStart<'a>,
         limit: usize,
-    ) -> StoreResult<Vec<ObjectSummary>>;
+    ) -> StoreFuture<'a, Vec<ObjectSummary>>;
     /// Every blob id referenced by metadata (for the orphan sweep).
-    fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>>;
+    fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>>;
 
     /// Starts a multipart upload (`NoSuchBucket` when the bucket is gone).
-    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
-    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
-    /// Records a part, replacing one with the same number; returns the blobs that became
-    /// unreferenced (`NoSuchUpload` when the upload is gone: the caller then drops the blob).
-    fn put_part(&self, part: &PartRecord) -> StoreResult<Vec<BlobId>>;
+    fn create_upload<'a>(&'a self, upload: &'a UploadRecord) -> StoreFuture<'a, ()>;
+    fn get_upload<'a>(&'a self, upload_id: &'a str) -> StoreFuture<'a, Option<UploadRecord>>;
+    /// Records a part (its blob is fresh), replacing one with the same number; returns the
+    /// blobs that became unreferenced (`NoSuchUpload` when the upload is gone: the caller then
+    /// drops the blob).
+    fn put_part<'a>(&'a self, part: &'a PartRecord) -> StoreFuture<'a, Vec<BlobId>>;
     /// Parts with numbers above `after_part`, in order, at most `limit`.
-    fn list_parts(&self, upload_id: &str, after_part: u32, limit: usize) -> StoreResult<Vec<PartRecord>>;
+    fn list_parts<'a>(&'a self, upload_id: &'a str, after_part: u32, limit: usize) -> StoreFuture<'a, Vec<PartRecord>>;
     /// Uploads of `bucket` with `prefix`, ordered by (key, upload id), after the markers: with an
     /// empty `upload_id_marker`, keys strictly after `key_marker`; otherwise also the uploads of
     /// `key_marker` whose id is after `upload_id_marker`.
-    fn list_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        key_marker: &str,
-        upload_id_marker: &str,
+    fn list_uploads<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        key_marker: &'a str,
+        upload_id_marker: &'a str,
         limit: usize,
-    ) -> StoreResult<Vec<UploadRecord>>;
-    /// Publishes `object` (made of some of the upload's part blobs) and removes the upload and its
-    /// parts, in one transaction; returns the blobs no longer referenced.
-    fn complete_upload(
-        &self,
-        upload_id: &str,
-        object: &ObjectRecord,
+    ) -> StoreFuture<'a, Vec<UploadRecord>>;
+    /// Publishes `object` (made of the upload's parts `chosen`, as `(part number, blob)`) and
+    /// removes the upload and its parts, in one transaction. Each chosen part must still hold
+    /// that blob (`Conflict` otherwise: it was re-uploaded meanwhile). Returns the blobs no
+    /// longer referenced.
+    fn complete_upload<'a>(
+        &'a self,
+        upload_id: &'a str,
+        object: &'a ObjectRecord,
+        chosen: &'a [(u32, BlobId)],
         mode: PutMode,
-        callback: Option<&CallbackLogEntry>,
-    ) -> StoreResult<Vec<BlobId>>;
+        callback: Option<&'a CallbackLogEntry>,
+    ) -> StoreFuture<'a, Vec<BlobId>>;
     /// Removes the upload and its parts; returns their blobs (`NoSuchUpload` if absent).
-    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
+    fn abort_upload<'a>(&'a self, upload_id: &'a str) -> StoreFuture<'a, Vec<BlobId>>;
 
-    fn record_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()>;
-    /// Sets outcome, attempts, message and finished time of an existing entry.
-    fn finish_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()>;
-    fn get_callback(&self, request_id: &str) -> StoreResult<Option<CallbackLogEntry>>;
+    fn record_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
+    /// Sets outcome, attempts, message and finished time of an existing entry. May be less
+    /// durable than a publish (a crash may lose an outcome; the entry then stays `pending`).
+    fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
+    fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>>;
     /// Newest first.
-    fn list_callbacks(&self, filter: &CallbackFilter) -> StoreResult<Vec<CallbackLogEntry>>;
+    fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>>;
     /// Keeps the newest `keep` entries and those younger than `max_age_ms`; returns how many went.
-    fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreResult<usize>;
+    fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreFuture<'_, usize>;
+
+    /// Node-shared state. Records a one-time value (an STS signature nonce) until
+    /// `expires_ms`; returns `false` if it was already recorded and has not expired.
+    fn remember_nonce<'a>(&'a self, nonce: &'a str, now_ms: i64, expires_ms: i64) -> StoreFuture<'a, bool>;
+    /// Takes (or renews) the lease on a background worker `name` for `holder` until
+    /// `now_ms + ttl_ms`; `false` while another holder's lease has not expired. One runner at
+    /// a time, and a runner that dies loses the lease when it expires.
+    fn acquire_worker<'a>(&'a self, name: &'a str, holder: &'a str, now_ms: i64, ttl_ms: i64) -> StoreFuture<'a, bool>;
 }

@@ -30,14 +30,15 @@
 
 use crate::blob::BlobId;
 use crate::meta::*;
+use crate::rows::{RawObject, RawUpload, list_bounds, past_prefix, text_prefix_end};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 6;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -122,6 +123,50 @@ const SCHEMA_V3: &str = "ALTER TABLE buckets ADD COLUMN cors TEXT;";
 /// Version 4: the public-key URL a callback was signed for (replay re-signs for the same URL).
 const SCHEMA_V4: &str = "ALTER TABLE callbacks ADD COLUMN key_url TEXT NOT NULL DEFAULT '';";
 
+/// Version 5: room for object versions (a `version` column in the objects' key, `''` for the
+/// one current version until versioning exists), and node-shared state: STS signature nonces
+/// and background-worker leases.
+const SCHEMA_V5: &str = "
+CREATE TABLE objects_v5 (
+    bucket           TEXT NOT NULL,
+    key              BLOB NOT NULL,
+    version          TEXT NOT NULL DEFAULT '',
+    size             INTEGER NOT NULL,
+    etag             TEXT NOT NULL,
+    crc64            INTEGER NOT NULL,
+    content_md5      TEXT NOT NULL,
+    content_type     TEXT NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    object_type      TEXT NOT NULL,
+    acl              TEXT NOT NULL,
+    headers          TEXT NOT NULL,
+    tags             TEXT NOT NULL,
+    segments         TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, version)
+) WITHOUT ROWID;
+INSERT INTO objects_v5 (bucket, key, version, size, etag, crc64, content_md5, content_type,
+                        last_modified_ms, object_type, acl, headers, tags, segments)
+    SELECT bucket, key, '', size, etag, crc64, content_md5, content_type,
+           last_modified_ms, object_type, acl, headers, tags, segments FROM objects;
+DROP TABLE objects;
+ALTER TABLE objects_v5 RENAME TO objects;
+
+CREATE TABLE sts_nonces (
+    nonce      TEXT PRIMARY KEY NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sts_nonces_by_expiry ON sts_nonces (expires_ms, nonce);
+
+CREATE TABLE workers (
+    name       TEXT PRIMARY KEY NOT NULL,
+    holder     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 6: per-bucket callback policies (`?policy&comp=callback`).
+const SCHEMA_V6: &str = "ALTER TABLE buckets ADD COLUMN callback_policy TEXT;";
+
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
 
@@ -141,11 +186,75 @@ const LIST_SUMMARIES_SQL: &str = "SELECT key, size, etag, last_modified_ms, obje
 const CALLBACK_COLUMNS: &str = "request_id, bucket, object, operation, created_ms, outcome, \
      callback_param, body, attempts, message, finished_ms, key_url";
 
+/// A cheap-to-clone handle (the connections live behind an `Arc`), so that its [`MetaStore`]
+/// futures can run writes on the blocking pool. The inherent methods are the same operations,
+/// synchronous (for tests and the CLI).
+#[derive(Clone)]
 pub struct SqliteMetaStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    reserve: SpaceReserve,
+}
+
+/// Bytes kept in a file beside the database so that, on a full disk, a delete can still
+/// commit: when a write fails with `SQLITE_FULL`, the reserve is released and the write is
+/// tried once more. The reserve is put back, when space allows, by a later write.
+const RESERVE_BYTES: usize = 4 * 1024 * 1024;
+/// How often a released reserve is tried again.
+const RESERVE_RETRY: Duration = Duration::from_secs(10);
+
+struct SpaceReserve {
+    path: PathBuf,
+    /// When the reserve was released (or last failed to be restored); `None` while in place.
+    released_at: Mutex<Option<std::time::Instant>>,
+}
+
+impl SpaceReserve {
+    fn new(path: PathBuf) -> Self {
+        let r = SpaceReserve { path, released_at: Mutex::new(None) };
+        if !r.fill() {
+            *r.released_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        }
+        r
+    }
+
+    /// Writes the reserve file (if missing); `false` if there was no room.
+    fn fill(&self) -> bool {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.len() as usize >= RESERVE_BYTES) {
+            return true;
+        }
+        let ok = std::fs::write(&self.path, vec![0u8; RESERVE_BYTES])
+            .and_then(|_| std::fs::File::open(&self.path)?.sync_all())
+            .is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        ok
+    }
+
+    /// Frees the reserve's space; `true` if there was a reserve to free.
+    fn release(&self) -> bool {
+        *self.released_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        let freed = std::fs::remove_file(&self.path).is_ok();
+        if freed {
+            tracing::warn!(path = %self.path.display(), "disk full: released the metadata space reserve");
+        }
+        freed
+    }
+
+    /// Puts a released reserve back, at most every [`RESERVE_RETRY`].
+    fn restore_if_due(&self) {
+        let mut at = self.released_at.lock().unwrap_or_else(|e| e.into_inner());
+        if at.is_some_and(|t| t.elapsed() >= RESERVE_RETRY) {
+            *at = if self.fill() { None } else { Some(std::time::Instant::now()) };
+        }
+    }
 }
 
 /// rusqlite / serde_json errors become `StoreError::Backend`.
@@ -155,7 +264,10 @@ trait Backend<T> {
 
 impl<T> Backend<T> for rusqlite::Result<T> {
     fn db(self) -> StoreResult<T> {
-        self.map_err(|e| StoreError::Backend(e.to_string()))
+        self.map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        })
     }
 }
 
@@ -177,55 +289,6 @@ fn to_i64(v: u64, what: &str) -> StoreResult<i64> {
 
 fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// `s || 0xFF`: greater than every string that starts with `s`, smaller than any other string
-/// greater than `s`.
-fn past_prefix(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s.as_bytes());
-    v.push(0xFF);
-    v
-}
-
-/// The `[lower, upper)` key range of a listing page, or `None` when it is empty.
-fn list_bounds(prefix: &str, start: ListStart<'_>, limit: usize) -> Option<(Vec<u8>, Vec<u8>)> {
-    if limit == 0 {
-        return None;
-    }
-    let upper = past_prefix(prefix);
-    let lower = match start {
-        ListStart::Beginning => prefix.as_bytes().to_vec(),
-        ListStart::After(k) => successor(k),
-        ListStart::PastPrefix(p) => past_prefix(p),
-    }
-    .max(prefix.as_bytes().to_vec());
-    (lower < upper).then_some((lower, upper))
-}
-
-/// `s || 0x00`: the smallest byte string strictly greater than `s`.
-fn successor(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s.as_bytes());
-    v.push(0x00);
-    v
-}
-
-/// Smallest string greater than every string starting with `p` (`None`: no bound), for TEXT
-/// columns where a 0xFF byte cannot be bound. UTF-8 byte order is code point order.
-fn text_prefix_end(p: &str) -> Option<String> {
-    let mut chars: Vec<char> = p.chars().collect();
-    while let Some(c) = chars.pop() {
-        let next = match c as u32 {
-            0xD7FF => Some('\u{E000}'),
-            n => char::from_u32(n + 1),
-        };
-        if let Some(n) = next {
-            chars.push(n);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
 }
 
 fn open_connection(path: &Path, durable: bool, reader: bool) -> StoreResult<Connection> {
@@ -254,7 +317,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=3 => {
+        0..=5 => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
@@ -264,7 +327,13 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 3 {
                 tx.execute_batch(SCHEMA_V3).db()?;
             }
-            tx.execute_batch(SCHEMA_V4).db()?;
+            if version < 4 {
+                tx.execute_batch(SCHEMA_V4).db()?;
+            }
+            if version < 5 {
+                tx.execute_batch(SCHEMA_V5).db()?;
+            }
+            tx.execute_batch(SCHEMA_V6).db()?;
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -289,17 +358,6 @@ fn remove_upload(tx: &Transaction<'_>, upload_id: &str) -> StoreResult<Vec<BlobI
     drop_refs(tx, &blobs)
 }
 
-struct RawUpload {
-    bucket: String,
-    key: Vec<u8>,
-    upload_id: String,
-    initiated_ms: i64,
-    content_type: String,
-    acl: String,
-    headers: String,
-    tags: String,
-}
-
 fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
     Ok(RawUpload {
         bucket: r.get(0)?,
@@ -311,21 +369,6 @@ fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
         headers: r.get(6)?,
         tags: r.get(7)?,
     })
-}
-
-impl RawUpload {
-    fn into_record(self) -> StoreResult<UploadRecord> {
-        Ok(UploadRecord {
-            bucket: self.bucket,
-            key: String::from_utf8(self.key).map_err(|_| StoreError::Backend("upload key is not UTF-8".into()))?,
-            upload_id: self.upload_id,
-            initiated_ms: self.initiated_ms,
-            content_type: self.content_type,
-            acl: self.acl,
-            headers: serde_json::from_str(&self.headers).db()?,
-            tags: serde_json::from_str(&self.tags).db()?,
-        })
-    }
 }
 
 fn part_from_row(r: &Row<'_>) -> rusqlite::Result<PartRecord> {
@@ -347,25 +390,8 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
         acl: r.get(2)?,
         storage_class: r.get(3)?,
         cors: r.get(4)?,
+        callback_policy: r.get(5)?,
     })
-}
-
-/// Columns in `OBJECT_COLUMNS` order, decoded to plain values first (JSON parsed afterwards
-/// so its errors are ours, not rusqlite's).
-struct RawObject {
-    bucket: String,
-    key: Vec<u8>,
-    size: i64,
-    etag: String,
-    crc64: i64,
-    content_md5: String,
-    content_type: String,
-    last_modified_ms: i64,
-    object_type: String,
-    acl: String,
-    headers: String,
-    tags: String,
-    segments: String,
 }
 
 fn raw_object(r: &Row<'_>) -> rusqlite::Result<RawObject> {
@@ -384,30 +410,6 @@ fn raw_object(r: &Row<'_>) -> rusqlite::Result<RawObject> {
         tags: r.get(11)?,
         segments: r.get(12)?,
     })
-}
-
-impl RawObject {
-    fn into_record(self) -> StoreResult<ObjectRecord> {
-        let key =
-            String::from_utf8(self.key).map_err(|_| StoreError::Backend("stored object key is not UTF-8".into()))?;
-        let size =
-            u64::try_from(self.size).map_err(|_| StoreError::Backend(format!("negative size stored for {key:?}")))?;
-        Ok(ObjectRecord {
-            bucket: self.bucket,
-            key,
-            segments: serde_json::from_str(&self.segments).db()?,
-            size,
-            etag: self.etag,
-            crc64: self.crc64 as u64,
-            content_md5: self.content_md5,
-            content_type: self.content_type,
-            last_modified_ms: self.last_modified_ms,
-            object_type: self.object_type,
-            acl: self.acl,
-            headers: serde_json::from_str(&self.headers).db()?,
-            tags: serde_json::from_str(&self.tags).db()?,
-        })
-    }
 }
 
 fn callback_from_row(r: &Row<'_>) -> rusqlite::Result<CallbackLogEntry> {
@@ -452,15 +454,19 @@ fn upsert_callback(tx: &Connection, e: &CallbackLogEntry) -> StoreResult<()> {
     Ok(())
 }
 
-fn add_refs(tx: &Transaction<'_>, segments: &[Segment]) -> StoreResult<()> {
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO blob_refs (blob, refs) VALUES (?1, 1) \
-             ON CONFLICT (blob) DO UPDATE SET refs = refs + 1",
-        )
-        .db()?;
+/// Adds one reference per segment. A `fresh` blob gets its first reference (it must have none:
+/// ids are random, so a row means a bug). Any other blob must be live: a blob whose last
+/// reference went was (or is being) reclaimed and is never referenced again, so naming it is a
+/// `Conflict` and nothing is written.
+fn add_refs(tx: &Transaction<'_>, segments: &[Segment], fresh: &[BlobId]) -> StoreResult<()> {
+    let mut first = tx.prepare_cached("INSERT INTO blob_refs (blob, refs) VALUES (?1, 1)").db()?;
+    let mut more = tx.prepare_cached("UPDATE blob_refs SET refs = refs + 1 WHERE blob = ?1 AND refs > 0").db()?;
     for s in segments {
-        stmt.execute([&s.blob.0]).db()?;
+        if fresh.contains(&s.blob) {
+            first.execute([&s.blob.0]).db()?;
+        } else if more.execute([&s.blob.0]).db()? == 0 {
+            return Err(StoreError::Conflict(format!("blob {} is no longer live", s.blob.0)));
+        }
     }
     Ok(())
 }
@@ -499,12 +505,25 @@ fn current_object(tx: &Transaction<'_>, bucket: &str, key: &str) -> StoreResult<
     }
 }
 
+/// Deletes the object at `(bucket, key)`, if any; returns the blobs left without references.
+fn remove_object(tx: &Transaction<'_>, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>> {
+    let Some((_, _, segments)) = current_object(tx, bucket, key)? else {
+        return Ok(Vec::new());
+    };
+    tx.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")
+        .db()?
+        .execute(params![bucket, key.as_bytes()])
+        .db()?;
+    drop_refs(tx, &segments)
+}
+
 /// Publishes an object inside a transaction (PutObject, AppendObject, CopyObject and multipart
 /// completion share it): mode checks, the row, blob reference counts, the callback entry.
 fn publish_object(
     tx: &Transaction<'_>,
     o: &ObjectRecord,
     mode: PutMode,
+    fresh: &[BlobId],
     callback: Option<&CallbackLogEntry>,
 ) -> StoreResult<Vec<BlobId>> {
     let headers = serde_json::to_string(&o.headers).db()?;
@@ -523,12 +542,17 @@ fn publish_object(
         (PutMode::AppendAt(_), None) => {
             return Err(StoreError::PositionNotEqualToLength(0));
         }
-        (PutMode::AppendAt(pos), Some((ty, size, _))) => {
+        (PutMode::AppendAt(pos), Some((ty, size, segments))) => {
             if ty != "Appendable" {
                 return Err(StoreError::NotAppendable);
             }
             if *size != pos {
                 return Err(StoreError::PositionNotEqualToLength(*size));
+            }
+            // The append was built on a read of the object: it must still be that object (a
+            // delete and re-create at the same length is another object).
+            if !o.segments.starts_with(segments) {
+                return Err(StoreError::Conflict("the appendable object was replaced".into()));
             }
         }
     }
@@ -554,7 +578,7 @@ fn publish_object(
     ])
     .db()?;
     // New references first, so blobs the new record keeps (append) never reach zero.
-    add_refs(tx, &o.segments)?;
+    add_refs(tx, &o.segments, fresh)?;
     let freed = match old {
         Some((_, _, old_segments)) => drop_refs(tx, &old_segments)?,
         None => Vec::new(),
@@ -579,41 +603,59 @@ impl SqliteMetaStore {
         let readers = (0..readers.max(1))
             .map(|_| open_connection(path, durable, true).map(Mutex::new))
             .collect::<StoreResult<Vec<_>>>()?;
+        let mut reserve = path.as_os_str().to_owned();
+        reserve.push(".reserve");
         Ok(SqliteMetaStore {
-            path: path.to_path_buf(),
-            writer: Mutex::new(writer),
-            readers,
-            next_reader: AtomicUsize::new(0),
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                reserve: SpaceReserve::new(PathBuf::from(reserve)),
+            }),
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// Runs `f` on a read connection: the first free one from a round-robin start, else waits
     /// for the start one.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let n = self.readers.len();
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+        let readers = &self.inner.readers;
+        let n = readers.len();
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % n;
         for i in 0..n {
-            match self.readers[(start + i) % n].try_lock() {
+            match readers[(start + i) % n].try_lock() {
                 Ok(conn) => return f(&conn),
                 Err(std::sync::TryLockError::Poisoned(p)) => return f(&p.into_inner()),
                 Err(std::sync::TryLockError::WouldBlock) => {}
             }
         }
-        f(&lock(&self.readers[start]))
+        f(&lock(&readers[start]))
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits if it returns `Ok`.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
-        let out = f(&tx)?;
-        tx.commit().db()?;
-        Ok(out)
+    /// A transaction that fails because the disk is full is tried once more after releasing the
+    /// space reserve (so that deletes, which free space, still commit on a full disk).
+    fn write<T>(&self, f: impl Fn(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = lock(&self.inner.writer);
+        let attempt = |conn: &mut Connection| -> StoreResult<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+            let out = f(&tx)?;
+            tx.commit().db()?;
+            Ok(out)
+        };
+        match attempt(&mut conn) {
+            Err(StoreError::Full(_)) if self.inner.reserve.release() => attempt(&mut conn),
+            Ok(out) => {
+                self.inner.reserve.restore_if_due();
+                Ok(out)
+            }
+            other => other,
+        }
     }
 
     /// `EXPLAIN QUERY PLAN` of the `list_objects` query (for tests and diagnostics).
@@ -631,22 +673,23 @@ impl SqliteMetaStore {
     }
 }
 
-impl MetaStore for SqliteMetaStore {
-    fn create_bucket(&self, b: &BucketRecord) -> StoreResult<()> {
+/// The operations, synchronous: one statement or one transaction each.
+impl SqliteMetaStore {
+    pub fn create_bucket(&self, b: &BucketRecord) -> StoreResult<()> {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
                 )
                 .db()?
-                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors])
+                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors, b.callback_policy])
                 .db()?;
             if n == 0 { Err(StoreError::BucketExists) } else { Ok(()) }
         })
     }
 
-    fn delete_bucket(&self, name: &str) -> StoreResult<()> {
+    pub fn delete_bucket(&self, name: &str) -> StoreResult<()> {
         self.write(|tx| {
             let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([name]).db()?;
             if !exists {
@@ -664,17 +707,19 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+    pub fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.read(|c| {
-            c.prepare_cached("SELECT name, created_ms, acl, storage_class, cors FROM buckets WHERE name = ?1")
-                .db()?
-                .query_row([name], bucket_from_row)
-                .optional()
-                .db()
+            c.prepare_cached(
+                "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = ?1",
+            )
+            .db()?
+            .query_row([name], bucket_from_row)
+            .optional()
+            .db()
         })
     }
 
-    fn list_buckets(&self, prefix: &str, marker: &str, limit: usize) -> StoreResult<Vec<BucketRecord>> {
+    pub fn list_buckets(&self, prefix: &str, marker: &str, limit: usize) -> StoreResult<Vec<BucketRecord>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -682,7 +727,7 @@ impl MetaStore for SqliteMetaStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT name, created_ms, acl, storage_class, cors FROM buckets \
+                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
                      WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4",
                 )
                 .db()?;
@@ -691,14 +736,14 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()> {
+    pub fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()> {
         self.write(|tx| {
             let n = tx.prepare_cached("UPDATE buckets SET acl = ?2 WHERE name = ?1").db()?.execute([name, acl]).db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         })
     }
 
-    fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()> {
+    pub fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()> {
         self.write(|tx| {
             let n = tx
                 .prepare_cached("UPDATE buckets SET cors = ?2 WHERE name = ?1")
@@ -709,16 +754,28 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn put_object(
+    pub fn set_bucket_callback_policy(&self, name: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE buckets SET callback_policy = ?2 WHERE name = ?1")
+                .db()?
+                .execute(params![name, policy])
+                .db()?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    pub fn put_object(
         &self,
         o: &ObjectRecord,
         mode: PutMode,
+        fresh: &[BlobId],
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| publish_object(tx, o, mode, callback))
+        self.write(|tx| publish_object(tx, o, mode, fresh, callback))
     }
 
-    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
+    pub fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
         let raw = self.read(|c| {
             c.prepare_cached(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"))
                 .db()?
@@ -729,20 +786,21 @@ impl MetaStore for SqliteMetaStore {
         raw.map(RawObject::into_record).transpose()
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>> {
+    pub fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>> {
+        self.write(|tx| remove_object(tx, bucket, key))
+    }
+
+    pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> StoreResult<Vec<BlobId>> {
         self.write(|tx| {
-            let Some((_, _, segments)) = current_object(tx, bucket, key)? else {
-                return Ok(Vec::new());
-            };
-            tx.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")
-                .db()?
-                .execute(params![bucket, key.as_bytes()])
-                .db()?;
-            drop_refs(tx, &segments)
+            let mut freed = Vec::new();
+            for k in keys {
+                freed.extend(remove_object(tx, bucket, k)?);
+            }
+            Ok(freed)
         })
     }
 
-    fn update_object_attrs(
+    pub fn update_object_attrs(
         &self,
         bucket: &str,
         key: &str,
@@ -763,7 +821,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn list_objects(
+    pub fn list_objects(
         &self,
         bucket: &str,
         prefix: &str,
@@ -779,7 +837,7 @@ impl MetaStore for SqliteMetaStore {
         raws.into_iter().map(RawObject::into_record).collect()
     }
 
-    fn list_object_summaries(
+    pub fn list_object_summaries(
         &self,
         bucket: &str,
         prefix: &str,
@@ -805,7 +863,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>> {
+    pub fn referenced_blobs(&self) -> StoreResult<Vec<BlobId>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT blob FROM blob_refs ORDER BY blob").db()?;
             let rows = stmt.query_map([], |r| r.get(0).map(BlobId)).db()?;
@@ -813,7 +871,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn create_upload(&self, u: &UploadRecord) -> StoreResult<()> {
+    pub fn create_upload(&self, u: &UploadRecord) -> StoreResult<()> {
         let headers = serde_json::to_string(&u.headers).db()?;
         let tags = serde_json::to_string(&u.tags).db()?;
         self.write(|tx| {
@@ -841,7 +899,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
+    pub fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
         self.read(|c| {
             let raw = c
                 .prepare_cached(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"))
@@ -853,7 +911,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn put_part(&self, p: &PartRecord) -> StoreResult<Vec<BlobId>> {
+    pub fn put_part(&self, p: &PartRecord) -> StoreResult<Vec<BlobId>> {
         let size = to_i64(p.size, "part size")?;
         self.write(|tx| {
             let exists =
@@ -873,7 +931,7 @@ impl MetaStore for SqliteMetaStore {
             .db()?
             .execute(params![p.upload_id, p.part_number, p.blob.0, size, p.etag, p.crc64 as i64, p.last_modified_ms])
             .db()?;
-            add_refs(tx, &[Segment { blob: p.blob.clone(), len: p.size }])?;
+            add_refs(tx, &[Segment { blob: p.blob.clone(), len: p.size }], std::slice::from_ref(&p.blob))?;
             match old {
                 Some(b) => drop_refs(tx, &[Segment { blob: BlobId(b), len: 0 }]),
                 None => Ok(Vec::new()),
@@ -881,7 +939,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn list_parts(&self, upload_id: &str, after_part: u32, limit: usize) -> StoreResult<Vec<PartRecord>> {
+    pub fn list_parts(&self, upload_id: &str, after_part: u32, limit: usize) -> StoreResult<Vec<PartRecord>> {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
@@ -894,7 +952,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn list_uploads(
+    pub fn list_uploads(
         &self,
         bucket: &str,
         prefix: &str,
@@ -924,10 +982,11 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn complete_upload(
+    pub fn complete_upload(
         &self,
         upload_id: &str,
         object: &ObjectRecord,
+        chosen: &[(u32, BlobId)],
         mode: PutMode,
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
@@ -937,15 +996,25 @@ impl MetaStore for SqliteMetaStore {
             if !exists {
                 return Err(StoreError::NoSuchUpload);
             }
+            // The parts were chosen from an earlier read: each must still hold the same blob.
+            let mut part_blob =
+                tx.prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2").db()?;
+            for (number, blob) in chosen {
+                let now: Option<String> =
+                    part_blob.query_row(params![upload_id, number], |r| r.get(0)).optional().db()?;
+                if now.as_deref() != Some(blob.0.as_str()) {
+                    return Err(StoreError::Conflict(format!("part {number} changed during completion")));
+                }
+            }
             // The object's references are added before the parts' are dropped, so the parts it
             // uses keep their blobs and only the unused ones are freed.
-            let mut freed = publish_object(tx, object, mode, callback)?;
+            let mut freed = publish_object(tx, object, mode, &[], callback)?;
             freed.extend(remove_upload(tx, upload_id)?);
             Ok(freed)
         })
     }
 
-    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+    pub fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
         self.write(|tx| {
             let exists =
                 tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([upload_id]).db()?;
@@ -956,13 +1025,13 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn record_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()> {
+    pub fn record_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()> {
         self.write(|tx| upsert_callback(tx, entry))
     }
 
     /// Updates the outcome fields of `entry.request_id`; if the entry is missing (e.g. pruned
     /// meanwhile) the whole entry is inserted so the result is not lost.
-    fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
+    pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
@@ -979,7 +1048,7 @@ impl MetaStore for SqliteMetaStore {
         })
     }
 
-    fn get_callback(&self, request_id: &str) -> StoreResult<Option<CallbackLogEntry>> {
+    pub fn get_callback(&self, request_id: &str) -> StoreResult<Option<CallbackLogEntry>> {
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE request_id = ?1"))
                 .db()?
@@ -991,7 +1060,7 @@ impl MetaStore for SqliteMetaStore {
 
     /// Newest first (by `created_ms`, then `request_id`). `since_ms` and `until_ms` are both
     /// inclusive bounds on `created_ms`; `limit` 0 means [`DEFAULT_CALLBACK_LIMIT`].
-    fn list_callbacks(&self, f: &CallbackFilter) -> StoreResult<Vec<CallbackLogEntry>> {
+    pub fn list_callbacks(&self, f: &CallbackFilter) -> StoreResult<Vec<CallbackLogEntry>> {
         let limit = if f.limit == 0 { DEFAULT_CALLBACK_LIMIT } else { f.limit };
         self.read(|c| {
             let mut stmt = c
@@ -1021,7 +1090,7 @@ impl MetaStore for SqliteMetaStore {
     /// Deletes the entries that are both beyond the newest `keep` (by `created_ms`, then
     /// `request_id`, as listed) and created before `now_ms - max_age_ms`, whatever their
     /// outcome: an entry survives if it is among the newest `keep` or younger than `max_age_ms`.
-    fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreResult<usize> {
+    pub fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreResult<usize> {
         let cutoff = now_ms.saturating_sub(max_age_ms);
         self.write(|tx| {
             // The newest entry beyond the first `keep`: it and everything older may go.
@@ -1042,5 +1111,246 @@ impl MetaStore for SqliteMetaStore {
                 .db()?;
             Ok(n)
         })
+    }
+}
+
+/// Node-shared state (STS nonces, worker leases).
+impl SqliteMetaStore {
+    pub fn remember_nonce(&self, nonce: &str, now_ms: i64, expires_ms: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            // Expired nonces go a few at a time, so the table stays as small as the window.
+            tx.prepare_cached(
+                "DELETE FROM sts_nonces WHERE nonce IN \
+                 (SELECT nonce FROM sts_nonces WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT 16)",
+            )
+            .db()?
+            .execute([now_ms])
+            .db()?;
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO sts_nonces (nonce, expires_ms) VALUES (?1, ?2) \
+                     ON CONFLICT (nonce) DO UPDATE SET expires_ms = excluded.expires_ms \
+                     WHERE sts_nonces.expires_ms < ?3",
+                )
+                .db()?
+                .execute(params![nonce, expires_ms, now_ms])
+                .db()?;
+            Ok(n == 1)
+        })
+    }
+
+    pub fn acquire_worker(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO workers (name, holder, expires_ms) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+                     WHERE workers.holder = excluded.holder OR workers.expires_ms < ?4",
+                )
+                .db()?
+                .execute(params![name, holder, now_ms.saturating_add(ttl_ms), now_ms])
+                .db()?;
+            Ok(n == 1)
+        })
+    }
+}
+
+/// Runs a synchronous store call on the blocking pool (writes fsync; listings scan).
+fn blocking<T: Send + 'static>(
+    store: &SqliteMetaStore,
+    f: impl FnOnce(&SqliteMetaStore) -> StoreResult<T> + Send + 'static,
+) -> StoreFuture<'static, T> {
+    let store = store.clone();
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Backend(format!("metadata task failed: {e}")))?
+    })
+}
+
+/// Answers a point lookup on the calling thread: a lookup in SQLite's page cache takes
+/// microseconds, less than a hand-off to the blocking pool would.
+fn inline<'a, T: Send + 'a>(r: StoreResult<T>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(r))
+}
+
+fn owned_start(start: ListStart<'_>) -> OwnedListStart {
+    match start {
+        ListStart::Beginning => OwnedListStart::Beginning,
+        ListStart::After(k) => OwnedListStart::After(k.to_string()),
+        ListStart::PastPrefix(p) => OwnedListStart::PastPrefix(p.to_string()),
+    }
+}
+
+enum OwnedListStart {
+    Beginning,
+    After(String),
+    PastPrefix(String),
+}
+
+impl OwnedListStart {
+    fn borrow(&self) -> ListStart<'_> {
+        match self {
+            OwnedListStart::Beginning => ListStart::Beginning,
+            OwnedListStart::After(k) => ListStart::After(k),
+            OwnedListStart::PastPrefix(p) => ListStart::PastPrefix(p),
+        }
+    }
+}
+
+impl MetaStore for SqliteMetaStore {
+    fn create_bucket<'a>(&'a self, bucket: &'a BucketRecord) -> StoreFuture<'a, ()> {
+        let b = bucket.clone();
+        blocking(self, move |s| s.create_bucket(&b))
+    }
+    fn delete_bucket<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()> {
+        let n = name.to_string();
+        blocking(self, move |s| s.delete_bucket(&n))
+    }
+    fn get_bucket<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<BucketRecord>> {
+        inline(SqliteMetaStore::get_bucket(self, name))
+    }
+    fn list_buckets<'a>(
+        &'a self,
+        prefix: &'a str,
+        marker: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<BucketRecord>> {
+        let (p, m) = (prefix.to_string(), marker.to_string());
+        blocking(self, move |s| s.list_buckets(&p, &m, limit))
+    }
+    fn set_bucket_acl<'a>(&'a self, name: &'a str, acl: &'a str) -> StoreFuture<'a, ()> {
+        let (n, a) = (name.to_string(), acl.to_string());
+        blocking(self, move |s| s.set_bucket_acl(&n, &a))
+    }
+    fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let (n, c) = (name.to_string(), cors.map(str::to_string));
+        blocking(self, move |s| s.set_bucket_cors(&n, c.as_deref()))
+    }
+    fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let (n, p) = (name.to_string(), policy.map(str::to_string));
+        blocking(self, move |s| s.set_bucket_callback_policy(&n, p.as_deref()))
+    }
+    fn put_object<'a>(
+        &'a self,
+        object: &'a ObjectRecord,
+        mode: PutMode,
+        fresh: &'a [BlobId],
+        callback: Option<&'a CallbackLogEntry>,
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let (o, f, cb) = (object.clone(), fresh.to_vec(), callback.cloned());
+        blocking(self, move |s| s.put_object(&o, mode, &f, cb.as_ref()))
+    }
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Option<ObjectRecord>> {
+        inline(SqliteMetaStore::get_object(self, bucket, key))
+    }
+    fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>> {
+        let (b, k) = (bucket.to_string(), key.to_string());
+        blocking(self, move |s| s.delete_object(&b, &k))
+    }
+    fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>> {
+        let (b, k) = (bucket.to_string(), keys.to_vec());
+        blocking(self, move |s| s.delete_objects(&b, &k))
+    }
+    fn update_object_attrs<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        acl: Option<&'a str>,
+        tags: Option<&'a [(String, String)]>,
+    ) -> StoreFuture<'a, ()> {
+        let (b, k, a, t) = (bucket.to_string(), key.to_string(), acl.map(str::to_string), tags.map(<[_]>::to_vec));
+        blocking(self, move |s| s.update_object_attrs(&b, &k, a.as_deref(), t.as_deref()))
+    }
+    fn list_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start: ListStart<'a>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<ObjectRecord>> {
+        let (b, p, st) = (bucket.to_string(), prefix.to_string(), owned_start(start));
+        blocking(self, move |s| s.list_objects(&b, &p, st.borrow(), limit))
+    }
+    fn list_object_summaries<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start: ListStart<'a>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<ObjectSummary>> {
+        let (b, p, st) = (bucket.to_string(), prefix.to_string(), owned_start(start));
+        blocking(self, move |s| s.list_object_summaries(&b, &p, st.borrow(), limit))
+    }
+    fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>> {
+        blocking(self, |s| s.referenced_blobs())
+    }
+    fn create_upload<'a>(&'a self, upload: &'a UploadRecord) -> StoreFuture<'a, ()> {
+        let u = upload.clone();
+        blocking(self, move |s| s.create_upload(&u))
+    }
+    fn get_upload<'a>(&'a self, upload_id: &'a str) -> StoreFuture<'a, Option<UploadRecord>> {
+        inline(SqliteMetaStore::get_upload(self, upload_id))
+    }
+    fn put_part<'a>(&'a self, part: &'a PartRecord) -> StoreFuture<'a, Vec<BlobId>> {
+        let p = part.clone();
+        blocking(self, move |s| s.put_part(&p))
+    }
+    fn list_parts<'a>(&'a self, upload_id: &'a str, after_part: u32, limit: usize) -> StoreFuture<'a, Vec<PartRecord>> {
+        let id = upload_id.to_string();
+        blocking(self, move |s| s.list_parts(&id, after_part, limit))
+    }
+    fn list_uploads<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        key_marker: &'a str,
+        upload_id_marker: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<UploadRecord>> {
+        let (b, p, k, u) =
+            (bucket.to_string(), prefix.to_string(), key_marker.to_string(), upload_id_marker.to_string());
+        blocking(self, move |s| s.list_uploads(&b, &p, &k, &u, limit))
+    }
+    fn complete_upload<'a>(
+        &'a self,
+        upload_id: &'a str,
+        object: &'a ObjectRecord,
+        chosen: &'a [(u32, BlobId)],
+        mode: PutMode,
+        callback: Option<&'a CallbackLogEntry>,
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let (id, o, ch, cb) = (upload_id.to_string(), object.clone(), chosen.to_vec(), callback.cloned());
+        blocking(self, move |s| s.complete_upload(&id, &o, &ch, mode, cb.as_ref()))
+    }
+    fn abort_upload<'a>(&'a self, upload_id: &'a str) -> StoreFuture<'a, Vec<BlobId>> {
+        let id = upload_id.to_string();
+        blocking(self, move |s| s.abort_upload(&id))
+    }
+    fn record_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
+        let e = entry.clone();
+        blocking(self, move |s| s.record_callback(&e))
+    }
+    fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
+        let e = entry.clone();
+        blocking(self, move |s| s.finish_callback(&e))
+    }
+    fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>> {
+        inline(SqliteMetaStore::get_callback(self, request_id))
+    }
+    fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>> {
+        let f = filter.clone();
+        blocking(self, move |s| s.list_callbacks(&f))
+    }
+    fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreFuture<'_, usize> {
+        blocking(self, move |s| s.prune_callbacks(keep, max_age_ms, now_ms))
+    }
+    fn remember_nonce<'a>(&'a self, nonce: &'a str, now_ms: i64, expires_ms: i64) -> StoreFuture<'a, bool> {
+        let n = nonce.to_string();
+        blocking(self, move |s| s.remember_nonce(&n, now_ms, expires_ms))
+    }
+    fn acquire_worker<'a>(&'a self, name: &'a str, holder: &'a str, now_ms: i64, ttl_ms: i64) -> StoreFuture<'a, bool> {
+        let (n, h) = (name.to_string(), holder.to_string());
+        blocking(self, move |s| s.acquire_worker(&n, &h, now_ms, ttl_ms))
     }
 }

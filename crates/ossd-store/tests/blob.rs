@@ -25,7 +25,7 @@ async fn write_finish_read_ranges() {
         let store = LocalBlobStore::open(dir.path().join(format!("blobs-{fsync}")), fsync).unwrap();
         // Larger than two write chunks, written in odd-sized pieces.
         let data = pattern(700_001, 7);
-        let mut w = store.create().await.unwrap();
+        let mut w = store.create(&BlobId::random()).await.unwrap();
         let id = w.id().clone();
         assert_eq!(id.0.len(), 32);
         assert!(id.0.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
@@ -53,7 +53,7 @@ async fn write_finish_read_ranges() {
 async fn empty_blob() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalBlobStore::open(dir.path().to_path_buf(), true).unwrap();
-    let w = store.create().await.unwrap();
+    let w = store.create(&BlobId::random()).await.unwrap();
     let id = w.id().clone();
     assert_eq!(w.finish().await.unwrap(), 0);
     assert!(read_all(&store, &id, 0, 0).await.unwrap().is_empty());
@@ -63,7 +63,7 @@ async fn empty_blob() {
 async fn drop_without_finish_removes() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalBlobStore::open(dir.path().to_path_buf(), false).unwrap();
-    let mut w = store.create().await.unwrap();
+    let mut w = store.create(&BlobId::random()).await.unwrap();
     let id = w.id().clone();
     w.write_all(&pattern(1_000_000, 1)).await.unwrap();
     w.flush().await.unwrap();
@@ -73,7 +73,7 @@ async fn drop_without_finish_removes() {
     assert!(store.list(Duration::ZERO).await.unwrap().is_empty());
 
     // Dropped with a chunk possibly in flight (no flush).
-    let mut w = store.create().await.unwrap();
+    let mut w = store.create(&BlobId::random()).await.unwrap();
     let id = w.id().clone();
     w.write_all(&pattern(2_000_000, 2)).await.unwrap();
     drop(w);
@@ -87,7 +87,7 @@ async fn delete_and_list() {
     assert!(store.list(Duration::ZERO).await.unwrap().is_empty());
     let mut ids = Vec::new();
     for i in 0..20u8 {
-        let mut w = store.create().await.unwrap();
+        let mut w = store.create(&BlobId::random()).await.unwrap();
         w.write_all(&[i; 10]).await.unwrap();
         ids.push(w.id().clone());
         w.finish().await.unwrap();
@@ -140,7 +140,7 @@ async fn concurrent_writers() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let data = pattern(100_000 + t as usize * 1000, t);
-            let mut w = store.create().await.unwrap();
+            let mut w = store.create(&BlobId::random()).await.unwrap();
             let id = w.id().clone();
             for piece in data.chunks(4096) {
                 w.write_all(piece).await.unwrap();
@@ -168,7 +168,7 @@ fn open_creates_root() {
 async fn list_skips_recently_written_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalBlobStore::open(dir.path().join("blobs"), false).unwrap();
-    let mut w = store.create().await.unwrap();
+    let mut w = store.create(&BlobId::random()).await.unwrap();
     w.write_all(b"fresh").await.unwrap();
     let id = w.id().clone();
     w.finish().await.unwrap();

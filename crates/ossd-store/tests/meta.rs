@@ -14,6 +14,7 @@ fn bucket(name: &str) -> BucketRecord {
         acl: "private".into(),
         storage_class: "Standard".into(),
         cors: None,
+        callback_policy: None,
     }
 }
 
@@ -45,6 +46,19 @@ fn object(bucket: &str, key: &str, blobs: &[&str], size: u64) -> ObjectRecord {
 
 fn appendable(bucket: &str, key: &str, blobs: &[&str], size: u64) -> ObjectRecord {
     ObjectRecord { object_type: "Appendable".into(), ..object(bucket, key, blobs, size) }
+}
+
+/// Publishes `o` as a handler would: the blobs nothing references yet are the ones this
+/// "request" wrote (fresh); the others must be live.
+fn put(
+    m: &SqliteMetaStore,
+    o: &ObjectRecord,
+    mode: PutMode,
+    cb: Option<&CallbackLogEntry>,
+) -> StoreResult<Vec<BlobId>> {
+    let live = m.referenced_blobs().unwrap();
+    let fresh: Vec<BlobId> = o.segments.iter().map(|s| s.blob.clone()).filter(|b| !live.contains(b)).collect();
+    m.put_object(o, mode, &fresh, cb)
 }
 
 fn keys(v: &[ObjectRecord]) -> Vec<&str> {
@@ -81,7 +95,7 @@ fn bucket_lifecycle() {
     assert_eq!(m.get_bucket("b1").unwrap().unwrap().acl, "public-read");
     assert!(matches!(m.set_bucket_acl("nope", "private"), Err(StoreError::NoSuchBucket)));
 
-    m.put_object(&object("b1", "k", &["aa01"], 3), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("b1", "k", &["aa01"], 3), PutMode::Overwrite, None).unwrap();
     assert!(matches!(m.delete_bucket("b1"), Err(StoreError::BucketNotEmpty)));
     assert_eq!(m.delete_object("b1", "k").unwrap(), vec![blob("aa01")]);
     m.delete_bucket("b1").unwrap();
@@ -89,7 +103,7 @@ fn bucket_lifecycle() {
     assert!(matches!(m.delete_bucket("b1"), Err(StoreError::NoSuchBucket)));
     // Objects into a deleted bucket are refused.
     assert!(matches!(
-        m.put_object(&object("b1", "k", &["aa02"], 3), PutMode::Overwrite, None),
+        put(&m, &object("b1", "k", &["aa02"], 3), PutMode::Overwrite, None),
         Err(StoreError::NoSuchBucket)
     ));
 }
@@ -120,27 +134,27 @@ fn put_get_overwrite_delete() {
     let m = open(&dir);
     m.create_bucket(&bucket("b")).unwrap();
     let o1 = object("b", "dir/file.txt", &["aa01"], 10);
-    assert!(m.put_object(&o1, PutMode::Overwrite, None).unwrap().is_empty());
+    assert!(put(&m, &o1, PutMode::Overwrite, None).unwrap().is_empty());
     assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o1);
     assert!(m.get_object("b", "dir/file").unwrap().is_none());
     assert!(m.get_object("other", "dir/file.txt").unwrap().is_none());
 
     // Overwrite returns the replaced blob.
     let o2 = object("b", "dir/file.txt", &["aa02", "aa03"], 20);
-    assert_eq!(m.put_object(&o2, PutMode::Overwrite, None).unwrap(), vec![blob("aa01")]);
+    assert_eq!(put(&m, &o2, PutMode::Overwrite, None).unwrap(), vec![blob("aa01")]);
     assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o2);
 
     // MustNotExist.
     assert!(matches!(
-        m.put_object(&object("b", "dir/file.txt", &["aa04"], 1), PutMode::MustNotExist, None),
+        put(&m, &object("b", "dir/file.txt", &["aa04"], 1), PutMode::MustNotExist, None),
         Err(StoreError::ObjectExists)
     ));
     assert_eq!(m.get_object("b", "dir/file.txt").unwrap().unwrap(), o2);
-    m.put_object(&object("b", "new", &["aa05"], 1), PutMode::MustNotExist, None).unwrap();
+    put(&m, &object("b", "new", &["aa05"], 1), PutMode::MustNotExist, None).unwrap();
 
     // A blob shared by two objects (copy) is freed only when the last reference goes.
     let copy = object("b", "copy", &["aa02", "aa03"], 20);
-    assert!(m.put_object(&copy, PutMode::Overwrite, None).unwrap().is_empty());
+    assert!(put(&m, &copy, PutMode::Overwrite, None).unwrap().is_empty());
     assert!(m.delete_object("b", "dir/file.txt").unwrap().is_empty());
     let mut freed = m.delete_object("b", "copy").unwrap();
     freed.sort();
@@ -169,39 +183,44 @@ fn append_rules() {
     m.create_bucket(&bucket("b")).unwrap();
     // Absent: only position 0.
     assert!(matches!(
-        m.put_object(&appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(3), None),
+        put(&m, &appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(3), None),
         Err(StoreError::PositionNotEqualToLength(0))
     ));
-    assert!(m.put_object(&appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(0), None).unwrap().is_empty());
+    assert!(put(&m, &appendable("b", "log", &["bb01"], 5), PutMode::AppendAt(0), None).unwrap().is_empty());
     // Present: position must equal the size.
     assert!(matches!(
-        m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(4), None),
+        put(&m, &appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(4), None),
         Err(StoreError::PositionNotEqualToLength(5))
     ));
     assert!(matches!(
-        m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(0), None),
+        put(&m, &appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(0), None),
         Err(StoreError::PositionNotEqualToLength(5))
     ));
-    // The same blob grown in place, then a new segment: nothing is freed.
-    assert!(m.put_object(&appendable("b", "log", &["bb01"], 9), PutMode::AppendAt(5), None).unwrap().is_empty());
-    assert!(
-        m.put_object(&appendable("b", "log", &["bb01", "bb02"], 12), PutMode::AppendAt(9), None).unwrap().is_empty()
-    );
+    // A record not built on the current object (another first segment) is a conflict.
+    assert!(matches!(
+        put(&m, &appendable("b", "log", &["bb09", "bb02"], 10), PutMode::AppendAt(5), None),
+        Err(StoreError::Conflict(_))
+    ));
+    // A new segment after the current ones: nothing is freed.
+    let mut grown = appendable("b", "log", &["bb01", "bb02"], 12);
+    grown.segments[0].len = 5;
+    grown.segments[1].len = 7;
+    assert!(put(&m, &grown, PutMode::AppendAt(5), None).unwrap().is_empty());
     assert_eq!(m.get_object("b", "log").unwrap().unwrap().size, 12);
     assert_eq!(m.referenced_blobs().unwrap(), vec![blob("bb01"), blob("bb02")]);
     // Not appendable.
-    m.put_object(&object("b", "plain", &["bb03"], 5), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("b", "plain", &["bb03"], 5), PutMode::Overwrite, None).unwrap();
     assert!(matches!(
-        m.put_object(&appendable("b", "plain", &["bb04"], 7), PutMode::AppendAt(5), None),
+        put(&m, &appendable("b", "plain", &["bb04"], 7), PutMode::AppendAt(5), None),
         Err(StoreError::NotAppendable)
     ));
     // Overwriting the appendable object frees both segments.
-    let mut freed = m.put_object(&object("b", "log", &["bb05"], 1), PutMode::Overwrite, None).unwrap();
+    let mut freed = put(&m, &object("b", "log", &["bb05"], 1), PutMode::Overwrite, None).unwrap();
     freed.sort();
     assert_eq!(freed, vec![blob("bb01"), blob("bb02")]);
     // A missing bucket wins over append rules.
     assert!(matches!(
-        m.put_object(&appendable("nb", "log", &["bb06"], 1), PutMode::AppendAt(0), None),
+        put(&m, &appendable("nb", "log", &["bb06"], 1), PutMode::AppendAt(0), None),
         Err(StoreError::NoSuchBucket)
     ));
 }
@@ -212,18 +231,18 @@ fn put_with_callback_is_atomic() {
     let m = open(&dir);
     m.create_bucket(&bucket("b")).unwrap();
     let cb = callback("req-1", "b", 100, "pending");
-    m.put_object(&object("b", "k", &["cc01"], 1), PutMode::Overwrite, Some(&cb)).unwrap();
+    put(&m, &object("b", "k", &["cc01"], 1), PutMode::Overwrite, Some(&cb)).unwrap();
     assert_eq!(m.get_callback("req-1").unwrap().unwrap(), cb);
     // A failed put does not log its callback.
     let cb2 = callback("req-2", "b", 101, "pending");
-    assert!(m.put_object(&object("b", "k", &["cc02"], 1), PutMode::MustNotExist, Some(&cb2)).is_err());
+    assert!(put(&m, &object("b", "k", &["cc02"], 1), PutMode::MustNotExist, Some(&cb2)).is_err());
     assert!(m.get_callback("req-2").unwrap().is_none());
     assert_eq!(m.referenced_blobs().unwrap(), vec![blob("cc01")]);
 }
 
 fn put_keys(m: &SqliteMetaStore, b: &str, keys: &[&str]) {
     for (i, k) in keys.iter().enumerate() {
-        m.put_object(&object(b, k, &[&format!("{}{i:08x}", hex::encode(b))], 1), PutMode::Overwrite, None).unwrap();
+        put(m, &object(b, k, &[&format!("{}{i:08x}", hex::encode(b))], 1), PutMode::Overwrite, None).unwrap();
     }
 }
 
@@ -341,7 +360,7 @@ fn large_bucket_pages_fast() {
     let t = Instant::now();
     for i in 0..2_000 {
         let key = format!("dir{:02}/obj-{:06}", i % 50, i);
-        m.put_object(&object("big", &key, &[&format!("{i:032x}")], 1), PutMode::Overwrite, None).unwrap();
+        put(&m, &object("big", &key, &[&format!("{i:032x}")], 1), PutMode::Overwrite, None).unwrap();
     }
     put_keys(&m, "aaa", &["dir00/x", "dir49/z"]);
     put_keys(&m, "zzz", &["dir00/x", "dir49/z"]);
@@ -439,11 +458,11 @@ fn concurrent_writers_and_readers() {
                 o.etag = format!("E-{tag}");
                 o.tags = vec![("t".into(), tag.clone())];
                 o.headers.insert("x-oss-meta-w".into(), tag.clone());
-                last_freed.extend(m.put_object(&o, PutMode::Overwrite, None).unwrap());
+                last_freed.extend(put(&m, &o, PutMode::Overwrite, None).unwrap());
                 let mut own = o.clone();
                 own.key = format!("w{w}");
                 own.segments[0].blob = BlobId(format!("e{}", &blob_id[1..]));
-                own_freed.extend(m.put_object(&own, PutMode::Overwrite, None).unwrap());
+                own_freed.extend(put(&m, &own, PutMode::Overwrite, None).unwrap());
             }
             assert_eq!(own_freed.len(), rounds - 1);
             last_freed
@@ -481,7 +500,7 @@ fn reopen_keeps_everything() {
     {
         let m = SqliteMetaStore::open(&path, true).unwrap();
         m.create_bucket(&bucket("b")).unwrap();
-        m.put_object(&o, PutMode::Overwrite, Some(&cb)).unwrap();
+        put(&m, &o, PutMode::Overwrite, Some(&cb)).unwrap();
     }
     let m = SqliteMetaStore::open(&path, true).unwrap();
     assert_eq!(m.get_bucket("b").unwrap().unwrap(), bucket("b"));
@@ -585,7 +604,7 @@ fn summaries_match_full_listing() {
     let m = open(&dir);
     m.create_bucket(&bucket("b")).unwrap();
     for (i, k) in ["a/1", "a/2", "b", "é/x", "z"].iter().enumerate() {
-        m.put_object(&object("b", k, &[&format!("ab{i:02}")], 10 + i as u64), PutMode::Overwrite, None).unwrap();
+        put(&m, &object("b", k, &[&format!("ab{i:02}")], 10 + i as u64), PutMode::Overwrite, None).unwrap();
     }
     for (prefix, start) in
         [("", ListStart::Beginning), ("a/", ListStart::After("a/1")), ("", ListStart::PastPrefix("a/"))]
@@ -602,4 +621,114 @@ fn summaries_match_full_listing() {
     }
     assert_eq!(m.list_object_summaries("b", "", ListStart::Beginning, 2).unwrap().len(), 2);
     assert!(m.list_object_summaries("b", "", ListStart::Beginning, 0).unwrap().is_empty());
+}
+
+#[test]
+fn dead_blobs_are_never_referenced_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    let src = object("b", "src", &["dd01"], 4);
+    m.put_object(&src, PutMode::Overwrite, &[blob("dd01")], None).unwrap();
+    // A copy built on the source shares its live blob.
+    let copy = ObjectRecord { key: "copy".into(), ..src.clone() };
+    m.put_object(&copy, PutMode::Overwrite, &[], None).unwrap();
+    assert_eq!(m.delete_object("b", "src").unwrap(), Vec::<BlobId>::new());
+    assert_eq!(m.delete_object("b", "copy").unwrap(), vec![blob("dd01")]);
+    // The blob is dead now: a copy read before the deletes cannot bring it back.
+    let late = ObjectRecord { key: "late".into(), ..src.clone() };
+    assert!(matches!(m.put_object(&late, PutMode::Overwrite, &[], None), Err(StoreError::Conflict(_))));
+    assert!(m.get_object("b", "late").unwrap().is_none());
+    assert!(m.referenced_blobs().unwrap().is_empty());
+    // A fresh blob must really be new.
+    m.put_object(&object("b", "x", &["dd02"], 1), PutMode::Overwrite, &[blob("dd02")], None).unwrap();
+    assert!(m.put_object(&object("b", "y", &["dd02"], 1), PutMode::Overwrite, &[blob("dd02")], None).is_err());
+}
+
+#[test]
+fn completion_checks_its_parts_in_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("b")).unwrap();
+    let upload = UploadRecord {
+        bucket: "b".into(),
+        key: "mp".into(),
+        upload_id: "U1".into(),
+        initiated_ms: 1,
+        content_type: "x/y".into(),
+        acl: "default".into(),
+        headers: BTreeMap::new(),
+        tags: Vec::new(),
+    };
+    m.create_upload(&upload).unwrap();
+    let part = |n: u32, b: &str| PartRecord {
+        upload_id: "U1".into(),
+        part_number: n,
+        blob: blob(b),
+        size: 3,
+        etag: "E".into(),
+        crc64: 0,
+        last_modified_ms: 1,
+    };
+    m.put_part(&part(1, "ee01")).unwrap();
+    // The part is uploaded again (its first blob goes) after the completion read the list.
+    assert_eq!(m.put_part(&part(1, "ee02")).unwrap(), vec![blob("ee01")]);
+    let stale = object("b", "mp", &["ee01"], 3);
+    assert!(matches!(
+        m.complete_upload("U1", &stale, &[(1, blob("ee01"))], PutMode::Overwrite, None),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(m.get_object("b", "mp").unwrap().is_none());
+    let fresh = object("b", "mp", &["ee02"], 3);
+    assert!(m.complete_upload("U1", &fresh, &[(1, blob("ee02"))], PutMode::Overwrite, None).unwrap().is_empty());
+    assert_eq!(m.referenced_blobs().unwrap(), vec![blob("ee02")]);
+}
+
+#[test]
+fn nonces_and_worker_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    assert!(m.remember_nonce("n1", 1_000, 2_000).unwrap());
+    assert!(!m.remember_nonce("n1", 1_500, 2_500).unwrap());
+    // Expired: usable again.
+    assert!(m.remember_nonce("n1", 2_001, 3_000).unwrap());
+    assert!(m.acquire_worker("sweep", "a", 0, 100).unwrap());
+    assert!(m.acquire_worker("sweep", "a", 50, 100).unwrap());
+    assert!(!m.acquire_worker("sweep", "b", 120, 100).unwrap());
+    // `a` renewed until 150; after that `b` takes over.
+    assert!(m.acquire_worker("sweep", "b", 151, 100).unwrap());
+    assert!(!m.acquire_worker("sweep", "a", 160, 100).unwrap());
+}
+
+#[test]
+fn bucket_callback_policy_is_stored_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("cbp")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("cbp", Some("[opaque]")).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy.as_deref(), Some("[opaque]"));
+    assert_eq!(m.list_buckets("", "", 10).unwrap()[0].callback_policy.as_deref(), Some("[opaque]"));
+    m.set_bucket_callback_policy("cbp", None).unwrap();
+    assert_eq!(m.get_bucket("cbp").unwrap().unwrap().callback_policy, None);
+    assert!(matches!(m.set_bucket_callback_policy("nope", None), Err(StoreError::NoSuchBucket)));
+}
+
+#[test]
+fn schema_5_database_gains_the_callback_policy_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("old")).unwrap();
+    }
+    {
+        // What a version-5 database looks like: no callback_policy column.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("ALTER TABLE buckets DROP COLUMN callback_policy; PRAGMA user_version = 5").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy, None);
+    m.set_bucket_callback_policy("old", Some("p")).unwrap();
+    assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy.as_deref(), Some("p"));
 }

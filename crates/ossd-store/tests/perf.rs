@@ -19,7 +19,7 @@ async fn blob_throughput() {
     for fsync in [false, true] {
         let store = LocalBlobStore::open(dir.path().join(format!("b{fsync}")), fsync).unwrap();
         let t = Instant::now();
-        let mut w = store.create().await.unwrap();
+        let mut w = store.create(&ossd_store::BlobId::random()).await.unwrap();
         let id = w.id().clone();
         for _ in 0..TOTAL / PIECE {
             w.write_all(&piece).await.unwrap();
@@ -61,7 +61,7 @@ async fn blob_throughput() {
         let n = if fsync { 200 } else { 2000 };
         let t = Instant::now();
         for _ in 0..n {
-            let mut w = store.create().await.unwrap();
+            let mut w = store.create(&ossd_store::BlobId::random()).await.unwrap();
             w.write_all(&piece[..4096]).await.unwrap();
             w.finish().await.unwrap();
         }
@@ -81,6 +81,7 @@ fn meta_put_rate() {
             acl: "private".into(),
             storage_class: "Standard".into(),
             cors: None,
+            callback_policy: None,
         })
         .unwrap();
         let n = if durable { 2000 } else { 20000 };
@@ -101,7 +102,7 @@ fn meta_put_rate() {
                 headers: Default::default(),
                 tags: vec![],
             };
-            m.put_object(&o, PutMode::Overwrite, None).unwrap();
+            m.put_object(&o, PutMode::Overwrite, &[o.segments[0].blob.clone()], None).unwrap();
         }
         eprintln!("put_object durable={durable}: {:.0}/s", n as f64 / t.elapsed().as_secs_f64());
         let t = Instant::now();

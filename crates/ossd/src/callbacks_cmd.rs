@@ -2,9 +2,11 @@
 //! callback log, and re-sends a callback (re-signed, same body) to a receiver that was down.
 
 use crate::config::{ServeArgs, Settings};
+use ossd_callback::deliver::Attempt;
+use ossd_callback::diagnose::diagnose;
 use ossd_callback::spec::CallbackSpec;
 use ossd_proto::timefmt::{iso8601_ms, now_ms};
-use ossd_store::{CallbackFilter, CallbackLogEntry, MetaStore, SqliteMetaStore};
+use ossd_store::{CallbackFilter, CallbackLogEntry};
 
 #[derive(clap::Subcommand)]
 pub enum CallbacksCommand {
@@ -55,12 +57,9 @@ fn parse_age(s: &str) -> Result<i64, String> {
     Ok(n * ms)
 }
 
-fn open_meta(settings: &Settings) -> Result<SqliteMetaStore, String> {
-    let path = settings.data.join("meta.sqlite");
-    if !path.exists() {
-        return Err(format!("no ossd data at {}", settings.data.display()));
-    }
-    SqliteMetaStore::open(&path, settings.fsync).map_err(|e| e.to_string())
+/// A runtime for the store calls of one CLI command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())
 }
 
 fn summary(e: &CallbackLogEntry) -> String {
@@ -89,8 +88,12 @@ fn show(e: &CallbackLogEntry) {
         let urls: Vec<String> = spec.urls.iter().map(|u| u.to_string()).collect();
         println!("urls:        {}", urls.join(" ; "));
         println!("body type:   {}", spec.body_type.content_type());
+        for (name, value) in &spec.additional_headers {
+            println!("add. header: {name}: {value}");
+        }
     }
     println!("attempts:");
+    let attempts: Vec<Attempt> = serde_json::from_str(&e.attempts_json).unwrap_or_default();
     match serde_json::from_str::<Vec<serde_json::Value>>(&e.attempts_json) {
         Ok(list) if !list.is_empty() => {
             for a in list {
@@ -100,13 +103,21 @@ fn show(e: &CallbackLogEntry) {
         _ => println!("  (none recorded)"),
     }
     println!("body sent:\n{}", String::from_utf8_lossy(&e.body));
+    let findings = diagnose(&e.callback_param, &e.body, &attempts);
+    if !findings.is_empty() {
+        println!("likely causes:");
+        for f in findings {
+            println!("  * {f}");
+        }
+    }
 }
 
 pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
     match cmd {
         CallbacksCommand::List { server, bucket, outcome, since, until, limit } => {
             let settings = Settings::resolve(server)?;
-            let meta = open_meta(&settings)?;
+            let rt = runtime()?;
+            let meta = rt.block_on(crate::stores::open_meta(&settings, true))?;
             let now = now_ms();
             let filter = CallbackFilter {
                 bucket,
@@ -115,7 +126,7 @@ pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
                 until_ms: until.as_deref().map(parse_age).transpose()?.map(|a| now - a),
                 limit,
             };
-            let entries = meta.list_callbacks(&filter).map_err(|e| e.to_string())?;
+            let entries = rt.block_on(meta.list_callbacks(&filter)).map_err(|e| e.to_string())?;
             if entries.is_empty() {
                 println!("no callback deliveries match");
             }
@@ -126,17 +137,19 @@ pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
         }
         CallbacksCommand::Show { request_id, server } => {
             let settings = Settings::resolve(server)?;
-            let meta = open_meta(&settings)?;
-            let e = meta.get_callback(&request_id).map_err(|e| e.to_string())?;
+            let rt = runtime()?;
+            let meta = rt.block_on(crate::stores::open_meta(&settings, true))?;
+            let e = rt.block_on(meta.get_callback(&request_id)).map_err(|e| e.to_string())?;
             let e = e.ok_or_else(|| format!("no callback delivery with request id {request_id}"))?;
             show(&e);
             Ok(())
         }
         CallbacksCommand::Replay { request_id, server } => {
             let settings = Settings::resolve(server)?;
-            let meta = open_meta(&settings)?;
-            let mut e = meta
-                .get_callback(&request_id)
+            let rt = runtime()?;
+            let meta = rt.block_on(crate::stores::open_meta(&settings, true))?;
+            let mut e = rt
+                .block_on(meta.get_callback(&request_id))
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no callback delivery with request id {request_id}"))?;
             let spec = CallbackSpec::decode(&e.callback_param).map_err(|err| err.message)?;
@@ -146,12 +159,10 @@ pub fn run(cmd: CallbacksCommand) -> Result<(), String> {
                 settings.callback.public_key_url = Some(e.key_url.clone());
             }
             let endpoint = settings.public_endpoint.clone().unwrap_or_else(|| settings.listen.to_string());
-            let rt = crate::serve::callback_runtime(&settings, &endpoint)?;
-            let runtime =
-                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-            let delivery = runtime.block_on(rt.deliverer.deliver(&spec, e.body.clone(), &e.request_id));
+            let callbacks = crate::serve::callback_runtime(&settings, &endpoint)?;
+            let delivery = rt.block_on(callbacks.deliverer.deliver(&spec, e.body.clone(), &e.request_id));
             ossd_server::callbacks::record_outcome(&mut e, &delivery);
-            meta.finish_callback(&e).map_err(|e| e.to_string())?;
+            rt.block_on(meta.finish_callback(&e)).map_err(|e| e.to_string())?;
             show(&e);
             if let Some(answer) = delivery.answer() {
                 println!("receiver answered:\n{}", String::from_utf8_lossy(answer));

@@ -2,6 +2,7 @@
 //! file, which wins over the defaults. clap handles flag > environment; `Settings::resolve`
 //! fills the rest from the file.
 
+use ossd_callback::oss_mode::CallbackMode;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,25 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "OSSD_LOG")]
     pub log: Option<String>,
+    /// Metadata store: `postgres://USER:PASSWORD@HOST:PORT/DB` for several nodes sharing one
+    /// PostgreSQL database [default: the embedded SQLite database in DATA/meta.sqlite].
+    #[arg(long, env = "OSSD_META", hide_env_values = true)]
+    pub meta: Option<String>,
+    /// Blob store: a directory (for example on a file system every node mounts)
+    /// [default: DATA/blobs].
+    #[arg(long, env = "OSSD_BLOBS")]
+    pub blobs: Option<String>,
+    /// With a shared metadata store: seconds freed bytes wait before they go, for readers on
+    /// other nodes [default: 300].
+    #[arg(long, env = "OSSD_RECLAIM_GRACE_SECS")]
+    pub reclaim_grace_secs: Option<u64>,
+    /// Seconds between two background orphan sweeps [default: 600].
+    #[arg(long, env = "OSSD_SWEEP_INTERVAL_SECS")]
+    pub sweep_interval_secs: Option<u64>,
+    /// A blob the sweep may remove must also be unwritten for this many seconds (a margin on top
+    /// of the in-flight registry, which is what protects running uploads) [default: 600].
+    #[arg(long, env = "OSSD_SWEEP_IDLE_SECS")]
+    pub sweep_idle_secs: Option<u64>,
     #[command(flatten)]
     pub callback: CallbackArgs,
     /// STS: key that signs security tokens, shared by every node that must accept them (at
@@ -87,7 +107,9 @@ pub struct CallbackArgs {
     #[arg(long, env = "OSSD_CALLBACK_PRIVATE_KEY")]
     pub callback_private_key: Option<PathBuf>,
     /// URL sent in `x-oss-pub-key-url` [default: http://PUBLIC_ENDPOINT/_ossd/callback_pub_key.pem,
-    /// which ossd serves itself].
+    /// which ossd serves itself]. For receivers written from Alibaba's samples, which accept only
+    /// gosspublic.alicdn.com: http://gosspublic.alicdn.com/callback_pub_key_v1.pem, with that name
+    /// pointing at ossd (ossd serves the key there for that Host).
     #[arg(long, env = "OSSD_CALLBACK_PUBLIC_KEY_URL")]
     pub callback_public_key_url: Option<String>,
     /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
@@ -102,6 +124,14 @@ pub struct CallbackArgs {
     /// metadata, multicast, broadcast and 0.0.0.0/8 addresses, which are always denied.
     #[arg(long = "callback-deny", env = "OSSD_CALLBACK_DENY", value_delimiter = ',')]
     pub callback_deny: Vec<String>,
+    /// PEM file of extra root certificates trusted for HTTPS receivers (self-signed or mkcert
+    /// development receivers); the built-in roots stay trusted.
+    #[arg(long, env = "OSSD_CALLBACK_CA_FILE")]
+    pub callback_ca_file: Option<PathBuf>,
+    /// `default`, or `oss`: also refuse up front the callback destinations real OSS refuses
+    /// (private, loopback and link-local addresses, IPv6), with OSS's error [default: default].
+    #[arg(long, env = "OSSD_CALLBACK_MODE")]
+    pub callback_mode: Option<CallbackMode>,
     /// Callback log entries kept regardless of age [default: 100000].
     #[arg(long, env = "OSSD_CALLBACK_LOG_KEEP")]
     pub callback_log_keep: Option<usize>,
@@ -124,10 +154,17 @@ pub struct FileConfig {
     pub durability: Option<String>,
     pub public_endpoint: Option<String>,
     pub log: Option<String>,
+    pub sweep_interval_secs: Option<u64>,
+    pub sweep_idle_secs: Option<u64>,
+    pub meta: Option<String>,
+    pub blobs: Option<String>,
+    pub reclaim_grace_secs: Option<u64>,
     pub callback_timeout_ms: Option<u64>,
     pub callback_max_response_bytes: Option<usize>,
     pub callback_private_key: Option<PathBuf>,
     pub callback_public_key_url: Option<String>,
+    pub callback_ca_file: Option<PathBuf>,
+    pub callback_mode: Option<String>,
     #[serde(default)]
     pub callback_allow: Vec<String>,
     #[serde(default)]
@@ -232,6 +269,15 @@ pub struct Settings {
     pub fsync: bool,
     pub public_endpoint: Option<String>,
     pub log: String,
+    /// `None`: the embedded SQLite database; else a `postgres://` URL.
+    pub meta: Option<String>,
+    /// `None`: DATA/blobs; else a directory.
+    pub blobs: Option<String>,
+    /// Shared stores: how long freed bytes wait for readers on other nodes.
+    pub reclaim_grace: std::time::Duration,
+    /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
+    pub sweep_interval: std::time::Duration,
+    pub sweep_idle: std::time::Duration,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
     pub limits: ossd_server::limits::Limits,
@@ -249,6 +295,8 @@ pub struct CallbackSettings {
     pub max_response_bytes: usize,
     pub private_key: Option<PathBuf>,
     pub public_key_url: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub mode: CallbackMode,
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     /// `None`: from the listen address.
@@ -290,6 +338,12 @@ impl Settings {
             max_response_bytes,
             private_key: cb.callback_private_key.or(file.callback_private_key),
             public_key_url: cb.callback_public_key_url.or(file.callback_public_key_url),
+            ca_file: cb.callback_ca_file.or(file.callback_ca_file),
+            mode: match (cb.callback_mode, file.callback_mode) {
+                (Some(m), _) => m,
+                (None, Some(m)) => m.parse()?,
+                (None, None) => CallbackMode::Default,
+            },
             allow: if cb.callback_allow.is_empty() { file.callback_allow } else { cb.callback_allow },
             deny: if cb.callback_deny.is_empty() { file.callback_deny } else { cb.callback_deny },
             scope: cb
@@ -335,6 +389,15 @@ impl Settings {
             fsync,
             public_endpoint: args.public_endpoint.or(file.public_endpoint),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            meta: args.meta.or(file.meta),
+            reclaim_grace: std::time::Duration::from_secs(
+                args.reclaim_grace_secs.or(file.reclaim_grace_secs).unwrap_or(300),
+            ),
+            blobs: args.blobs.or(file.blobs),
+            sweep_interval: std::time::Duration::from_secs(
+                args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
+            ),
+            sweep_idle: std::time::Duration::from_secs(args.sweep_idle_secs.or(file.sweep_idle_secs).unwrap_or(600)),
             callback,
             sts: StsSettings::resolve(file.sts, sts_secret)?,
             limits,

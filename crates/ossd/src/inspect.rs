@@ -122,6 +122,39 @@ async fn handle(
         }
         s.push('\n');
     }
+    // What ossd (or OSS) sends on its own; every other header came from additionalHeaders.
+    const OWN_HEADERS: &[&str] = &[
+        "host",
+        "content-type",
+        "content-length",
+        "authorization",
+        "x-oss-pub-key-url",
+        "x-oss-request-id",
+        "x-oss-callback-policy",
+        "user-agent",
+        "accept",
+        "connection",
+    ];
+    let additional: Vec<String> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !OWN_HEADERS.contains(&name.as_str()))
+        .map(|(name, v)| format!("{name}: {}", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    if !additional.is_empty() {
+        let _ = writeln!(s, "--- additionalHeaders ---");
+        for h in additional {
+            let _ = writeln!(s, "  {h}");
+        }
+    }
+    match parts.headers.get("x-oss-callback-policy") {
+        Some(p) => {
+            let _ = writeln!(s, "--- bucket callback policy used: {} ---", String::from_utf8_lossy(p.as_bytes()));
+        }
+        None => {
+            let _ = writeln!(s, "--- bucket callback policy used: none (the upload sent its own callback) ---");
+        }
+    }
     let _ = writeln!(s, "--- body ({} bytes) ---", body.len());
     s.push_str(&String::from_utf8_lossy(&body));
     if !body.ends_with(b"\n") {

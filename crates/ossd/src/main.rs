@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod inspect;
 mod serve;
+mod stores;
 mod sts_cmd;
 
 use clap::{Parser, Subcommand};

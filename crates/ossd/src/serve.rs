@@ -7,8 +7,7 @@ use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
 use ossd_server::credentials::CredentialProvider;
 use ossd_server::{AppState, ServerConfig};
-use ossd_store::{BlobStore, LocalBlobStore, MetaStore, SqliteMetaStore};
-use std::collections::HashSet;
+use ossd_store::BlobLifecycle;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +44,36 @@ async fn serve(settings: Settings) -> Result<(), String> {
         );
     }
     let credentials = CredentialProvider { root: credentials, sts: Some(Arc::new(issuer)) };
-    let meta = SqliteMetaStore::open(&settings.data.join("meta.sqlite"), settings.fsync).map_err(|e| e.to_string())?;
-    let blobs = LocalBlobStore::open(settings.data.join("blobs"), settings.fsync).map_err(|e| e.to_string())?;
-    let meta: Arc<dyn MetaStore> = Arc::new(meta);
-    let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
-    // Nothing is in flight before the port opens, so every unreferenced blob is an orphan.
-    sweep_orphans(&meta, blobs.as_ref(), Duration::ZERO).await?;
+    let meta = crate::stores::open_meta(&settings, false).await?;
+    // With a shared metadata store, other nodes may share the blob store too: blobs carry this
+    // node's id (kept in the data directory), freed bytes wait a grace period for readers on
+    // other nodes, and the sweep leaves the blobs of live nodes alone.
+    let shared = settings.meta.is_some();
+    let node = crate::stores::node_id(&settings.data)?;
+    let grace = if shared { settings.reclaim_grace } else { Duration::ZERO };
+    let blobs = BlobLifecycle::shared(crate::stores::open_blobs(&settings)?, node.clone(), grace);
+    let heartbeat = settings.sweep_interval.min(Duration::from_secs(10));
+    if shared {
+        beat(meta.as_ref(), &node, heartbeat).await?;
+    }
+    if let Some(sts) = &credentials.sts {
+        crate::stores::check_shared_setting(&settings, "STS token key (--sts-secret)", &sts.key.fingerprint()).await?;
+    }
+    // A marker that only a clean stop removes: found at start, the last run was killed or the
+    // machine lost power. With relaxed durability, recent objects may then have lost bytes.
+    let running = settings.data.join("ossd.running");
+    if running.exists() && !settings.fsync {
+        tracing::warn!("the last run did not stop cleanly: checking objects for lost bytes (relaxed durability)");
+        let torn = blobs.drop_torn_objects(meta.as_ref()).await?;
+        if !torn.is_empty() {
+            tracing::error!(count = torn.len(), "objects lost in the unclean stop were removed");
+        }
+    }
+    std::fs::write(&running, std::process::id().to_string())
+        .map_err(|e| format!("cannot write {}: {e}", running.display()))?;
+    // Nothing of this node's is in flight before the port opens: every unreferenced blob it
+    // made is an orphan (and, with the embedded store, every unreferenced blob at all).
+    blobs.sweep(meta.as_ref(), Duration::ZERO, sweep_scope(shared)).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -65,14 +88,24 @@ async fn serve(settings: Settings) -> Result<(), String> {
         limits: settings.limits,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
+    let callback_key = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(callbacks.public_key_pem.as_bytes()))
+    };
+    crate::stores::check_shared_setting(&settings, "callback signing key (--callback-private-key)", &callback_key)
+        .await?;
     // On stderr with the log (stdout carries only the listening line, which scripts parse).
     tracing::info!("callback destinations: {}", callbacks.deliverer.config().policy.describe());
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks) });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
-    tokio::spawn(sweep_orphans_periodically(state.clone()));
+    tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle, shared));
+    if shared {
+        tokio::spawn(heartbeats(state.clone(), node, heartbeat));
+    }
     println!("ossd listening on http://{addr}");
     let _ = std::io::stdout().flush();
     ossd_server::serve(listener, state, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&running);
     tracing::info!("ossd stopped");
     Ok(())
 }
@@ -89,10 +122,24 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
         .unwrap_or_else(|| format!("http://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH));
     let scope = cb.scope.unwrap_or_else(|| Scope::for_listen_address(settings.listen.ip()));
     let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?.with_scope(scope);
-    let config =
-        DeliveryConfig { timeout: cb.timeout, max_response_bytes: cb.max_response_bytes, policy, public_key_url };
+    let extra_roots = match &cb.ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read the callback CA file {}: {e}", path.display()))?;
+            ossd_callback::deliver::parse_root_certificates(&pem)
+                .map_err(|e| format!("invalid callback CA file {}: {e}", path.display()))?
+        }
+    };
+    let config = DeliveryConfig {
+        timeout: cb.timeout,
+        max_response_bytes: cb.max_response_bytes,
+        policy,
+        public_key_url,
+        extra_roots,
+    };
     let public_key_pem = signer.public_key_pem();
-    Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem })
+    Ok(CallbackRuntime { deliverer: Deliverer::new(config, Arc::new(signer)), public_key_pem, mode: cb.mode })
 }
 
 /// Keeps the callback log bounded: once a minute, prune by count and age.
@@ -102,7 +149,7 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
         tick.tick().await;
         let (keep, age) = (cb.log_keep, cb.log_max_age.as_millis() as i64);
         let now = ossd_proto::timefmt::now_ms();
-        match state.meta(move |m| m.prune_callbacks(keep, age, now)).await {
+        match state.meta.prune_callbacks(keep, age, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "pruned the callback log"),
             Err(e) => tracing::warn!(error = %e, "could not prune the callback log"),
@@ -110,49 +157,56 @@ async fn prune_callback_log(state: Arc<AppState>, cb: crate::config::CallbackSet
     }
 }
 
-/// Removes blobs that no metadata references and that nobody has written to for `idle_for`:
-/// left by a crash or a failed request between writing a blob and publishing it, or between a
-/// commit and the reclaim after it. Safe against concurrent uploads: the blobs are listed
-/// *before* the referenced set is read, so a blob published in between is seen as referenced,
-/// and a blob still being written was modified within `idle_for`.
-pub async fn sweep_orphans(
-    meta: &Arc<dyn MetaStore>,
-    blobs: &dyn BlobStore,
-    idle_for: Duration,
-) -> Result<usize, String> {
-    let candidates = blobs.list(idle_for).await.map_err(|e| format!("cannot list blobs: {e}"))?;
-    if candidates.is_empty() {
-        return Ok(0);
+/// Sweeps orphans every `interval` while serving, while this node holds the sweep's worker
+/// lease (one runner at a time among the nodes sharing the store; a dead runner's lease expires
+/// after three intervals).
+fn sweep_scope(shared: bool) -> ossd_store::SweepScope {
+    if shared {
+        ossd_store::SweepScope::OwnAndDeadNodes { now_ms: ossd_proto::timefmt::now_ms() }
+    } else {
+        ossd_store::SweepScope::All
     }
-    let m = meta.clone();
-    let referenced: HashSet<_> = tokio::task::spawn_blocking(move || m.referenced_blobs())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
-    let mut removed = 0;
-    for id in candidates.into_iter().filter(|id| !referenced.contains(id)) {
-        if blobs.delete(&id).await.is_ok() {
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        tracing::info!(removed, "removed orphaned blobs");
-    }
-    Ok(removed)
 }
 
-/// How long a blob must sit unwritten and unreferenced before the background sweep removes it.
-const ORPHAN_IDLE: Duration = Duration::from_secs(3600);
+/// A node is alive while its heartbeat lease holds: three beats.
+async fn beat(meta: &dyn ossd_store::MetaStore, node: &ossd_store::NodeId, every: Duration) -> Result<(), String> {
+    let ttl = i64::try_from(every.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
+    let now = ossd_proto::timefmt::now_ms();
+    match meta.acquire_worker(&ossd_store::heartbeat_name(node), &node.0, now, ttl).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("cannot record this node's heartbeat: {e}")),
+    }
+}
 
-/// Sweeps orphans every ten minutes while serving.
-async fn sweep_orphans_periodically(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+async fn heartbeats(state: Arc<AppState>, node: ossd_store::NodeId, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = beat(state.meta.as_ref(), &node, every).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, idle: Duration, shared: bool) {
+    let holder = hex::encode(rand::random::<[u8; 8]>());
+    let ttl_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Err(e) = sweep_orphans(&state.meta, state.blobs.as_ref(), ORPHAN_IDLE).await {
+        let now = ossd_proto::timefmt::now_ms();
+        match state.meta.acquire_worker("orphan-sweep", &holder, now, ttl_ms).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take the orphan-sweep lease");
+                continue;
+            }
+        }
+        if let Err(e) = state.blobs.sweep(state.meta.as_ref(), idle, sweep_scope(shared)).await {
             tracing::warn!(error = %e, "orphan sweep failed");
         }
     }

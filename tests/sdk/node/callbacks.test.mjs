@@ -199,6 +199,25 @@ describe('ali-oss presigned PUT with callback', () => {
     });
   });
 
+  test('signatureUrl sends customValue unconverted: numbers and booleans render as text', async () => {
+    const variant = { name: 'localhost-sld-v1', style: 'localhost', v4: false };
+    const { client } = await freshBucket(variant);
+    await withReceiver({}, async r => {
+      const url = client.signatureUrl('scalars', {
+        method: 'PUT',
+        expires: 300,
+        callback: { url: r.url('/scalars'), body: 'n=${x:n}&b=${x:b}&f=${x:f}', customValue: { n: 42, b: true, f: 1.5 } },
+      });
+      const cbVar = JSON.parse(Buffer.from(new URL(url).searchParams.get('callback-var'), 'base64').toString());
+      assert.deepEqual(cbVar, { 'x:n': 42, 'x:b': true, 'x:f': 1.5 }, 'ali-oss sends the values as JSON scalars');
+      const resp = await fetch(url, { method: 'PUT', body: Buffer.from('s') });
+      assert.equal(resp.status, 200, await resp.text());
+      const [call] = await r.waitCalls(1);
+      assertVerified(call);
+      assert.deepEqual(call.form(), { n: '42', b: 'true', f: '1.5' });
+    });
+  });
+
   test('signatureUrlV4 with callback query parameters, uploaded with fetch', async () => {
     const variant = { name: 'localhost-sld-v4', style: 'localhost', v4: true };
     const { client } = await freshBucket(variant);

@@ -126,7 +126,8 @@ class Receiver:
     """
 
     def __init__(self, status=200, body=b'{"Status":"OK"}', content_type="application/json",
-                 headers=(), delay=0.0, mode="normal", raw=b"", port=0, host="127.0.0.1"):
+                 headers=(), delay=0.0, mode="normal", raw=b"", port=0, host="127.0.0.1",
+                 ssl_context=None):
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -137,6 +138,14 @@ class Receiver:
         self.responder = None
         self.calls = []
         self.connections = 0
+        # HTTPS: `ssl_context` (server side) wraps every connection; the TLS server names
+        # (SNI) the clients sent are recorded, None for a handshake without SNI.
+        self.ssl_context = ssl_context
+        self.sni_names = []
+        if ssl_context is not None:
+            def record_sni(_sock, name, _ctx):
+                self.sni_names.append(name)
+            ssl_context.sni_callback = record_sni
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         receiver = self
@@ -146,7 +155,13 @@ class Receiver:
                 with receiver._cond:
                     receiver.connections += 1
                     receiver._cond.notify_all()
-                receiver._serve(self.request, self.client_address)
+                sock = self.request
+                if receiver.ssl_context is not None:
+                    try:
+                        sock = receiver.ssl_context.wrap_socket(sock, server_side=True)
+                    except OSError:
+                        return  # the client refused our certificate
+                receiver._serve(sock, self.client_address)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -160,8 +175,9 @@ class Receiver:
         self.thread.start()
 
     # -- helpers for tests ------------------------------------------------
-    def url(self, path="/cb"):
-        return f"http://{self.host}:{self.port}{path}"
+    def url(self, path="/cb", host=None):
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     def wait_calls(self, n, timeout=10.0):
         deadline = time.monotonic() + timeout

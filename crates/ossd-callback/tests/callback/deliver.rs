@@ -29,6 +29,8 @@ fn spec(urls: &[String]) -> CallbackSpec {
         body: "bucket=${bucket}".into(),
         body_type: BodyType::FormUrlEncoded,
         sni: false,
+        additional_headers: Vec::new(),
+        policy: None,
     }
 }
 
@@ -343,4 +345,35 @@ fn scope_public_and_embedded_ipv4_forms() {
     assert!(e.hint.contains("--callback-allow"), "{}", e.hint);
     assert!(p.describe().contains("only 10.0.0.0/8, receiver"), "{}", p.describe());
     assert!(public.describe().contains("public unicast"), "{}", public.describe());
+}
+
+#[tokio::test]
+async fn additional_headers_and_policy_are_sent_and_answers_traced() {
+    let r = Receiver::start(json_200(r#"{"Status":"OK"}"#)).await;
+    let mut s = spec(&[r.url("/cb")]);
+    s.additional_headers = vec![("x-trace".into(), "t-1".into()), ("tenant".into(), "acme corp".into())];
+    s.policy = Some("p1".into());
+    let d = default_deliverer().deliver(&s, b"x".to_vec(), "R").await;
+    assert!(d.answer().is_some());
+    let g = &r.received()[0];
+    assert_eq!(g.header("x-trace"), Some("t-1"));
+    assert_eq!(g.header("tenant"), Some("acme corp"));
+    assert_eq!(g.header("x-oss-callback-policy"), Some("p1"));
+    assert!(g.signature_ok);
+    assert_eq!(d.attempts[0].content_type.as_deref(), Some("application/json"));
+
+    // A refused answer keeps what `ossd callbacks show` needs to explain it.
+    let html = "<html><body>Login</body></html>";
+    let r = Receiver::start(Reply::Raw(
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{html}", html.len())
+            .into_bytes(),
+    ))
+    .await;
+    let d = default_deliverer().deliver(&spec(&[r.url("/cb")]), b"x".to_vec(), "R").await;
+    let a = &d.attempts[0];
+    assert_eq!(a.content_type.as_deref(), Some("text/html"));
+    assert_eq!(a.answer_head.as_deref(), Some(html));
+    let r = Receiver::start(status_reply("302 Found", "Location: https://example.test/cb\r\n")).await;
+    let d = default_deliverer().deliver(&spec(&[r.url("/cb")]), b"x".to_vec(), "R").await;
+    assert_eq!(d.attempts[0].location.as_deref(), Some("https://example.test/cb"));
 }

@@ -2,6 +2,8 @@
 
 mod common;
 mod deliver;
+mod diagnose;
+mod policy;
 mod render;
 mod sign;
 mod spec;

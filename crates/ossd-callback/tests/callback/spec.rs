@@ -1,5 +1,5 @@
 use http::HeaderMap;
-use ossd_callback::spec::{BodyType, CallbackParams, CallbackSpec, CallbackVars, parse_template};
+use ossd_callback::spec::{BodyType, CallbackConfig, CallbackParams, CallbackSpec, CallbackVars, parse_template};
 use ossd_proto::OssError;
 
 use crate::common::b64;
@@ -153,8 +153,75 @@ fn bad_host_and_policy() {
         let j = format!(r#"{{"callbackUrl":"h.example.com","callbackBody":"a","callbackHost":{h}}}"#);
         assert_400(&err(&b64(&j)), None);
     }
+    // A stored policy or a logged callback must be complete: naming a policy is refused there.
     let j = r#"{"callbackPolicy":"p1"}"#;
     assert_400(&err(&b64(j)), None);
+}
+
+#[test]
+fn upload_param_without_url_or_with_a_policy() {
+    // EC 0007-00000004's page: a missing or empty callbackUrl means no callback is configured.
+    for j in [
+        r#"{"callbackBody":"a"}"#,
+        r#"{"callbackUrl":"","callbackBody":"a"}"#,
+        r#"{"callbackUrl":" ; ","callbackBody":""}"#,
+        r#"{"callbackUrl":null}"#,
+    ] {
+        assert_eq!(CallbackConfig::decode(&b64(j)).unwrap(), CallbackConfig::NotConfigured, "{j}");
+    }
+    // The base64 / JSON checks still come first.
+    assert_400(&CallbackConfig::decode("%%%").unwrap_err(), Some("0007-00000002"));
+    assert_400(&CallbackConfig::decode(&b64("[]")).unwrap_err(), Some("0007-00000003"));
+    // A bad URL is still an error.
+    assert_400(&CallbackConfig::decode(&b64(&spec_json("h.example.com:test"))).unwrap_err(), Some("0007-00000004"));
+    // callbackPolicy wins over every other field.
+    let j = r#"{"callbackPolicy":" p1 ","callbackUrl":"bad url:x"}"#;
+    assert_eq!(CallbackConfig::decode(&b64(j)).unwrap(), CallbackConfig::Policy("p1".into()));
+    for bad in [r#"{"callbackPolicy":""}"#, r#"{"callbackPolicy":5}"#] {
+        assert_400(&CallbackConfig::decode(&b64(bad)).unwrap_err(), None);
+    }
+    let CallbackConfig::Spec(spec) = CallbackConfig::decode(&b64(&spec_json("h.example.com"))).unwrap() else {
+        panic!("a full callback decodes as a spec")
+    };
+    assert_eq!(spec.body, BODY);
+}
+
+fn with_headers(headers: &str) -> String {
+    b64(&format!(r#"{{"callbackUrl":"h.example.com","callbackBody":"a","additionalHeaders":{headers}}}"#))
+}
+
+#[test]
+fn additional_headers() {
+    let spec = CallbackSpec::decode(&with_headers(r#"{"X-Trace":"t1","key2":"v 2"}"#)).unwrap();
+    assert_eq!(spec.additional_headers, vec![("x-trace".into(), "t1".into()), ("key2".into(), "v 2".into())]);
+    assert!(CallbackSpec::decode(&with_headers("{}")).unwrap().additional_headers.is_empty());
+    // EC pages 0007-00000021 (not a map), 23 (empty key), 25 (CR/LF), 26 (x-oss- prefix).
+    for (h, ec) in [
+        ("123", Some("0007-00000021")),
+        (r#"["a"]"#, Some("0007-00000021")),
+        (r#"{"":"v"}"#, Some("0007-00000023")),
+        (r#"{"k":"a\r\nb"}"#, Some("0007-00000025")),
+        (r#"{"x-oss-test":"v"}"#, Some("0007-00000026")),
+        (r#"{"X-OSS-Meta":"v"}"#, Some("0007-00000026")),
+        // Documented without an EC code on the pages found: key characters, more than 10.
+        (r#"{"&*":"v"}"#, None),
+        (r#"{"k_1":"v"}"#, None),
+        (r#"{"k":1}"#, None),
+        // Headers the callback sets itself.
+        (r#"{"Content-Type":"text/plain"}"#, None),
+        (r#"{"authorization":"x"}"#, None),
+        (r#"{"host":"h"}"#, None),
+    ] {
+        let e = err(&with_headers(h));
+        assert_400(&e, ec);
+    }
+    let eleven: Vec<String> = (0..11).map(|i| format!(r#""k{i}":"v""#)).collect();
+    assert_400(&err(&with_headers(&format!("{{{}}}", eleven.join(",")))), None);
+    let ten: Vec<String> = (0..10).map(|i| format!(r#""k{i}":"v""#)).collect();
+    assert_eq!(
+        CallbackSpec::decode(&with_headers(&format!("{{{}}}", ten.join(",")))).unwrap().additional_headers.len(),
+        10
+    );
 }
 
 #[test]
@@ -192,17 +259,23 @@ fn vars_errors() {
     let long = format!(r#"{{"x:a":"{}"}}"#, "v".repeat(4000));
     assert_eq!(var_err(&b64(&long)).ec.as_deref(), Some("0007-00000101"));
     assert_eq!(var_err("%%%").ec.as_deref(), Some("0007-00000102"));
-    for bad in [
-        "not json",
-        "[]",
-        r#"{"my_var":"v"}"#,
-        r#"{"x:":"v"}"#,
-        r#"{"x:a":1}"#,
-        r#"{"x:a":{"b":"c"}}"#,
-        r#"{"x:a":null}"#,
-    ] {
+    for bad in ["not json", "[]", r#"{"x:a":{"b":"c"}}"#, r#"{"x:a":null}"#, r#"{"x:a":[1]}"#] {
         assert_eq!(var_err(&b64(bad)).ec.as_deref(), Some("0007-00000103"), "{bad}");
     }
+}
+
+#[test]
+fn vars_without_prefix_ignored_and_scalars_as_text() {
+    // Keys without `x:` are not variables: OSS answers the upload and sends the callback
+    // without them. ali-oss signatureUrl sends customValue unconverted: numbers, booleans.
+    let v = CallbackVars::decode(&b64(r#"{"my_var":"v","x:":"e","x:n":12,"x:f":1.5,"x:b":true,"x:s":"s"}"#)).unwrap();
+    assert_eq!(v.get("my_var"), None);
+    assert_eq!(v.get("x:"), None);
+    assert_eq!(v.get("x:n"), Some("12"));
+    assert_eq!(v.get("x:f"), Some("1.5"));
+    assert_eq!(v.get("x:b"), Some("true"));
+    assert_eq!(v.get("x:s"), Some("s"));
+    assert_eq!(v.0.len(), 4);
 }
 
 #[test]
@@ -266,7 +339,8 @@ fn both_carriers_rejected() {
 #[test]
 fn params_decode_both() {
     let p = CallbackParams { callback: b64(&spec_json("h.example.com")), callback_var: Some(b64(r#"{"x:v":"1"}"#)) };
-    let (spec, vars) = p.decode().unwrap();
+    let (config, vars) = p.decode().unwrap();
+    let CallbackConfig::Spec(spec) = config else { panic!("a full callback decodes as a spec") };
     assert_eq!(spec.body, BODY);
     assert_eq!(vars.get("x:v"), Some("1"));
 }

@@ -85,6 +85,8 @@ async fn end_to_end_delivery_then_verify_with_cache() {
         body: "b=${bucket}".into(),
         body_type: BodyType::FormUrlEncoded,
         sni: false,
+        additional_headers: Vec::new(),
+        policy: None,
     };
     let d = dl.deliver(&spec, b"b=bucket1&o=a%2Fb%20c".to_vec(), "RID").await;
     assert!(d.answer().is_some(), "{:?}", d.outcome);

@@ -44,18 +44,23 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
             }
         }
     };
-    let rec =
-        BucketRecord { name: name.clone(), created_ms: ossd_proto::timefmt::now_ms(), acl, storage_class, cors: None };
-    state.meta(move |m| m.create_bucket(&rec)).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
+    let rec = BucketRecord {
+        name: name.clone(),
+        created_ms: ossd_proto::timefmt::now_ms(),
+        acl,
+        storage_class,
+        cors: None,
+        callback_policy: None,
+    };
+    state.meta.create_bucket(&rec).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
     let mut r = response::status(200);
     response::set(&mut r, "location", &format!("/{}", ctx.bucket()?));
     Ok(r)
 }
 
 pub async fn delete_bucket(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
-    let name = ctx.bucket()?.to_string();
-    let n = name.clone();
-    state.meta(move |m| m.delete_bucket(&n)).await.map_err(|e| store_error(e).with("BucketName", name))?;
+    let name = ctx.bucket()?;
+    state.meta.delete_bucket(name).await.map_err(|e| store_error(e).with("BucketName", name))?;
     Ok(response::status(204))
 }
 
@@ -91,8 +96,7 @@ pub async fn put_bucket_acl(
             policy.acl.grant
         }
     };
-    let name = ctx.bucket()?.to_string();
-    state.meta(move |m| m.set_bucket_acl(&name, &acl)).await.map_err(store_error)?;
+    state.meta.set_bucket_acl(ctx.bucket()?, &acl).await.map_err(store_error)?;
     Ok(response::status(200))
 }
 
@@ -102,18 +106,11 @@ pub async fn get_bucket_stat(state: &AppState, b: &BucketRecord) -> Result<Respo
     let mut count = 0u64;
     let mut after: Option<String> = None;
     loop {
-        let bucket = b.name.clone();
-        let start = after.clone();
-        let page = state
-            .meta(move |m| {
-                let s = match &start {
-                    Some(k) => ListStart::After(k),
-                    None => ListStart::Beginning,
-                };
-                m.list_object_summaries(&bucket, "", s, 1000)
-            })
-            .await
-            .map_err(store_error)?;
+        let start = match &after {
+            Some(k) => ListStart::After(k),
+            None => ListStart::Beginning,
+        };
+        let page = state.meta.list_object_summaries(&b.name, "", start, 1000).await.map_err(store_error)?;
         count += page.len() as u64;
         storage += page.iter().map(|o| o.size).sum::<u64>();
         if page.len() < 1000 {

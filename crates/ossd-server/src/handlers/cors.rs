@@ -23,8 +23,7 @@ pub async fn put_bucket_cors(
     let text = read_xml_body(state, body, 64 * 1024).await?;
     let config = CorsConfiguration::from_xml(&text)?;
     let json = serde_json::to_string(&config).map_err(|e| OssError::internal(e.to_string()))?;
-    let name = ctx.bucket()?.to_string();
-    state.meta(move |m| m.set_bucket_cors(&name, Some(&json))).await.map_err(store_error)?;
+    state.meta.set_bucket_cors(ctx.bucket()?, Some(&json)).await.map_err(store_error)?;
     Ok(response::status(200))
 }
 
@@ -37,8 +36,7 @@ pub fn get_bucket_cors(bucket: &BucketRecord) -> Result<Response<Body>, OssError
 }
 
 pub async fn delete_bucket_cors(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
-    let name = ctx.bucket()?.to_string();
-    state.meta(move |m| m.set_bucket_cors(&name, None)).await.map_err(store_error)?;
+    state.meta.set_bucket_cors(ctx.bucket()?, None).await.map_err(store_error)?;
     Ok(response::status(204))
 }
 

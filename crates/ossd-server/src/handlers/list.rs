@@ -44,7 +44,7 @@ pub struct Page {
 }
 
 /// Computes a page. Keys (and common prefixes) not after `start` are skipped.
-pub fn list_page(
+pub async fn list_page(
     meta: &dyn MetaStore,
     bucket: &str,
     prefix: &str,
@@ -62,7 +62,7 @@ pub fn list_page(
             Some((k, false)) => ListStart::After(k),
             Some((k, true)) => ListStart::PastPrefix(k),
         };
-        let batch = meta.list_object_summaries(bucket, prefix, from, want)?;
+        let batch = meta.list_object_summaries(bucket, prefix, from, want).await?;
         let exhausted = batch.len() < want;
         let mut jumped = false;
         for o in batch {
@@ -139,8 +139,8 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let start_after = q.non_empty("start-after").unwrap_or("").to_string();
     let marker = q.get("marker").unwrap_or("").to_string();
     let start = if v2 { token.clone().unwrap_or_else(|| start_after.clone()) } else { marker.clone() };
-    let (b, p, d) = (bucket.clone(), prefix.clone(), delimiter.clone());
-    let page = state.meta(move |m| list_page(m, &b, &p, &d, &start, max_keys)).await.map_err(store_error)?;
+    let page =
+        list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &start, max_keys).await.map_err(store_error)?;
 
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
     let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();

@@ -1,6 +1,7 @@
 //! One module per operation family; `dispatch` maps an [`Endpoint`] to its handler.
 
 pub mod bucket;
+pub mod callback_policy;
 pub mod cors;
 pub mod list;
 pub mod multipart;
@@ -40,7 +41,7 @@ pub async fn dispatch(
         ListLiveChannels => Ok(bucket::list_live_channels()),
         ListObjects | ListObjectsV2 => list::list_objects(state, ctx).await,
         DeleteMultipleObjects => object_write::delete_multiple(state, ctx, body).await,
-        PutObject => object_write::put_object(state, ctx, body).await,
+        PutObject => object_write::put_object(state, ctx, &b()?, body).await,
         AppendObject => object_write::append_object(state, ctx, body).await,
         CopyObject => object_write::copy_object(state, ctx, &b()?).await,
         DeleteObject => object_write::delete_object(state, ctx).await,
@@ -56,12 +57,15 @@ pub async fn dispatch(
         InitiateMultipartUpload => multipart::initiate(state, ctx).await,
         UploadPart => multipart::upload_part(state, ctx, body).await,
         UploadPartCopy => multipart::upload_part_copy(state, ctx).await,
-        CompleteMultipartUpload => multipart::complete(state, ctx, body).await,
+        CompleteMultipartUpload => multipart::complete(state, ctx, &b()?, body).await,
         AbortMultipartUpload => multipart::abort(state, ctx).await,
         ListParts => multipart::list_parts(state, ctx).await,
         PutBucketCors => cors::put_bucket_cors(state, ctx, body).await,
         GetBucketCors => cors::get_bucket_cors(&b()?),
         DeleteBucketCors => cors::delete_bucket_cors(state, ctx).await,
+        PutBucketCallbackPolicy => callback_policy::put(state, ctx, body).await,
+        GetBucketCallbackPolicy => callback_policy::get(&b()?),
+        DeleteBucketCallbackPolicy => callback_policy::delete(state, ctx).await,
         Options => cors::preflight(ctx, &b()?),
     }
 }
@@ -90,6 +94,22 @@ pub fn store_error(e: StoreError) -> OssError {
             OssError::new(409, "ObjectNotAppendable", "The operation is not valid for the object's type.")
         }
         StoreError::NoSuchUpload => OssError::new(404, "NoSuchUpload", "The specified upload does not exist."),
+        StoreError::Conflict(msg) => {
+            tracing::debug!(reason = %msg, "write refused: what it was built on changed");
+            OssError::new(
+                409,
+                "OperationAborted",
+                "A conflicting operation is in progress against this resource. Please try again.",
+            )
+        }
+        StoreError::Full(msg) => {
+            tracing::warn!(error = %msg, "metadata store full");
+            OssError::new(
+                507,
+                "InsufficientStorage",
+                "There is not enough space left on the server to store the object.",
+            )
+        }
         StoreError::Backend(msg) => {
             tracing::error!(error = %msg, "metadata store failure");
             OssError::internal("We encountered an internal error. Please try again.")

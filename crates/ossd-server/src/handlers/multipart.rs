@@ -18,7 +18,7 @@ use ossd_proto::OssError;
 use ossd_proto::checksum::{crc64_combine, etag_from_md5, multipart_etag};
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml::{self, multipart as mxml};
-use ossd_store::{ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
+use ossd_store::{BucketRecord, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
 
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part but the last must be at least this large.
@@ -43,7 +43,7 @@ fn encoding(ctx: &RequestContext) -> Option<&'static str> {
 /// Loads the upload named by `uploadId`, which must belong to this bucket and key.
 async fn load_upload(state: &AppState, ctx: &RequestContext) -> Result<UploadRecord, OssError> {
     let id = ctx.query.get("uploadId").unwrap_or("").to_string();
-    let upload = state.meta_now(|m| m.get_upload(&id)).map_err(store_error)?;
+    let upload = state.meta.get_upload(&id).await.map_err(store_error)?;
     match upload {
         Some(u) if u.bucket == ctx.bucket()? && u.key == ctx.key()? => Ok(u),
         _ => Err(no_such_upload(&id)),
@@ -63,8 +63,7 @@ pub async fn initiate(state: &AppState, ctx: &RequestContext) -> Result<Response
         headers: attrs.headers,
         tags: attrs.tags,
     };
-    let u = upload.clone();
-    state.meta(move |m| m.create_upload(&u)).await.map_err(store_error)?;
+    state.meta.create_upload(&upload).await.map_err(store_error)?;
     let enc = encoding(ctx);
     let shown_key = if enc.is_some() { url_encode(key) } else { key.to_string() };
     Ok(response::xml(200, mxml::initiate_result(bucket, &shown_key, &upload.upload_id, enc)))
@@ -94,8 +93,7 @@ async fn save_part(
         crc64: stored.crc64,
         last_modified_ms: now_ms(),
     };
-    let p = part.clone();
-    match state.meta(move |m| m.put_part(&p)).await {
+    match state.meta.put_part(&part).await {
         Ok(freed) => {
             state.reclaim(freed).await;
             Ok(part)
@@ -123,6 +121,8 @@ pub async fn upload_part(state: &AppState, ctx: &RequestContext, body: Incoming)
 pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let number = part_number(ctx)?;
     let upload = load_upload(state, ctx).await?;
+    // Taken before the source record is read: its blobs stay until the bytes are copied.
+    let guard = state.blobs.read_guard();
     let src = load_copy_source(state, ctx).await?;
     check_copy_conditions(ctx, &src)?;
     let (offset, len) = match ctx.header("x-oss-copy-source-range") {
@@ -135,8 +135,8 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
             }
         },
     };
-    let data = stream_object(state.blobs.clone(), &src, offset, len).into_data_stream();
-    let stored = body::store_stream(state.blobs.as_ref(), data, MAX_OBJECT_SIZE, Some(len)).await?;
+    let data = stream_object(state.blob_store(), &src, offset, len, guard).await?.into_data_stream();
+    let stored = body::store_stream(&state.blobs, data, MAX_OBJECT_SIZE, Some(len)).await?;
     let part = save_part(state, &upload, number, stored).await?;
     let mut r = response::xml(200, mxml::copy_part_result(&part.etag, part.last_modified_ms));
     response::set(&mut r, "etag", &format!("\"{}\"", part.etag));
@@ -146,8 +146,7 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
 
 /// All parts of an upload, in part-number order.
 async fn all_parts(state: &AppState, upload_id: &str) -> Result<Vec<PartRecord>, OssError> {
-    let id = upload_id.to_string();
-    state.meta(move |m| m.list_parts(&id, 0, MAX_PART_NUMBER as usize)).await.map_err(store_error)
+    state.meta.list_parts(upload_id, 0, MAX_PART_NUMBER as usize).await.map_err(store_error)
 }
 
 /// Chooses the parts named by the request body (or all, with `x-oss-complete-all: yes`) and
@@ -231,12 +230,12 @@ pub fn assemble(upload: &UploadRecord, parts: &[PartRecord]) -> ObjectRecord {
     }
 }
 
-/// Reads the completion request and assembles the object it asks for (nothing published yet).
-async fn assemble_completion(
+/// Reads the completion request: the upload and the parts it names (`None`: all).
+async fn read_completion(
     state: &AppState,
     ctx: &RequestContext,
     body: Incoming,
-) -> Result<(UploadRecord, ObjectRecord), OssError> {
+) -> Result<(UploadRecord, Option<Vec<(u32, String)>>), OssError> {
     let upload = load_upload(state, ctx).await?;
     let complete_all = ctx.header("x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     let text = read_xml_body(state, body, 4 * 1024 * 1024).await?;
@@ -249,36 +248,48 @@ async fn assemble_completion(
         let doc: mxml::CompleteMultipartUpload = xml::parse(&text)?;
         Some(doc.parts.into_iter().map(|p| (p.part_number, p.etag)).collect())
     };
-    let parts = choose_parts(requested, all_parts(state, &upload.upload_id).await?)?;
-    let record = assemble(&upload, &parts);
-    Ok((upload, record))
+    Ok((upload, requested))
 }
 
 /// CompleteMultipartUpload. The object is published in the same transaction that removes the
 /// upload (and inserts the pending callback entry, if any); with a callback, the receiver's
 /// answer replaces the XML result.
-pub async fn complete(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
-    let callback = callbacks::from_request(ctx)?;
-    let (upload, record) = assemble_completion(state, ctx, body).await?;
+pub async fn complete(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
+    let callback = callbacks::from_request(state, ctx, bucket).await?;
+    let (upload, requested) = read_completion(state, ctx, body).await?;
     let mode = if ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         PutMode::MustNotExist
     } else {
         PutMode::Overwrite
     };
-    let entry = match &callback {
-        Some(cb) => Some(callbacks::prepare_entry(state, ctx, cb, &record, "CompleteMultipartUpload").await),
-        None => None,
-    };
-    let (rec, id, log) = (record.clone(), upload.upload_id.clone(), entry.clone());
-    let freed = state
-        .meta(move |m| m.complete_upload(&id, &rec, mode, log.as_ref()))
-        .await
-        .map_err(upload_error(&upload.upload_id))?;
-    state.reclaim(freed).await;
-    match (callback, entry) {
-        (Some(cb), Some(entry)) => Ok(callbacks::deliver_and_answer(state, &cb, entry, &record, ctx).await),
-        _ => Ok(complete_response(ctx, &record)),
+    // The parts are chosen from a read of the part list; the store checks inside the commit
+    // that each still holds the same blob. A part re-uploaded meanwhile makes the completion
+    // start over with the new list (where the requested ETag may then no longer match).
+    for _ in 0..super::object_write::CONFLICT_RETRIES {
+        let parts = choose_parts(requested.clone(), all_parts(state, &upload.upload_id).await?)?;
+        let record = assemble(&upload, &parts);
+        let chosen: Vec<(u32, ossd_store::BlobId)> = parts.iter().map(|p| (p.part_number, p.blob.clone())).collect();
+        let entry = match &callback {
+            Some(cb) => Some(callbacks::prepare_entry(state, ctx, cb, &record, "CompleteMultipartUpload").await),
+            None => None,
+        };
+        let freed = match state.meta.complete_upload(&upload.upload_id, &record, &chosen, mode, entry.as_ref()).await {
+            Ok(freed) => freed,
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(upload_error(&upload.upload_id)(e)),
+        };
+        state.reclaim(freed).await;
+        return Ok(match (&callback, entry) {
+            (Some(cb), Some(entry)) => callbacks::deliver_and_answer(state, cb, entry, &record, ctx).await,
+            _ => complete_response(ctx, &record),
+        });
     }
+    Err(super::object_write::conflict_exhausted())
 }
 
 pub fn complete_response(ctx: &RequestContext, record: &ObjectRecord) -> Response<Body> {
@@ -292,8 +303,7 @@ pub fn complete_response(ctx: &RequestContext, record: &ObjectRecord) -> Respons
 
 pub async fn abort(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let upload = load_upload(state, ctx).await?;
-    let id = upload.upload_id.clone();
-    let freed = state.meta(move |m| m.abort_upload(&id)).await.map_err(upload_error(&upload.upload_id))?;
+    let freed = state.meta.abort_upload(&upload.upload_id).await.map_err(upload_error(&upload.upload_id))?;
     state.reclaim(freed).await;
     Ok(response::status(204))
 }
@@ -302,8 +312,7 @@ pub async fn list_parts(state: &AppState, ctx: &RequestContext) -> Result<Respon
     let upload = load_upload(state, ctx).await?;
     let max = parse_max_keys(ctx.query.non_empty("max-parts"), 1000)?;
     let marker: u32 = ctx.query.non_empty("part-number-marker").and_then(|m| m.parse().ok()).unwrap_or(0);
-    let id = upload.upload_id.clone();
-    let mut parts = state.meta(move |m| m.list_parts(&id, marker, max + 1)).await.map_err(store_error)?;
+    let mut parts = state.meta.list_parts(&upload.upload_id, marker, max + 1).await.map_err(store_error)?;
     let truncated = parts.len() > max;
     parts.truncate(max);
     let enc = encoding(ctx);
@@ -338,38 +347,37 @@ pub async fn list_uploads(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let id_marker = q.get("upload-id-marker").unwrap_or("").to_string();
     let max = parse_max_keys(q.non_empty("max-uploads"), 1000)?;
     let (b, p, d, km, im) = (bucket.clone(), prefix.clone(), delimiter.clone(), key_marker.clone(), id_marker.clone());
-    let (uploads, prefixes, truncated) = state
-        .meta(move |m| {
-            let mut uploads: Vec<UploadRecord> = Vec::new();
-            let mut prefixes: Vec<String> = Vec::new();
-            let (mut after_key, mut after_id) = (km, im);
-            loop {
-                let batch = m.list_uploads(&b, &p, &after_key, &after_id, max + 1)?;
-                let exhausted = batch.len() <= max;
-                for u in batch {
-                    if uploads.len() + prefixes.len() == max {
-                        return Ok((uploads, prefixes, true));
-                    }
-                    after_key = u.key.clone();
-                    after_id = u.upload_id.clone();
-                    let rest = &u.key[p.len()..];
-                    match (!d.is_empty()).then(|| rest.find(d.as_str())).flatten() {
-                        Some(i) => {
-                            let cp = format!("{p}{}", &rest[..i + d.len()]);
-                            if prefixes.last() != Some(&cp) {
-                                prefixes.push(cp);
-                            }
-                        }
-                        None => uploads.push(u),
-                    }
+    let (uploads, prefixes, truncated) = async {
+        let mut uploads: Vec<UploadRecord> = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let (mut after_key, mut after_id) = (km, im);
+        loop {
+            let batch = state.meta.list_uploads(&b, &p, &after_key, &after_id, max + 1).await?;
+            let exhausted = batch.len() <= max;
+            for u in batch {
+                if uploads.len() + prefixes.len() == max {
+                    return Ok((uploads, prefixes, true));
                 }
-                if exhausted {
-                    return Ok((uploads, prefixes, false));
+                after_key = u.key.clone();
+                after_id = u.upload_id.clone();
+                let rest = &u.key[p.len()..];
+                match (!d.is_empty()).then(|| rest.find(d.as_str())).flatten() {
+                    Some(i) => {
+                        let cp = format!("{p}{}", &rest[..i + d.len()]);
+                        if prefixes.last() != Some(&cp) {
+                            prefixes.push(cp);
+                        }
+                    }
+                    None => uploads.push(u),
                 }
             }
-        })
-        .await
-        .map_err(store_error)?;
+            if exhausted {
+                return Ok::<_, StoreError>((uploads, prefixes, false));
+            }
+        }
+    }
+    .await
+    .map_err(store_error)?;
     let enc = encoding(ctx);
     let e = |s: &str| if enc.is_some() { url_encode(s) } else { s.to_string() };
     let entries: Vec<(String, String, i64)> =

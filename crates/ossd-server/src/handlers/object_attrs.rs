@@ -11,9 +11,9 @@ use ossd_proto::OssError;
 use ossd_proto::xml;
 use ossd_store::{ObjectRecord, StoreError};
 
-fn load(state: &AppState, ctx: &RequestContext) -> Result<ObjectRecord, OssError> {
+async fn load(state: &AppState, ctx: &RequestContext) -> Result<ObjectRecord, OssError> {
     let (b, k) = (ctx.bucket()?, ctx.key()?);
-    state.meta_now(|m| m.get_object(b, k)).map_err(store_error)?.ok_or_else(|| OssError::no_such_key(k))
+    state.meta.get_object(b, k).await.map_err(store_error)?.ok_or_else(|| OssError::no_such_key(k))
 }
 
 async fn update(
@@ -22,8 +22,8 @@ async fn update(
     acl: Option<String>,
     tags: Option<Vec<(String, String)>>,
 ) -> Result<(), OssError> {
-    let (b, k) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
-    state.meta(move |m| m.update_object_attrs(&b, &k, acl.as_deref(), tags.as_deref())).await.map_err(|e| match e {
+    let (b, k) = (ctx.bucket()?, ctx.key()?);
+    state.meta.update_object_attrs(b, k, acl.as_deref(), tags.as_deref()).await.map_err(|e| match e {
         StoreError::NoSuchObject => OssError::no_such_key(ctx.key().unwrap_or("")),
         e => store_error(e),
     })
@@ -40,7 +40,7 @@ pub async fn put_object_acl(state: &AppState, ctx: &RequestContext) -> Result<Re
 }
 
 pub async fn get_object_acl(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
-    let o = load(state, ctx)?;
+    let o = load(state, ctx).await?;
     let owner = super::service::owner(state);
     Ok(response::xml(200, xml::access_control_policy(&owner, &o.acl)))
 }
@@ -59,7 +59,7 @@ pub async fn put_object_tagging(
 }
 
 pub async fn get_object_tagging(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
-    let o = load(state, ctx)?;
+    let o = load(state, ctx).await?;
     Ok(response::xml(200, xml::tagging(&o.tags)))
 }
 

@@ -13,7 +13,7 @@ use ossd_proto::OssError;
 use ossd_proto::request_headers::etag_matches;
 pub use ossd_proto::request_headers::{RangeRequest, parse_range};
 use ossd_proto::timefmt::{http_date, parse_http_date};
-use ossd_store::{BlobStore, BucketRecord, ObjectRecord};
+use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -24,7 +24,7 @@ pub async fn load_readable(
     bucket: &BucketRecord,
     key: &str,
 ) -> Result<ObjectRecord, OssError> {
-    let obj = state.meta_now(|m| m.get_object(&bucket.name, key)).map_err(store_error)?;
+    let obj = state.meta.get_object(&bucket.name, key).await.map_err(store_error)?;
     let obj = obj.ok_or_else(|| OssError::no_such_key(key))?;
     if ctx.identity.is_none() {
         access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
@@ -77,8 +77,17 @@ pub fn check_copy_conditions(ctx: &RequestContext, o: &ObjectRecord) -> Result<(
     }
 }
 
-/// Streams `len` bytes of an object from `offset`, across its segments.
-pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, len: u64) -> Body {
+/// Streams `len` bytes of an object from `offset`, across its segments. `guard` was taken before
+/// the record was read and is held until the stream ends, so no segment is reclaimed under it.
+/// The first segment is opened (and its length checked) before this returns, so a blob that is
+/// missing or short is an error answer, never a status line followed by a cut-off body.
+pub async fn stream_object(
+    blobs: Arc<dyn BlobStore>,
+    o: &ObjectRecord,
+    offset: u64,
+    len: u64,
+    guard: ReadGuard,
+) -> Result<Body, OssError> {
     let mut pieces = Vec::new();
     let (mut pos, end) = (0u64, offset + len);
     for s in &o.segments {
@@ -91,16 +100,25 @@ pub fn stream_object(blobs: Arc<dyn BlobStore>, o: &ObjectRecord, offset: u64, l
         let to = end.min(s_end) - s_start;
         pieces.push((s.blob.clone(), from, to - from));
     }
-    let stream = futures_util::stream::iter(pieces)
-        .then(move |(blob, from, n)| {
-            let blobs = blobs.clone();
-            async move {
-                blobs.read(&blob, from, n).await.map(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
-            }
-        })
+    let mut pieces = pieces.into_iter();
+    let first = match pieces.next() {
+        Some((blob, from, n)) => Some(blobs.read(&blob, from, n).await.map_err(|e| {
+            tracing::error!(bucket = %o.bucket, key = %o.key, blob = %blob.0, error = %e, "object bytes unreadable");
+            OssError::internal("We encountered an internal error. Please try again.")
+        })?),
+        None => None,
+    };
+    let rest = futures_util::stream::iter(pieces).then(move |(blob, from, n)| {
+        let blobs = blobs.clone();
+        let _held = &guard;
+        async move { blobs.read(&blob, from, n).await }
+    });
+    let readers = futures_util::stream::iter(first.map(Ok)).chain(rest);
+    let stream = readers
+        .map_ok(|r| tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024))
         .try_flatten()
         .map_ok(Frame::data);
-    BodyExt::boxed_unsync(StreamBody::new(stream))
+    Ok(BodyExt::boxed_unsync(StreamBody::new(stream)))
 }
 
 const OVERRIDES: &[(&str, &str)] = &[
@@ -133,6 +151,8 @@ pub async fn get_object(
 ) -> Result<Response<Body>, OssError> {
     let key = ctx.key()?;
     check_overrides_signed(ctx)?;
+    // Taken before the record is read: blobs it names stay until the body is sent.
+    let guard = state.blobs.read_guard();
     let o = load_readable(state, ctx, bucket, key).await?;
     if let Precondition::NotModified = check_conditions(ctx, &o, "")? {
         let mut r = response::status(304);
@@ -153,8 +173,11 @@ pub async fn get_object(
         }
     };
     let head = ctx.method == Method::HEAD;
-    let body =
-        if head || len == 0 { response::empty_body() } else { stream_object(state.blobs.clone(), &o, offset, len) };
+    let body = if head || len == 0 {
+        response::empty_body()
+    } else {
+        stream_object(state.blob_store(), &o, offset, len, guard).await?
+    };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response::set(&mut r, "content-type", &o.content_type);

@@ -22,7 +22,7 @@ use ossd_proto::checksum::{crc64_combine, etag_from_md5};
 use ossd_proto::query::decode;
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml;
-use ossd_store::{ObjectRecord, PutMode, Segment};
+use ossd_store::{BucketRecord, ObjectRecord, PutMode, Segment};
 use std::collections::BTreeMap;
 
 /// Largest total of user metadata (`x-oss-meta-*` names and values).
@@ -146,7 +146,7 @@ pub async fn receive_body(state: &AppState, ctx: &RequestContext, body: Incoming
     let declared = declared_length(ctx)?;
     body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
     let stored = body::store_stream(
-        state.blobs.as_ref(),
+        &state.blobs,
         crate::limits::StallGuarded::new(body, state.config.limits.body_stall_timeout),
         MAX_OBJECT_SIZE,
         declared,
@@ -167,12 +167,8 @@ pub async fn publish(
     new_blob: Option<ossd_store::BlobId>,
     callback: Option<ossd_store::CallbackLogEntry>,
 ) -> Result<ObjectRecord, OssError> {
-    let rec = record.clone();
-    match state.meta(move |m| m.put_object(&rec, mode, callback.as_ref())).await {
-        Ok(freed) => {
-            state.reclaim(freed).await;
-            Ok(record)
-        }
+    match try_publish(state, &record, mode, new_blob.clone(), callback.as_ref()).await {
+        Ok(()) => Ok(record),
         Err(e) => {
             if let Some(b) = new_blob {
                 state.reclaim(vec![b]).await;
@@ -181,6 +177,26 @@ pub async fn publish(
         }
     }
 }
+
+/// One publish attempt: commits `record` (whose segments other than `new_blob` must be live)
+/// and reclaims what it replaced. On failure nothing was written and `new_blob` is kept, so
+/// that a caller may rebuild the record and try again.
+async fn try_publish(
+    state: &AppState,
+    record: &ObjectRecord,
+    mode: PutMode,
+    new_blob: Option<ossd_store::BlobId>,
+    callback: Option<&ossd_store::CallbackLogEntry>,
+) -> Result<(), ossd_store::StoreError> {
+    let fresh: Vec<ossd_store::BlobId> = new_blob.into_iter().collect();
+    let freed = state.meta.put_object(record, mode, &fresh, callback).await?;
+    state.reclaim(freed).await;
+    Ok(())
+}
+
+/// How often a write built on a read (copy, append) is rebuilt when what it read changed
+/// before it committed; each retry re-reads, so only a storm of concurrent changes exhausts it.
+pub const CONFLICT_RETRIES: usize = 16;
 
 /// A simple object made of one finished blob.
 pub fn simple_record(bucket: &str, key: &str, stored: &StoredBody, attrs: WriteAttrs) -> ObjectRecord {
@@ -201,11 +217,16 @@ pub fn simple_record(bucket: &str, key: &str, stored: &StoredBody, attrs: WriteA
     }
 }
 
-pub async fn put_object(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn put_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket_record: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
     let attrs = write_attrs(ctx, key)?;
     let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
-    let callback = callbacks::from_request(ctx)?;
+    let callback = callbacks::from_request(state, ctx, bucket_record).await?;
     let stored = receive_body(state, ctx, body).await?;
     let blob = stored.blob.clone();
     let record = simple_record(bucket, key, &stored, attrs);
@@ -220,25 +241,78 @@ pub async fn put_object(state: &AppState, ctx: &RequestContext, body: Incoming) 
     Ok(callbacks::deliver_and_answer(state, &cb, entry, &record, ctx).await)
 }
 
+/// Checks that `existing` (the object at the key, if any) accepts an append at `position`.
+fn check_append(existing: Option<&ObjectRecord>, position: u64) -> Result<(), ossd_store::StoreError> {
+    use ossd_store::StoreError::{NotAppendable, PositionNotEqualToLength};
+    match existing {
+        Some(o) if o.object_type != "Appendable" => Err(NotAppendable),
+        Some(o) if o.size != position => Err(PositionNotEqualToLength(o.size)),
+        None if position != 0 => Err(PositionNotEqualToLength(0)),
+        _ => Ok(()),
+    }
+}
+
 pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
     let position = ctx.query.get("position").and_then(|p| p.parse::<u64>().ok()).ok_or_else(|| {
         OssError::invalid_argument("Argument position is not valid.").with("ArgumentName", "position")
     })?;
-    let existing = state.meta_now(|m| m.get_object(&bucket, &key)).map_err(store_error)?;
-    if let Some(o) = &existing {
-        if o.object_type != "Appendable" {
-            return Err(store_error(ossd_store::StoreError::NotAppendable));
-        }
-        if o.size != position {
-            return Err(store_error(ossd_store::StoreError::PositionNotEqualToLength(o.size)));
-        }
-    } else if position != 0 {
-        return Err(store_error(ossd_store::StoreError::PositionNotEqualToLength(0)));
-    }
+    let existing = state.meta.get_object(&bucket, &key).await.map_err(store_error)?;
+    check_append(existing.as_ref(), position).map_err(store_error)?;
     let stored = receive_body(state, ctx, body).await?;
+    let first_attrs = if existing.is_none() { Some(write_attrs(ctx, &key)?) } else { None };
+    // The record is built on the object read above; if that object is replaced before the
+    // commit (delete and re-create at the same length), the store refuses it and the append is
+    // rebuilt on what is there now, or refused by OSS's rules.
+    let mut existing = existing;
+    let mut first_attrs = first_attrs;
+    for _ in 0..CONFLICT_RETRIES {
+        let record = appended_record(&bucket, &key, existing.clone(), &stored, &mut first_attrs, ctx)?;
+        match try_publish(state, &record, PutMode::AppendAt(position), Some(stored.blob.clone()), None).await {
+            Ok(()) => {
+                let mut r = response::status(200);
+                response::upload_headers(&mut r, &record);
+                response::set(&mut r, "x-oss-next-append-position", &record.size.to_string());
+                return Ok(r);
+            }
+            Err(ossd_store::StoreError::Conflict(_)) => {
+                existing = state.meta.get_object(&bucket, &key).await.map_err(store_error)?;
+                if let Err(e) = check_append(existing.as_ref(), position) {
+                    state.reclaim(vec![stored.blob.clone()]).await;
+                    return Err(store_error(e));
+                }
+            }
+            Err(e) => {
+                state.reclaim(vec![stored.blob.clone()]).await;
+                return Err(store_error(e).with("Key", key.clone()));
+            }
+        }
+    }
+    state.reclaim(vec![stored.blob.clone()]).await;
+    Err(conflict_exhausted())
+}
+
+/// 409 after [`CONFLICT_RETRIES`] rebuilds all lost to concurrent changes.
+pub fn conflict_exhausted() -> OssError {
+    OssError::new(
+        409,
+        "OperationAborted",
+        "A conflicting operation is in progress against this resource. Please try again.",
+    )
+}
+
+/// The record an append publishes: `existing` with the new segment, or a new appendable
+/// object (whose attributes come from this first append's headers).
+fn appended_record(
+    bucket: &str,
+    key: &str,
+    existing: Option<ObjectRecord>,
+    stored: &StoredBody,
+    first_attrs: &mut Option<WriteAttrs>,
+    ctx: &RequestContext,
+) -> Result<ObjectRecord, OssError> {
     let new_segment = Segment { blob: stored.blob.clone(), len: stored.size };
-    let record = match existing {
+    Ok(match existing {
         Some(mut o) => {
             let mut h = Md5::new();
             h.update(o.etag.as_bytes());
@@ -255,17 +329,16 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
         }
         None => {
             // Metadata and ACL are taken from the first append only.
-            let mut o = simple_record(&bucket, &key, &stored, write_attrs(ctx, &key)?);
+            let attrs = match first_attrs.take() {
+                Some(a) => a,
+                None => write_attrs(ctx, key)?,
+            };
+            let mut o = simple_record(bucket, key, stored, attrs);
             o.object_type = "Appendable".to_string();
             o.content_md5 = String::new();
             o
         }
-    };
-    let record = publish(state, record, PutMode::AppendAt(position), Some(stored.blob), None).await?;
-    let mut r = response::status(200);
-    response::upload_headers(&mut r, &record);
-    response::set(&mut r, "x-oss-next-append-position", &record.size.to_string());
-    Ok(r)
+    })
 }
 
 /// Parses `x-oss-copy-source: /bucket/url-encoded-key`.
@@ -292,7 +365,7 @@ pub async fn load_copy_source(state: &AppState, ctx: &RequestContext) -> Result<
     let src = ctx.header("x-oss-copy-source").unwrap_or("");
     let (sb, sk) = parse_copy_source(src)?;
     let src_bucket =
-        state.meta_now(|m| m.get_bucket(&sb)).map_err(store_error)?.ok_or_else(|| OssError::no_such_bucket(&sb))?;
+        state.meta.get_bucket(&sb).await.map_err(store_error)?.ok_or_else(|| OssError::no_such_bucket(&sb))?;
     super::object_read::load_readable(state, ctx, &src_bucket, &sk).await
 }
 
@@ -302,7 +375,29 @@ pub async fn copy_object(
     _bucket: &ossd_store::BucketRecord,
 ) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
-    let src = load_copy_source(state, ctx).await?;
+    // The copy shares the source's blobs. If the source is deleted or replaced before the
+    // commit, the store refuses blobs that are no longer live; the copy then starts over from
+    // the source as it is now (or answers NoSuchKey once it is gone).
+    for _ in 0..CONFLICT_RETRIES {
+        let src = load_copy_source(state, ctx).await?;
+        let record = copy_record(ctx, bucket, key, src)?;
+        let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
+        match try_publish(state, &record, mode, None, None).await {
+            Ok(()) => {
+                let mut r = response::xml(200, xml::copy_object_result(&record.etag, record.last_modified_ms));
+                response::set(&mut r, "etag", &format!("\"{}\"", record.etag));
+                response::set(&mut r, "x-oss-hash-crc64ecma", &record.crc64.to_string());
+                return Ok(r);
+            }
+            Err(ossd_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(store_error(e).with("Key", key)),
+        }
+    }
+    Err(conflict_exhausted())
+}
+
+/// The record CopyObject publishes for `src` under the request's directives.
+fn copy_record(ctx: &RequestContext, bucket: &str, key: &str, src: ObjectRecord) -> Result<ObjectRecord, OssError> {
     check_copy_conditions(ctx, &src)?;
     if src.size > MAX_COPY_SIZE {
         return Err(OssError::new(
@@ -325,7 +420,7 @@ pub async fn copy_object(
         d if d.eq_ignore_ascii_case("replace") => attrs.tags.clone(),
         _ => src.tags.clone(),
     };
-    let mut record = src.clone();
+    let mut record = src;
     record.bucket = bucket.to_string();
     record.key = key.to_string();
     record.last_modified_ms = now_ms();
@@ -338,17 +433,11 @@ pub async fn copy_object(
         record.content_type = attrs.content_type;
         record.headers = attrs.headers;
     }
-    let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
-    let record = publish(state, record, mode, None, None).await?;
-    let mut r = response::xml(200, xml::copy_object_result(&record.etag, record.last_modified_ms));
-    response::set(&mut r, "etag", &format!("\"{}\"", record.etag));
-    response::set(&mut r, "x-oss-hash-crc64ecma", &record.crc64.to_string());
-    Ok(r)
+    Ok(record)
 }
 
 pub async fn delete_object(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
-    let (b, k) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
-    let freed = state.meta(move |m| m.delete_object(&b, &k)).await.map_err(store_error)?;
+    let freed = state.meta.delete_object(ctx.bucket()?, ctx.key()?).await.map_err(store_error)?;
     state.reclaim(freed).await;
     Ok(response::status(204))
 }
@@ -380,19 +469,8 @@ pub async fn delete_multiple(
     }
     let quiet = req.quiet.as_deref().is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
     let encoding = ctx.query.non_empty("encoding-type").filter(|e| *e == "url");
-    let bucket = ctx.bucket()?.to_string();
     let keys: Vec<String> = req.objects.into_iter().map(|o| o.key).collect();
-    let ks = keys.clone();
-    let freed = state
-        .meta(move |m| {
-            let mut freed = Vec::new();
-            for k in &ks {
-                freed.extend(m.delete_object(&bucket, k)?);
-            }
-            Ok(freed)
-        })
-        .await
-        .map_err(store_error)?;
+    let freed = state.meta.delete_objects(ctx.bucket()?, &keys).await.map_err(store_error)?;
     state.reclaim(freed).await;
     let deleted: Vec<String> = if quiet {
         Vec::new()

@@ -217,7 +217,7 @@ pub async fn receive_form(
     }
     let attrs = attrs_from_fields(&fields, &key)?;
     // Validated before the file is read: a bad callback stores nothing.
-    let callback = callbacks::from_form(&fields.0)?;
+    let callback = callbacks::from_form(state, bucket, &fields.0).await?;
     // The file's bytes as a stream; a form error (say, no closing boundary) is kept aside so the
     // uploader gets its own code rather than store_stream's generic one.
     let form_error = Arc::new(Mutex::new(None::<OssError>));
@@ -236,7 +236,7 @@ pub async fn receive_form(
             }
         }
     }));
-    let stored = match body::store_stream(state.blobs.as_ref(), chunks, limit, declared).await {
+    let stored = match body::store_stream(&state.blobs, chunks, limit, declared).await {
         Ok(stored) => stored,
         Err(e) => return Err(form_error.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(e)),
     };

@@ -20,9 +20,7 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
     let marker = ctx.query.get("marker").unwrap_or("").to_string();
     let max_keys = super::list::parse_max_keys(ctx.query.non_empty("max-keys"), 100)?;
-    let (p, m) = (prefix.clone(), marker.clone());
-    let mut buckets =
-        state.meta(move |meta| meta.list_buckets(&p, &m, max_keys + 1)).await.map_err(super::store_error)?;
+    let mut buckets = state.meta.list_buckets(&prefix, &marker, max_keys + 1).await.map_err(super::store_error)?;
     let truncated = buckets.len() > max_keys;
     buckets.truncate(max_keys);
     let next_marker = if truncated { buckets.last().map(|b| b.name.clone()) } else { None };
