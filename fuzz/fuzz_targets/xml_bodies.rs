@@ -1,8 +1,10 @@
 //! Every XML request body: CreateBucket, PutBucketAcl, DeleteMultipleObjects, PutObjectTagging,
-//! CompleteMultipartUpload and PutBucketCors. Bad XML is an OSS error (MalformedXML and
-//! friends); CORS rules that parse survive a serialise-and-parse round trip unchanged.
+//! CompleteMultipartUpload, PutBucketCors and PutBucketCallbackPolicy. Bad XML is an OSS error
+//! (MalformedXML and friends); CORS rules and callback policies that parse survive a
+//! serialise-and-parse round trip unchanged.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use ossd_callback::policy::BucketCallbackPolicy;
 use ossd_proto::cors::CorsConfiguration;
 use ossd_proto::xml;
 
@@ -26,6 +28,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(cfg) => {
             let again = CorsConfiguration::from_xml(&cfg.to_xml()).expect("serialised CORS rules parse");
             assert_eq!(again, cfg, "CORS rules round-trip");
+        }
+        Err(e) => common::assert_oss_error(&e),
+    }
+    match BucketCallbackPolicy::from_xml(text) {
+        Ok(policy) => {
+            let again = BucketCallbackPolicy::from_xml(&policy.to_xml()).expect("serialised callback policies parse");
+            assert_eq!(again, policy, "callback policies round-trip");
         }
         Err(e) => common::assert_oss_error(&e),
     }
