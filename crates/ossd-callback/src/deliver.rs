@@ -110,26 +110,99 @@ impl std::str::FromStr for DestinationRule {
     }
 }
 
-/// Denied in every policy: link-local ranges and cloud metadata services.
+/// Denied in every policy, whatever the flags: link-local ranges, cloud metadata services, and
+/// addresses that are no single host (`0.0.0.0/8` and `::` reach the local machine on Linux;
+/// multicast and broadcast).
 pub const BUILTIN_DENY: &[&str] = &[
     "169.254.0.0/16",
     "fe80::/10",
     "100.100.100.200/32", // Alibaba Cloud ECS metadata
     "fd00:ec2::254/128",  // AWS IMDS over IPv6
+    "0.0.0.0/8",
+    "::/128",
+    "224.0.0.0/4",
+    "ff00::/8",
+    "255.255.255.255/32",
     "metadata.google.internal",
     "metadata",
 ];
+
+/// Which addresses a policy without an allow list reaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Loopback, private and every other non-denied address: a developer's machine (the
+    /// default when ossd listens on loopback only).
+    #[default]
+    Private,
+    /// Public unicast addresses only, as OSS itself (the default on any other listen address).
+    Public,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Result<Scope, String> {
+        match s {
+            "private" => Ok(Scope::Private),
+            "public" => Ok(Scope::Public),
+            other => Err(format!("callback scope must be `public` or `private`, not `{other}`")),
+        }
+    }
+
+    /// The default for a server listening on `listen`.
+    pub fn for_listen_address(listen: IpAddr) -> Scope {
+        if listen.is_loopback() { Scope::Private } else { Scope::Public }
+    }
+}
+
+/// Ranges that are not public unicast (besides [`BUILTIN_DENY`]): refused under
+/// [`Scope::Public`], named in the refusal.
+const NON_PUBLIC: &[(&str, &str)] = &[
+    ("127.0.0.0/8", "loopback"),
+    ("10.0.0.0/8", "private"),
+    ("172.16.0.0/12", "private"),
+    ("192.168.0.0/16", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("192.88.99.0/24", "6to4 relay"),
+    ("240.0.0.0/4", "reserved"),
+    ("::1/128", "loopback"),
+    ("fc00::/7", "unique local (private)"),
+    ("2001:db8::/32", "documentation"),
+    ("2001::/23", "IETF protocol assignments (Teredo)"),
+    ("2002::/16", "6to4"),
+];
+
+/// The non-public range `ip` (canonical) falls in, if any; IPv6 outside `2000::/3` counts too.
+fn non_public_range(ip: IpAddr) -> Option<(IpNet, &'static str)> {
+    static RANGES: std::sync::OnceLock<Vec<(IpNet, &'static str)>> = std::sync::OnceLock::new();
+    let ranges = RANGES.get_or_init(|| NON_PUBLIC.iter().map(|(n, what)| (n.parse().expect("range"), *what)).collect());
+    if let Some(hit) = ranges.iter().find(|(n, _)| n.contains(&ip)) {
+        return Some(*hit);
+    }
+    match ip {
+        IpAddr::V6(v6) if v6.segments()[0] & 0xe000 != 0x2000 => {
+            Some(("::/0".parse().expect("range"), "not global unicast"))
+        }
+        _ => None,
+    }
+}
 
 /// Which callback destinations may be contacted.
 ///
 /// A destination (the URL's host name, if any, and each address it resolves to) is denied when
 /// the name or the address matches a deny rule or a [`BUILTIN_DENY`] rule; deny always wins.
-/// Otherwise, when `allow` is empty everything is allowed; when it is not, the name or the
-/// address must match one of its rules.
+/// Otherwise, when `allow` is not empty, the name or the address must match one of its rules;
+/// when it is empty, `scope` decides (under [`Scope::Public`], public unicast addresses only).
+/// Addresses are judged canonically: IPv4-mapped, IPv4-compatible and NAT64 (`64:ff9b::/96`)
+/// IPv6 addresses as the IPv4 address they carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestinationPolicy {
     pub allow: Vec<DestinationRule>,
     pub deny: Vec<DestinationRule>,
+    pub scope: Scope,
 }
 
 /// Why a destination was refused.
@@ -139,6 +212,8 @@ pub struct Denied {
     /// `host`, `ip` or `host (ip)`.
     pub target: String,
     pub reason: String,
+    /// What would allow it (`--callback-allow ...`), for the operator reading the log.
+    pub hint: String,
 }
 
 impl DestinationPolicy {
@@ -148,13 +223,38 @@ impl DestinationPolicy {
     }
 
     pub fn new(allow: Vec<DestinationRule>, deny: Vec<DestinationRule>) -> Self {
-        DestinationPolicy { allow, deny }
+        DestinationPolicy { allow, deny, scope: Scope::default() }
     }
 
     /// A policy from textual rules (configuration files, command lines).
     pub fn from_strs<S: AsRef<str>>(allow: &[S], deny: &[S]) -> Result<Self, String> {
         let parse = |v: &[S]| v.iter().map(|s| DestinationRule::parse(s.as_ref())).collect::<Result<Vec<_>, _>>();
-        Ok(DestinationPolicy { allow: parse(allow)?, deny: parse(deny)? })
+        Ok(DestinationPolicy { allow: parse(allow)?, deny: parse(deny)?, scope: Scope::default() })
+    }
+
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// One line for the start-up banner: what is allowed and what is always denied.
+    pub fn describe(&self) -> String {
+        let list = |rules: &[DestinationRule]| rules.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+        let allowed = if !self.allow.is_empty() {
+            format!("only {}", list(&self.allow))
+        } else {
+            match self.scope {
+                Scope::Private => "any address, loopback and private ranges included (scope private)".into(),
+                Scope::Public => {
+                    "public unicast addresses only (scope public; --callback-allow adds destinations)".into()
+                }
+            }
+        };
+        let mut denied = BUILTIN_DENY.join(", ");
+        if !self.deny.is_empty() {
+            denied = format!("{}, {denied}", list(&self.deny));
+        }
+        format!("allowed: {allowed}; denied: {denied}")
     }
 
     fn builtin() -> &'static [DestinationRule] {
@@ -171,7 +271,8 @@ impl DestinationPolicy {
         let host = normalize_host(host);
         for (rule, builtin) in self.deny_rules() {
             if rule.matches_host(&host) {
-                return Err(Denied { target: host.clone(), reason: deny_reason(rule, builtin) });
+                let (reason, hint) = deny_reason(rule, builtin);
+                return Err(Denied { target: host.clone(), reason, hint });
             }
         }
         Ok(())
@@ -188,35 +289,61 @@ impl DestinationPolicy {
         };
         for (rule, builtin) in self.deny_rules() {
             if rule.matches_ip(ip) || host.as_deref().is_some_and(|h| rule.matches_host(h)) {
-                return Err(Denied { target, reason: deny_reason(rule, builtin) });
+                let (reason, hint) = deny_reason(rule, builtin);
+                return Err(Denied { target, reason, hint });
             }
         }
-        if !self.allow.is_empty()
-            && !self.allow.iter().any(|r| r.matches_ip(ip) || host.as_deref().is_some_and(|h| r.matches_host(h)))
+        if !self.allow.is_empty() {
+            if self.allow.iter().any(|r| r.matches_ip(ip) || host.as_deref().is_some_and(|h| r.matches_host(h))) {
+                return Ok(());
+            }
+            let hint = format!("add {} to --callback-allow", host.as_deref().map_or(ip.to_string(), str::to_string));
+            return Err(Denied { target, reason: "not in the allow list".into(), hint });
+        }
+        if self.scope == Scope::Public
+            && let Some((range, what)) = non_public_range(ip)
         {
-            return Err(Denied { target, reason: "not in the allow list".into() });
+            let reason =
+                format!("{what} address {range} while ossd listens on a non-loopback address: public unicast only");
+            let hint = format!(
+                "allow it with --callback-allow {} (or every private destination with --callback-scope private)",
+                host.as_deref().map_or(ip.to_string(), str::to_string)
+            );
+            return Err(Denied { target, reason, hint });
         }
         Ok(())
     }
 }
 
-fn deny_reason(rule: &DestinationRule, builtin: bool) -> String {
-    if builtin { format!("built-in deny rule {rule}") } else { format!("deny rule {rule}") }
+fn deny_reason(rule: &DestinationRule, builtin: bool) -> (String, String) {
+    if builtin {
+        (format!("built-in deny rule {rule}"), "no flag allows it (link-local, metadata and non-host addresses)".into())
+    } else {
+        (format!("deny rule {rule}"), format!("remove {rule} from --callback-deny"))
+    }
 }
 
 fn normalize_host(h: &str) -> String {
     h.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        v4 => v4,
+/// IPv6 forms that carry an IPv4 address (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
+/// NAT64 `64:ff9b::a.b.c.d`) are judged as that IPv4 address.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = ip else { return ip };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
     }
+    let seg = v6.segments();
+    let embedded = IpAddr::V4(std::net::Ipv4Addr::from(u128::from(v6) as u32));
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return embedded;
+    }
+    // IPv4-compatible (deprecated); `::` and `::1` are themselves.
+    if seg[..6] == [0; 6] && !(seg[6] == 0 && seg[7] <= 1) {
+        return embedded;
+    }
+    ip
 }
 
 /// A `reqwest` resolver that resolves with the system resolver and keeps only the addresses
@@ -322,6 +449,10 @@ pub struct Attempt {
     /// The start of a 200 answer that was refused (not JSON), for `ossd callbacks show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_head: Option<String>,
+    /// For a destination the policy refused: the rule that refused it and the flag that would
+    /// allow it (the uploader's message keeps OSS's wording; this is for the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What the receiver's answer looked like, kept in the [`Attempt`].
@@ -389,11 +520,12 @@ impl fmt::Debug for Deliverer {
 struct Failure {
     message: String,
     ec: &'static str,
+    refused: Option<String>,
 }
 
 impl Failure {
     fn status(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), ec: EC_STATUS }
+        Failure { message: message.into(), ec: EC_STATUS, refused: None }
     }
 }
 
@@ -459,6 +591,7 @@ impl Deliverer {
                 content_type: trace.content_type,
                 location: trace.location,
                 answer_head: trace.answer_head,
+                refused: result.as_ref().err().and_then(|f| f.refused.clone()),
             });
             match result {
                 Ok(answer) => return Delivery { attempts, outcome: Outcome::Answered(answer) },
@@ -547,7 +680,7 @@ impl Deliverer {
             if serde_json::from_slice::<serde::de::IgnoredAny>(&buf).is_err() {
                 trace.answer_head =
                     Some(String::from_utf8_lossy(&buf[..buf.len().min(ANSWER_HEAD_BYTES)]).into_owned());
-                return Err(Failure { message: NOT_JSON.into(), ec: EC_NOT_JSON });
+                return Err(Failure { message: NOT_JSON.into(), ec: EC_NOT_JSON, refused: None });
             }
             Ok(buf.freeze())
         };
@@ -562,6 +695,7 @@ impl Deliverer {
                     self.config.timeout.as_millis()
                 ),
                 ec: EC_TIMEOUT,
+                refused: None,
             }),
         };
         (trace, result)
@@ -569,7 +703,11 @@ impl Deliverer {
 }
 
 fn denied_failure(d: &Denied) -> Failure {
-    Failure::status(format!("Error status : -1. The callbackUrl destination {d}."))
+    tracing::warn!(target = %d.target, rule = %d.reason, fix = %d.hint, "callback destination refused");
+    Failure {
+        refused: Some(format!("{}: {}; {}", d.target, d.reason, d.hint)),
+        ..Failure::status(format!("Error status : -1. The callbackUrl destination {d}."))
+    }
 }
 
 /// Maps a transport error: a policy denial found in its causes, else a connect failure.

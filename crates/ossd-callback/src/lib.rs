@@ -11,11 +11,16 @@
 //! - [`oss_mode`]: `--callback-mode oss`, refusing up front what real OSS refuses.
 //! - [`diagnose`]: the common mistakes visible in a logged callback.
 
+#[cfg(feature = "deliver")]
 pub mod deliver;
+#[cfg(feature = "deliver")]
 pub mod diagnose;
+#[cfg(feature = "deliver")]
 pub mod oss_mode;
 pub mod policy;
 pub mod render;
+#[cfg(feature = "deliver")]
 pub mod sign;
 pub mod spec;
+#[cfg(feature = "deliver")]
 pub mod verify;

@@ -9,8 +9,8 @@
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ossd_proto::OssError;
-pub use reqwest::Url;
 use serde_json::Value;
+pub use url::Url;
 
 /// Largest accepted base64 text of `callback` and of `callback-var` (5 KB).
 pub const MAX_PARAM_BYTES: usize = 5 * 1024;

@@ -5,11 +5,15 @@ pub mod auth;
 pub mod checksum;
 pub mod cors;
 pub mod error;
+// PostObject: the streaming multipart/form-data parser.
+pub mod form;
 pub mod names;
 pub mod post_policy;
 pub mod query;
 // STS: RAM policies and AssumeRole's tokens and wire format.
 pub mod ram;
+// Range and If-* headers.
+pub mod request_headers;
 pub mod route;
 pub mod sts;
 pub mod timefmt;

@@ -59,3 +59,25 @@ mod tests {
         assert!(check_object_key("").is_err());
     }
 }
+
+/// The account id shown as `<Owner><ID>`: 16 digits derived one-way from the root AccessKeyId,
+/// like OSS's numeric uid. Listings (anonymous ones included) must never show a credential.
+pub fn owner_account_id(root_access_key_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("ossd-owner:{root_access_key_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("{:016}", u64::from_be_bytes(first) % 10_000_000_000_000_000)
+}
+
+#[cfg(test)]
+mod owner_tests {
+    #[test]
+    fn owner_id_is_numeric_stable_and_not_the_key() {
+        let id = super::owner_account_id("LTAIexample");
+        assert_eq!(id.len(), 16);
+        assert!(id.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(id, super::owner_account_id("LTAIexample"));
+        assert_ne!(id, super::owner_account_id("LTAIother"));
+    }
+}

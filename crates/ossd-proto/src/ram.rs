@@ -170,6 +170,10 @@ pub struct Context {
     pub referer: Option<String>,
 }
 
+/// The condition keys a request context provides (lower-cased); any other key is refused.
+const CONDITION_KEYS: &[&str] =
+    &["acs:sourceip", "acs:securetransport", "oss:prefix", "oss:delimiter", "acs:useragent", "acs:referer"];
+
 impl Context {
     fn value(&self, key: &str) -> Option<String> {
         match key {
@@ -312,13 +316,21 @@ fn parse_conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
     let Some(ops) = v.as_object() else { return err("Condition must be an object") };
     let mut out = Vec::new();
     for (op_name, block) in ops {
-        let (base, if_exists) = match op_name.len().checked_sub("IfExists".len()) {
-            Some(n) if op_name[n..].eq_ignore_ascii_case("IfExists") => (&op_name[..n], true),
+        // `get` rather than slicing: an operator name may be any JSON string, non-ASCII too.
+        let split =
+            op_name.len().checked_sub("IfExists".len()).and_then(|n| Some((op_name.get(..n)?, op_name.get(n..)?)));
+        let (base, if_exists) = match split {
+            Some((base, suffix)) if suffix.eq_ignore_ascii_case("IfExists") => (base, true),
             _ => (op_name.as_str(), false),
         };
         let op = Op::parse(base).ok_or_else(|| PolicyError(format!("unsupported condition operator `{op_name}`")))?;
         let Some(keys) = block.as_object() else { return err(format!("{op_name} must map keys to values")) };
         for (key, values) in keys {
+            // A key ossd does not know would always be absent: a `Deny` keyed on it would
+            // silently never apply. Refuse the policy instead of evaluating it fail-open.
+            if !CONDITION_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                return err(format!("unsupported condition key `{key}`"));
+            }
             let values = condition_values(values)
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| PolicyError(format!("{op_name} {key}: values must be strings")))?;
@@ -758,6 +770,14 @@ mod tests {
                 "Condition": {"Bool": {"acs:SecureTransport": "yes"}}}]}),
             json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:*", "Resource": "*",
                 "Condition": {"StringLike": {"oss:Prefix": []}}}]}),
+            // Non-ASCII operator names (once a panic: slicing inside a character).
+            json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:*", "Resource": "*",
+                "Condition": {"StringEqualsIfExistsé": {"oss:Prefix": "a"}}}]}),
+            json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:*", "Resource": "*",
+                "Condition": {"éééééx": {"oss:Prefix": "a"}}}]}),
+            // Unknown keys are refused, not treated as absent.
+            json!({"Version": "1", "Statement": [{"Effect": "Deny", "Action": "oss:*", "Resource": "*",
+                "Condition": {"StringEquals": {"acs:CurrentTime": "x"}}}]}),
         ];
         for doc in bad {
             assert!(Policy::parse(&doc).is_err(), "{doc}");

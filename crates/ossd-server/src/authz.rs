@@ -10,13 +10,19 @@ use ossd_proto::OssError;
 use ossd_proto::ram::{self, Decision, Policy, Resource, Scope};
 use ossd_proto::route::Endpoint;
 
-/// Operations that may name tags to set (`x-oss-tagging`): they need `oss:PutObjectTagging` too.
-fn may_set_tags(endpoint: Endpoint) -> bool {
+/// Operations that create an object and may set its tags (`x-oss-tagging`) or ACL
+/// (`x-oss-object-acl`) on the way: each needs its own action too, as OSS documents, so a token
+/// allowed only `oss:PutObject` can neither tag nor publish what it uploads.
+fn may_set_attributes(endpoint: Endpoint) -> bool {
     matches!(
         endpoint,
         Endpoint::PutObject | Endpoint::CopyObject | Endpoint::AppendObject | Endpoint::InitiateMultipartUpload
     )
 }
+
+/// The header that sets an attribute, and the RAM action it needs.
+pub const ATTRIBUTE_ACTIONS: &[(&str, &str)] =
+    &[("x-oss-tagging", "oss:PutObjectTagging"), ("x-oss-object-acl", "oss:PutObjectAcl")];
 
 /// The request-level check: nothing to do unless the caller used a security token.
 pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError> {
@@ -44,12 +50,16 @@ pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError>
             ctx,
         )?;
     }
-    if may_set_tags(ctx.endpoint) && ctx.headers.contains_key("x-oss-tagging") {
-        principal.require(
-            "oss:PutObjectTagging",
-            &Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
-            ctx,
-        )?;
+    if may_set_attributes(ctx.endpoint) {
+        for (header, action) in ATTRIBUTE_ACTIONS {
+            if ctx.headers.contains_key(*header) {
+                principal.require(
+                    action,
+                    &Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
+                    ctx,
+                )?;
+            }
+        }
     }
     Ok(())
 }

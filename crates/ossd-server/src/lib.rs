@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod handlers;
 pub mod metrics;
 // Health, metrics, the console and its JSON API under `/_ossd/`.
+pub mod limits;
 pub mod ops;
 pub mod response;
 pub mod server;

@@ -1,6 +1,12 @@
 //! Accepting connections: HTTP/1.1 on hyper (over TLS when configured), TCP_NODELAY, graceful
-//! shutdown.
+//! shutdown, and the connection
+//! bounds of [`Limits`]: a cap on concurrent connections (excess ones wait in the accept
+//! backlog), hyper's head-size and header-count limits, a header-read deadline and an idle
+//! timeout. Both timeouts are kept here rather than by hyper, whose header-read timer also runs
+//! while a keep-alive connection waits for its next request (it would cut every idle
+//! connection at the header deadline).
 
+use crate::limits::Limits;
 use crate::service;
 use crate::state::AppState;
 use crate::tls::TlsFiles;
@@ -9,10 +15,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
 /// Serves until `shutdown` resolves, then stops accepting and waits (up to 30 s) for in-flight
@@ -23,9 +33,18 @@ pub async fn serve(
     tls: Option<Arc<TlsFiles>>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let limits = state.config.limits;
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // One permit per open connection. Waiting for a permit *before* accepting leaves excess
+    // connections in the kernel's backlog (they are served in order once others close) instead
+    // of spending memory on them.
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -41,10 +60,11 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let (state, tls, watcher) = (state.clone(), tls.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let _permit = permit;
             match tls {
-                None => serve_connection(stream, state, peer, watcher).await,
+                None => serve_connection(stream, state, peer, limits, watcher).await,
                 Some(tls) => match tls.handshake(stream).await {
-                    Ok(stream) => serve_connection(stream, state, peer, watcher).await,
+                    Ok(stream) => serve_connection(stream, state, peer, limits, watcher).await,
                     Err(e) => tracing::debug!(error = %e, peer = %peer, "TLS handshake failed"),
                 },
             }
@@ -59,17 +79,182 @@ pub async fn serve(
     }
 }
 
-/// HTTP/1.1 on one accepted connection (plain TCP or TLS), watched for graceful shutdown.
-async fn serve_connection<I>(io: I, state: Arc<AppState>, peer: SocketAddr, watcher: Watcher)
+/// HTTP/1.1 on one accepted connection (plain TCP or TLS), under the connection bounds and
+/// watched for graceful shutdown.
+async fn serve_connection<S>(stream: S, state: Arc<AppState>, peer: SocketAddr, limits: Limits, watcher: Watcher)
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Arc::new(Activity::new());
+    let in_flight = activity.clone();
     let svc = service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, std::convert::Infallible>(service::handle(state, req, peer.ip()).await) }
+        let guard = InFlight::enter(in_flight.clone());
+        async move {
+            let resp = service::handle(state, req, peer.ip()).await;
+            drop(guard);
+            Ok::<_, std::convert::Infallible>(resp)
+        }
     });
-    let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(io), svc);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(error = %e, "connection ended with an error");
+    let io = TokioIo::new(TrackedIo { inner: stream, activity: activity.clone() });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .max_buf_size(limits.max_head_bytes.max(8192))
+        .max_header_size(limits.max_head_bytes)
+        .max_headers(limits.max_headers)
+        .serve_connection(io, svc);
+    let conn = watcher.watch(conn);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        why = activity.expired(limits.header_read_timeout, limits.idle_timeout) => {
+            tracing::debug!(peer = %peer, why, "closing a connection");
+        }
+    }
+}
+
+/// When a connection last moved bytes, whether a request head is being received (and since
+/// when), and how many of its requests are being handled.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+    /// Since when the next request's head has been arriving; [`NO_HEAD`] between requests. A new
+    /// connection starts at 0: one that never sends a complete head has the header deadline.
+    head_since_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+const NO_HEAD: u64 = u64::MAX;
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            head_since_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Bytes arrived: between requests they are the start of the next head.
+    fn read(&self) {
+        let now = self.now_ms();
+        self.last_ms.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            let _ = self.head_since_ms.compare_exchange(NO_HEAD, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves, naming the reason, once no request is in flight and either a head has been
+    /// arriving for longer than `header` or nothing has moved for `idle`. A request being
+    /// handled is bounded by its own timeouts (body stall, callback), never by these.
+    async fn expired(&self, header: Duration, idle: Duration) -> &'static str {
+        let (header, idle) = (header.as_millis() as u64, idle.as_millis() as u64);
+        loop {
+            let now = self.now_ms();
+            let wait = if self.in_flight.load(Ordering::Relaxed) > 0 {
+                header.min(idle)
+            } else {
+                match self.head_since_ms.load(Ordering::Relaxed) {
+                    NO_HEAD => {
+                        let quiet = now.saturating_sub(self.last_ms.load(Ordering::Relaxed));
+                        if quiet >= idle {
+                            return "idle timeout";
+                        }
+                        idle - quiet
+                    }
+                    since => {
+                        let taken = now.saturating_sub(since);
+                        if taken >= header {
+                            return "header read timeout";
+                        }
+                        header - taken
+                    }
+                }
+            };
+            tokio::time::sleep(Duration::from_millis(wait.max(50))).await;
+        }
+    }
+}
+
+/// Counts a request as in flight until dropped (also when its future is cancelled).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn enter(activity: Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.head_since_ms.store(NO_HEAD, Ordering::Relaxed);
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The connection's stream (TCP or TLS), noting every read and write that moved bytes.
+struct TrackedIo<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.read();
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -18,6 +18,10 @@ pub struct ServerConfig {
     pub credentials: CredentialProvider,
     /// `host:port` shown as the bucket endpoint in listings (oss2's test harness reuses it).
     pub public_endpoint: String,
+    /// `<Owner><ID>` in listings and ACLs: `ossd_proto::names::owner_account_id` of the root key.
+    pub owner_id: String,
+    /// Connection, timeout and size bounds (see `limits`).
+    pub limits: crate::limits::Limits,
 }
 
 pub struct AppState {

@@ -40,7 +40,7 @@ pub async fn handle(
     request_id: &str,
     host: &str,
 ) -> Response<Body> {
-    let params = match collect_params(method, query, headers, body).await {
+    let params = match collect_params(method, query, headers, body, state.config.limits.body_stall_timeout).await {
         Ok(p) => p,
         Err(e) => return error_response(&e, Format::from_param(query.get("Format")), request_id, host),
     };
@@ -71,12 +71,15 @@ async fn collect_params(
     query: &Query,
     headers: &HeaderMap,
     body: Incoming,
+    stall: std::time::Duration,
 ) -> Result<BTreeMap<String, String>, StsError> {
     let mut params: BTreeMap<String, String> = query.0.iter().cloned().collect();
     if method == Method::POST && is_form(headers) {
-        let bytes = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(_) => {
+        // A body that stalls is abandoned like any other (the form is small: one stall bound).
+        let read = tokio::time::timeout(stall, http_body_util::Limited::new(body, MAX_BODY).collect()).await;
+        let bytes = match read {
+            Ok(Ok(c)) => c.to_bytes(),
+            _ => {
                 return Err(StsError::new(400, "InvalidParameter", "The request body is too large or unreadable."));
             }
         };

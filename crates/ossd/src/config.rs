@@ -67,8 +67,14 @@ pub struct ServeArgs {
     pub callback: CallbackArgs,
     /// STS: key that signs security tokens, shared by every node that must accept them (at
     /// least 16 characters) [default: DATA/sts_token_key, created on first start].
+    /// Prefer `--sts-secret-file` or the environment: argv is visible to every local user.
     #[arg(long, env = "OSSD_STS_SECRET", hide_env_values = true)]
     pub sts_secret: Option<String>,
+    /// STS: file holding the token key (a trailing newline is ignored), e.g. a Docker secret.
+    #[arg(long, env = "OSSD_STS_SECRET_FILE", conflicts_with = "sts_secret")]
+    pub sts_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Only `ossd serve` takes these as flags (see [`ServeCommand`]); the other commands that read
     /// the server's settings (`callbacks`, `sts`) have flags of their own, such as `--bucket`.
     #[arg(skip)]
@@ -114,6 +120,23 @@ pub struct ServiceArgs {
     pub buckets: Vec<String>,
 }
 
+/// Connection bounds of `ossd serve` (see `ossd_server::limits::Limits` for the defaults' reasons).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LimitArgs {
+    /// Connections served at once; further ones wait in the accept backlog [default: 4096].
+    #[arg(long, env = "OSSD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers [default: 30].
+    #[arg(long, env = "OSSD_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection with no request in flight may stay open [default: 75].
+    #[arg(long, env = "OSSD_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may send nothing before it is abandoned [default: 60].
+    #[arg(long, env = "OSSD_BODY_STALL_TIMEOUT_SECS")]
+    pub body_stall_timeout_secs: Option<u64>,
+}
+
 /// Upload-callback options of `ossd serve`.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct CallbackArgs {
@@ -136,8 +159,13 @@ pub struct CallbackArgs {
     /// Callback destinations allowed (CIDR, IP, host or *.domain); when given, only these.
     #[arg(long = "callback-allow", env = "OSSD_CALLBACK_ALLOW", value_delimiter = ',')]
     pub callback_allow: Vec<String>,
-    /// Callback destinations denied (CIDR, IP, host or *.domain), on top of link-local and
-    /// cloud metadata addresses, which are always denied.
+    /// Without an allow list: `private` reaches loopback and private addresses too, `public`
+    /// public unicast addresses only (as OSS) [default: private when listening on loopback
+    /// only, public otherwise].
+    #[arg(long, env = "OSSD_CALLBACK_SCOPE")]
+    pub callback_scope: Option<String>,
+    /// Callback destinations denied (CIDR, IP, host or *.domain), on top of link-local, cloud
+    /// metadata, multicast, broadcast and 0.0.0.0/8 addresses, which are always denied.
     #[arg(long = "callback-deny", env = "OSSD_CALLBACK_DENY", value_delimiter = ',')]
     pub callback_deny: Vec<String>,
     /// PEM file of extra root certificates trusted for HTTPS receivers (self-signed or mkcert
@@ -185,8 +213,13 @@ pub struct FileConfig {
     pub callback_allow: Vec<String>,
     #[serde(default)]
     pub callback_deny: Vec<String>,
+    pub callback_scope: Option<String>,
     pub callback_log_keep: Option<usize>,
     pub callback_log_max_age_days: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub body_stall_timeout_secs: Option<u64>,
     /// STS: `[sts]` with `secret` and `[[sts.roles]]`.
     pub sts: Option<StsFileConfig>,
     pub log_level: Option<String>,
@@ -327,6 +360,7 @@ pub struct Settings {
     pub sweep_idle: std::time::Duration,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
+    pub limits: ossd_server::limits::Limits,
     pub log_format: LogFormat,
     /// PEM certificate chain and key, when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -344,6 +378,12 @@ impl std::fmt::Debug for Redacted {
     }
 }
 
+/// A secret kept in a file (Docker/Kubernetes secrets): its contents without the trailing newline.
+pub fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
 #[derive(Debug, Clone)]
 pub struct CallbackSettings {
     pub timeout: std::time::Duration,
@@ -354,6 +394,8 @@ pub struct CallbackSettings {
     pub mode: CallbackMode,
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+    /// `None`: from the listen address.
+    pub scope: Option<ossd_callback::deliver::Scope>,
     pub log_keep: usize,
     pub log_max_age: std::time::Duration,
 }
@@ -472,10 +514,39 @@ impl Settings {
             },
             allow: if cb.callback_allow.is_empty() { file.callback_allow } else { cb.callback_allow },
             deny: if cb.callback_deny.is_empty() { file.callback_deny } else { cb.callback_deny },
+            scope: cb
+                .callback_scope
+                .or(file.callback_scope)
+                .map(|s| ossd_callback::deliver::Scope::parse(&s))
+                .transpose()?,
             log_keep: cb.callback_log_keep.or(file.callback_log_keep).unwrap_or(100_000),
             log_max_age: std::time::Duration::from_secs(
                 cb.callback_log_max_age_days.or(file.callback_log_max_age_days).unwrap_or(30) * 86_400,
             ),
+        };
+        let sts_secret = match (&args.sts_secret_file, args.sts_secret) {
+            (Some(path), _) => Some(read_secret_file(path)?),
+            (None, secret) => secret,
+        };
+        let defaults = ossd_server::limits::Limits::default();
+        let secs = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
+            flag.or(file).map(|s| std::time::Duration::from_secs(s.max(1))).unwrap_or(default)
+        };
+        let la = args.limits;
+        let limits = ossd_server::limits::Limits {
+            max_connections: la.max_connections.or(file.max_connections).unwrap_or(defaults.max_connections).max(1),
+            header_read_timeout: secs(
+                la.header_read_timeout_secs,
+                file.header_read_timeout_secs,
+                defaults.header_read_timeout,
+            ),
+            idle_timeout: secs(la.idle_timeout_secs, file.idle_timeout_secs, defaults.idle_timeout),
+            body_stall_timeout: secs(
+                la.body_stall_timeout_secs,
+                file.body_stall_timeout_secs,
+                defaults.body_stall_timeout,
+            ),
+            ..defaults
         };
         Ok(Settings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
@@ -496,11 +567,12 @@ impl Settings {
             ),
             sweep_idle: std::time::Duration::from_secs(args.sweep_idle_secs.or(file.sweep_idle_secs).unwrap_or(600)),
             callback,
-            sts: StsSettings::resolve(file.sts, args.sts_secret)?,
+            sts: StsSettings::resolve(file.sts, sts_secret)?,
             log_format,
             tls,
             metrics_token,
             buckets,
+            limits,
         })
     }
 }
@@ -594,5 +666,31 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(fmt).is_err());
+    }
+
+    #[test]
+    fn limits_scope_and_secret_files() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.limits.max_connections, ossd_server::limits::Limits::default().max_connections);
+        assert_eq!(s.callback.scope, None, "from the listen address");
+
+        let path = with_file("max_connections = 7\nidle_timeout_secs = 9\ncallback_scope = \"public\"\n", "limits");
+        let mut args = ServeArgs { config: Some(path.clone()), ..Default::default() };
+        args.limits.header_read_timeout_secs = Some(3);
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.limits.max_connections, 7);
+        assert_eq!(s.limits.idle_timeout.as_secs(), 9);
+        assert_eq!(s.limits.header_read_timeout.as_secs(), 3);
+        assert_eq!(s.callback.scope, Some(ossd_callback::deliver::Scope::Public));
+        let _ = std::fs::remove_file(path);
+
+        let bad = with_file("callback_scope = \"everywhere\"\n", "scope");
+        assert!(Settings::resolve(ServeArgs { config: Some(bad.clone()), ..Default::default() }).is_err());
+        let _ = std::fs::remove_file(bad);
+
+        let secret = with_file("from-a-file-0123456789\n", "secret");
+        let s = Settings::resolve(ServeArgs { sts_secret_file: Some(secret.clone()), ..Default::default() }).unwrap();
+        assert_eq!(s.sts.secret.as_deref(), Some("from-a-file-0123456789"), "trailing newline dropped");
+        let _ = std::fs::remove_file(secret);
     }
 }

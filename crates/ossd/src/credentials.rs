@@ -1,5 +1,6 @@
-//! Root credentials: from `OSSD_ACCESS_KEY_ID` / `OSSD_ACCESS_KEY_SECRET`, or created on first
-//! start and kept in the data directory (mode 0600).
+//! Root credentials: from `OSSD_ACCESS_KEY_ID` / `OSSD_ACCESS_KEY_SECRET` (or
+//! `OSSD_ACCESS_KEY_SECRET_FILE`, a file holding the secret), or created on first start and kept
+//! in the data directory (mode 0600). Never from argv, which every local user can read.
 
 use ossd_server::credentials::RootCredentials;
 use serde::{Deserialize, Serialize};
@@ -31,13 +32,17 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 /// Returns the root credentials and whether they were just created (to print them once).
 pub fn load_or_create(data: &Path) -> Result<(RootCredentials, bool), String> {
     let id = std::env::var("OSSD_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
-    let secret = std::env::var("OSSD_ACCESS_KEY_SECRET").ok().filter(|s| !s.is_empty());
+    let secret = match std::env::var_os("OSSD_ACCESS_KEY_SECRET_FILE").filter(|p| !p.is_empty()) {
+        Some(path) => Some(crate::config::read_secret_file(Path::new(&path))?),
+        None => std::env::var("OSSD_ACCESS_KEY_SECRET").ok(),
+    }
+    .filter(|s| !s.is_empty());
     match (id, secret) {
         (Some(access_key_id), Some(access_key_secret)) => {
             return Ok((RootCredentials { access_key_id, access_key_secret }, false));
         }
         (None, None) => {}
-        _ => return Err("set both OSSD_ACCESS_KEY_ID and OSSD_ACCESS_KEY_SECRET, or neither".into()),
+        _ => return Err("set both OSSD_ACCESS_KEY_ID and OSSD_ACCESS_KEY_SECRET (or _FILE), or neither".into()),
     }
     let path = data.join("credentials.json");
     if let Ok(text) = std::fs::read_to_string(&path) {

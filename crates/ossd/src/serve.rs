@@ -1,7 +1,7 @@
 //! `ossd serve`: open the stores, sweep orphans, bind, serve until SIGINT/SIGTERM.
 
 use crate::config::{LogFormat, ServeArgs, Settings};
-use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy};
+use ossd_callback::deliver::{Deliverer, DeliveryConfig, DestinationPolicy, Scope};
 use ossd_callback::sign::CallbackSigner;
 use ossd_proto::route::VirtualHosts;
 use ossd_server::callbacks::CallbackRuntime;
@@ -92,10 +92,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let config = ServerConfig {
+        owner_id: ossd_proto::names::owner_account_id(&credentials.root.access_key_id),
         region: settings.region.clone(),
         vhosts: VirtualHosts::with_domains(&settings.domains).with_cnames(&settings.cnames)?,
         credentials,
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
+        limits: settings.limits,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
     let callback_key = {
@@ -104,6 +106,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
     };
     crate::stores::check_shared_setting(&settings, "callback signing key (--callback-private-key)", &callback_key)
         .await?;
+    // On stderr with the log (stdout carries only the listening line, which scripts parse).
+    tracing::info!("callback destinations: {}", callbacks.deliverer.config().policy.describe());
     let ops = OpsConfig { metrics_token: settings.metrics_token.clone().map(|t| t.0), node_id: node.0.clone() };
     let metrics = Metrics::new(blobs.clone());
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks), metrics, ops });
@@ -132,7 +136,8 @@ pub fn callback_runtime(settings: &Settings, public_endpoint: &str) -> Result<Ca
         let scheme = if settings.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{public_endpoint}{}", ossd_server::service::CALLBACK_PUBLIC_KEY_PATH)
     });
-    let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?;
+    let scope = cb.scope.unwrap_or_else(|| Scope::for_listen_address(settings.listen.ip()));
+    let policy = DestinationPolicy::from_strs(&cb.allow, &cb.deny)?.with_scope(scope);
     let extra_roots = match &cb.ca_file {
         None => Vec::new(),
         Some(path) => {

@@ -4,7 +4,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ossd_callback::deliver::{
-    Deliverer, DeliveryConfig, DestinationPolicy, DestinationRule, EC_NOT_JSON, EC_STATUS, EC_TIMEOUT, Outcome,
+    Deliverer, DeliveryConfig, DestinationPolicy, DestinationRule, EC_NOT_JSON, EC_STATUS, EC_TIMEOUT, Outcome, Scope,
 };
 use ossd_callback::spec::{BodyType, CallbackSpec, Url};
 
@@ -289,6 +289,62 @@ fn policy_rules() {
     assert!(p.check_host("x.a.internal.example.com").is_err());
     assert!(p.check_host("internal.example.com").is_ok());
     assert!(p.check_host("evilinternal.example.com").is_ok());
+}
+
+#[test]
+fn scope_public_and_embedded_ipv4_forms() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let public = DestinationPolicy::default().with_scope(Scope::Public);
+    let private = DestinationPolicy::default();
+    // Always denied, in either scope, also when spelled as IPv6 carrying the IPv4 address.
+    for denied in [
+        "0.0.0.0",
+        "0.1.2.3",
+        "255.255.255.255",
+        "224.0.0.1",
+        "ff02::1",
+        "::",
+        "::ffff:0.0.0.0",
+        "64:ff9b::a9fe:a9fe",
+        "::169.254.169.254",
+        "::ffff:100.100.100.200",
+    ] {
+        for p in [&public, &private] {
+            let e = p.check(None, ip(denied)).unwrap_err();
+            assert!(e.reason.starts_with("built-in deny rule"), "{denied}: {e}");
+            assert!(e.hint.contains("no flag"), "{denied}: {}", e.hint);
+        }
+    }
+    // Public scope: loopback and private ranges (in any IPv6 spelling) are refused, naming the fix.
+    for non_public in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.1",
+        "172.16.5.5",
+        "100.64.0.1",
+        "::1",
+        "fd12::1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1",
+        "::10.0.0.1",
+        "2001:db8::1",
+    ] {
+        let e = public.check(None, ip(non_public)).unwrap_err();
+        assert!(e.reason.contains("public unicast only"), "{non_public}: {e}");
+        assert!(e.hint.contains("--callback-allow"), "{non_public}: {}", e.hint);
+        assert!(private.check(None, ip(non_public)).is_ok(), "{non_public} under scope private");
+    }
+    for ok in ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        assert!(public.check(None, ip(ok)).is_ok(), "{ok}");
+    }
+    // An allow list names more (and only those); deny still wins.
+    let p = DestinationPolicy::from_strs(&["10.0.0.0/8", "receiver"], &[]).unwrap().with_scope(Scope::Public);
+    assert!(p.check(None, ip("10.2.3.4")).is_ok());
+    assert!(p.check(Some("receiver"), ip("172.18.0.5")).is_ok());
+    let e = p.check(None, ip("192.168.1.1")).unwrap_err();
+    assert!(e.hint.contains("--callback-allow"), "{}", e.hint);
+    assert!(p.describe().contains("only 10.0.0.0/8, receiver"), "{}", p.describe());
+    assert!(public.describe().contains("public unicast"), "{}", public.describe());
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ fn attempt(status: Option<u16>, error: Option<&str>) -> Attempt {
         content_type: None,
         location: None,
         answer_head: None,
+        refused: None,
     }
 }
 

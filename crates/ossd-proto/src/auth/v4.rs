@@ -162,6 +162,20 @@ pub fn payload_hash(req: &SignedRequest<'_>) -> String {
         .unwrap_or_else(|| UNSIGNED_PAYLOAD.to_owned())
 }
 
+/// OSS signs no payload: `x-oss-content-sha256`, when sent, must be `UNSIGNED-PAYLOAD`. Any
+/// other value would promise a body hash that nobody checks (EC 0002-00000214).
+pub fn check_payload_hash(req: &SignedRequest<'_>) -> Result<(), OssError> {
+    match header_value(req.headers, "x-oss-content-sha256").as_deref().map(str::trim) {
+        None | Some(UNSIGNED_PAYLOAD) => Ok(()),
+        Some(_) => {
+            Err(OssError::invalid_argument("x-oss-content-sha256 must be UNSIGNED-PAYLOAD.").with_ec("0002-00000214"))
+        }
+    }
+}
+
+/// Longest lifetime of a presigned V4 URL: 7 days (EC 0002-00000232 beyond it).
+pub const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
+
 /// VERB, URI, query, headers (whose block ends in `\n`, so an empty line follows),
 /// additional header names and payload hash, joined with `\n`. `skip_query` is the
 /// parameter left out of the query (`x-oss-signature` for presigned URLs).
@@ -265,6 +279,7 @@ pub(crate) fn verify_header(
 ) -> Result<Identity, OssError> {
     let fields = parse_authorization(fields)?;
     check_scope(&fields.credential)?;
+    check_payload_hash(req)?;
     let datetime = header_value(req.headers, "x-oss-date")
         .map(|d| d.trim().to_owned())
         .ok_or_else(|| OssError::access_denied("x-oss-date is required for OSS4-HMAC-SHA256."))?;
@@ -300,6 +315,13 @@ pub(crate) fn verify_presigned(
     let expires: i64 = required("x-oss-expires")?
         .parse()
         .map_err(|_| OssError::invalid_argument("x-oss-expires must be a number of seconds."))?;
+    if !(1..=MAX_PRESIGNED_EXPIRES).contains(&expires) {
+        return Err(OssError::invalid_argument(format!(
+            "x-oss-expires must be between 1 and {MAX_PRESIGNED_EXPIRES} seconds."
+        ))
+        .with_ec("0002-00000232"));
+    }
+    check_payload_hash(req)?;
     let signature = required("x-oss-signature")?.to_owned();
     let unix = parse_request_datetime(&datetime, &credential)?;
     check_not_expired(unix.saturating_add(expires), now)?;
@@ -490,15 +512,6 @@ mod tests {
                 "Credential={AK}/{SCOPE},Signature={SIG}",
             ),
             (
-                // a real payload hash is used as sent
-                None,
-                None,
-                "",
-                vec![("x-oss-date", NOW_ISO), ("x-oss-content-sha256", EMPTY_SHA256)],
-                format!("GET\n/\n\nx-oss-content-sha256:{EMPTY_SHA256}\nx-oss-date:{NOW_ISO}\n\n\n{EMPTY_SHA256}"),
-                "Credential={AK}/{SCOPE},Signature={SIG}",
-            ),
-            (
                 // no x-oss-content-sha256 header at all
                 Some("b"),
                 Some("k"),
@@ -668,6 +681,27 @@ mod tests {
                     assert_eq!(err.message, "Request has expired.");
                 }
             }
+        }
+    }
+
+    /// Hostile values refused before any signature work: a body hash OSS would not check, and
+    /// a presigned lifetime beyond 7 days (or not positive).
+    #[test]
+    fn payload_hash_and_presigned_lifetime_are_bounded() {
+        let auth = format!("OSS4-HMAC-SHA256 Credential={AK}/{SCOPE},Signature=00");
+        let h = headers(&[("x-oss-date", NOW_ISO), ("x-oss-content-sha256", EMPTY_SHA256), ("authorization", &auth)]);
+        let req = SignedRequest { method: "PUT", bucket: Some("b"), key: Some("k"), query: &[], headers: &h };
+        let err = authenticate(&req, now(), &Secrets::default()).unwrap_err();
+        assert_eq!((err.code, err.ec.as_deref()), ("InvalidArgument", Some("0002-00000214")));
+        let cred = format!("{AK}%2F20261125%2Fcn-hangzhou%2Foss%2Faliyun_v4_request");
+        for expires in ["604801", "9223372036854775807", "0", "-5"] {
+            let q = query(&format!(
+                "x-oss-credential={cred}&x-oss-date={NOW_ISO}&x-oss-expires={expires}&x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=00"
+            ));
+            let h = headers(&[]);
+            let req = SignedRequest { method: "GET", bucket: Some("b"), key: Some("k"), query: &q, headers: &h };
+            let err = authenticate(&req, now(), &Secrets::default()).unwrap_err();
+            assert_eq!((err.code, err.ec.as_deref()), ("InvalidArgument", Some("0002-00000232")), "{expires}");
         }
     }
 

@@ -27,7 +27,7 @@ fn acl_header(ctx: &RequestContext, name: &str) -> Result<Option<String>, OssErr
 pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
     let name = ctx.bucket()?.to_string();
     let acl = acl_header(ctx, "x-oss-acl")?.unwrap_or_else(|| access::PRIVATE.to_string());
-    let text = read_xml_body(body, MAX_XML_BODY).await?;
+    let text = read_xml_body(state, body, MAX_XML_BODY).await?;
     let storage_class = if text.trim().is_empty() {
         "Standard".to_string()
     } else {
@@ -88,7 +88,7 @@ pub async fn put_bucket_acl(
     let acl = match acl_header(ctx, "x-oss-acl")? {
         Some(a) => a,
         None => {
-            let text = read_xml_body(body, MAX_XML_BODY).await?;
+            let text = read_xml_body(state, body, MAX_XML_BODY).await?;
             let policy: xml::AccessControlPolicyRequest = xml::parse(&text)?;
             if !access::is_bucket_acl(&policy.acl.grant) {
                 return Err(OssError::malformed_xml("The ACL grant is not valid."));

@@ -21,7 +21,7 @@ pub fn stored(bucket: &BucketRecord) -> Option<BucketCallbackPolicy> {
 }
 
 pub async fn put(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
-    let text = read_xml_body(body, MAX_BODY).await?;
+    let text = read_xml_body(state, body, MAX_BODY).await?;
     let policy = BucketCallbackPolicy::from_xml(&text)?;
     let json = serde_json::to_string(&policy).map_err(|e| OssError::internal(e.to_string()))?;
     let name = ctx.bucket()?.to_string();

@@ -20,7 +20,7 @@ pub async fn put_bucket_cors(
     ctx: &RequestContext,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
-    let text = read_xml_body(body, 64 * 1024).await?;
+    let text = read_xml_body(state, body, 64 * 1024).await?;
     let config = CorsConfiguration::from_xml(&text)?;
     let json = serde_json::to_string(&config).map_err(|e| OssError::internal(e.to_string()))?;
     state.meta.set_bucket_cors(ctx.bucket()?, Some(&json)).await.map_err(store_error)?;

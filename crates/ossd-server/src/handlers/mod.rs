@@ -123,21 +123,24 @@ pub fn store_error(e: StoreError) -> OssError {
     }
 }
 
-/// Reads a whole small request body (XML documents), refusing more than `limit` bytes.
-pub async fn read_small_body(body: Incoming, limit: usize) -> Result<bytes::Bytes, OssError> {
-    use http_body_util::BodyExt;
-    let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(OssError::malformed_xml(format!("The request body is larger than {limit} bytes.")))
+/// Reads a whole small request body (XML documents), refusing more than `limit` bytes and a
+/// body that stalls (`limits.body_stall_timeout`).
+pub async fn read_small_body(state: &AppState, body: Incoming, limit: usize) -> Result<bytes::Bytes, OssError> {
+    use futures_util::StreamExt;
+    let mut chunks = crate::limits::StallGuarded::new(body, state.config.limits.body_stall_timeout);
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if buf.len() + chunk.len() > limit {
+            return Err(OssError::malformed_xml(format!("The request body is larger than {limit} bytes.")));
         }
-        Err(e) => Err(OssError::new(400, "RequestTimeout", format!("Could not read the request body: {e}"))),
+        buf.extend_from_slice(&chunk);
     }
+    Ok(buf.freeze())
 }
 
 /// The request body as UTF-8 text for XML parsing.
-pub async fn read_xml_body(body: Incoming, limit: usize) -> Result<String, OssError> {
-    let bytes = read_small_body(body, limit).await?;
+pub async fn read_xml_body(state: &AppState, body: Incoming, limit: usize) -> Result<String, OssError> {
+    let bytes = read_small_body(state, body, limit).await?;
     String::from_utf8(bytes.to_vec()).map_err(|_| OssError::malformed_xml("The XML you provided is not UTF-8."))
 }

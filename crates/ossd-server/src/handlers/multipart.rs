@@ -238,7 +238,7 @@ async fn read_completion(
 ) -> Result<(UploadRecord, Option<Vec<(u32, String)>>), OssError> {
     let upload = load_upload(state, ctx).await?;
     let complete_all = ctx.header("x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-    let text = read_xml_body(body, 4 * 1024 * 1024).await?;
+    let text = read_xml_body(state, body, 4 * 1024 * 1024).await?;
     let requested = if complete_all {
         if !text.trim().is_empty() {
             return Err(OssError::invalid_argument("x-oss-complete-all: yes must come with an empty body."));

@@ -50,7 +50,7 @@ pub async fn put_object_tagging(
     ctx: &RequestContext,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
-    let text = read_xml_body(body, 64 * 1024).await?;
+    let text = read_xml_body(state, body, 64 * 1024).await?;
     let req: xml::TaggingRequest = xml::parse(&text)?;
     let tags: Vec<(String, String)> = req.tag_set.tags.into_iter().map(|t| (t.key, t.value)).collect();
     check_tags(&tags)?;

@@ -10,6 +10,8 @@ use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use ossd_proto::OssError;
+use ossd_proto::request_headers::etag_matches;
+pub use ossd_proto::request_headers::{RangeRequest, parse_range};
 use ossd_proto::timefmt::{http_date, parse_http_date};
 use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
@@ -34,10 +36,6 @@ pub async fn load_readable(
 enum Precondition {
     Proceed,
     NotModified,
-}
-
-fn etag_matches(list: &str, etag: &str) -> bool {
-    list.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == etag)
 }
 
 /// Seconds resolution, as HTTP dates carry.
@@ -76,50 +74,6 @@ pub fn check_copy_conditions(ctx: &RequestContext, o: &ObjectRecord) -> Result<(
     match check_conditions(ctx, o, "x-oss-copy-source-")? {
         Precondition::Proceed => Ok(()),
         Precondition::NotModified => Err(OssError::precondition_failed("x-oss-copy-source-if-none-match")),
-    }
-}
-
-/// A satisfiable byte range, inclusive.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RangeRequest {
-    Whole,
-    Part(u64, u64),
-    Unsatisfiable,
-}
-
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n`. Malformed or multi-range headers are ignored (the whole
-/// object, as OSS does); a well-formed range that starts past the end is 416.
-pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeRequest::Whole };
-    if spec.contains(',') {
-        return RangeRequest::Whole;
-    }
-    let Some((a, b)) = spec.split_once('-') else { return RangeRequest::Whole };
-    let (a, b) = (a.trim(), b.trim());
-    let num = |s: &str| s.parse::<u64>().ok();
-    match (a.is_empty(), b.is_empty()) {
-        (true, false) => match num(b) {
-            Some(0) | None => RangeRequest::Whole,
-            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
-            Some(n) => RangeRequest::Part(size.saturating_sub(n), size - 1),
-        },
-        (false, _) => {
-            let Some(start) = num(a) else { return RangeRequest::Whole };
-            let end = if b.is_empty() { None } else { num(b) };
-            if !b.is_empty() && end.is_none() {
-                return RangeRequest::Whole;
-            }
-            if let Some(e) = end
-                && e < start
-            {
-                return RangeRequest::Whole;
-            }
-            if start >= size {
-                return RangeRequest::Unsatisfiable;
-            }
-            RangeRequest::Part(start, end.map(|e| e.min(size - 1)).unwrap_or(size - 1))
-        }
-        (true, true) => RangeRequest::Whole,
     }
 }
 
@@ -176,12 +130,27 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("response-content-encoding", "content-encoding"),
 ];
 
+/// Response-header overrides are for signed requests only: anonymous ones could otherwise serve
+/// an uploaded file as, say, `text/html` from the API origin (EC 0017-00000902).
+fn check_overrides_signed(ctx: &RequestContext) -> Result<(), OssError> {
+    if ctx.identity.is_none() && OVERRIDES.iter().any(|(param, _)| ctx.query.get(param).is_some()) {
+        return Err(OssError::new(
+            400,
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        )
+        .with_ec("0017-00000902"));
+    }
+    Ok(())
+}
+
 pub async fn get_object(
     state: &AppState,
     ctx: &RequestContext,
     bucket: &BucketRecord,
 ) -> Result<Response<Body>, OssError> {
     let key = ctx.key()?;
+    check_overrides_signed(ctx)?;
     // Taken before the record is read: blobs it names stay until the body is sent.
     let guard = state.blobs.read_guard();
     let o = load_readable(state, ctx, bucket, key).await?;

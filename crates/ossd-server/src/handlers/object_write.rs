@@ -15,7 +15,6 @@ use crate::context::RequestContext;
 use crate::response::{self, Body};
 use crate::state::AppState;
 use http::Response;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 use ossd_proto::OssError;
@@ -97,21 +96,26 @@ pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
     Ok(())
 }
 
+/// User metadata (`x-oss-meta-*` names without the prefix, and values) totals at most 8 KB,
+/// from headers and PostObject form fields alike.
+pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssError> {
+    let size: usize =
+        headers.iter().filter_map(|(n, v)| n.strip_prefix("x-oss-meta-").map(|m| m.len() + v.len())).sum();
+    if size > MAX_USER_META {
+        return Err(OssError::invalid_argument("Your metadata headers exceed the maximum allowed metadata size."));
+    }
+    Ok(())
+}
+
 pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssError> {
     let mut headers = BTreeMap::new();
-    let mut meta_size = 0;
     for (name, value) in ctx.headers.iter() {
         let n = name.as_str();
-        if n.starts_with("x-oss-meta-") {
-            meta_size += n.len() - "x-oss-meta-".len() + value.len();
-            headers.insert(n.to_string(), header_text(value));
-        } else if STORED_HEADERS.contains(&n) {
+        if n.starts_with("x-oss-meta-") || STORED_HEADERS.contains(&n) {
             headers.insert(n.to_string(), header_text(value));
         }
     }
-    if meta_size > MAX_USER_META {
-        return Err(OssError::invalid_argument("Your metadata headers exceed the maximum allowed metadata size."));
-    }
+    check_user_meta(&headers)?;
     Ok(WriteAttrs {
         content_type: content_type_for(ctx, key),
         acl: object_acl_header(ctx)?,
@@ -141,7 +145,13 @@ pub fn declared_length(ctx: &RequestContext) -> Result<Option<u64>, OssError> {
 pub async fn receive_body(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<StoredBody, OssError> {
     let declared = declared_length(ctx)?;
     body::check_declared_length(declared, MAX_OBJECT_SIZE)?;
-    let stored = body::store_stream(&state.blobs, body.into_data_stream(), MAX_OBJECT_SIZE, declared).await?;
+    let stored = body::store_stream(
+        &state.blobs,
+        crate::limits::StallGuarded::new(body, state.config.limits.body_stall_timeout),
+        MAX_OBJECT_SIZE,
+        declared,
+    )
+    .await?;
     if let Err(e) = body::check_content_md5(ctx.header("content-md5"), &stored) {
         state.reclaim(vec![stored.blob]).await;
         return Err(e);
@@ -440,7 +450,7 @@ pub async fn delete_multiple(
     ctx: &RequestContext,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
-    let text = read_xml_body(body, MAX_DELETE_BODY).await?;
+    let text = read_xml_body(state, body, MAX_DELETE_BODY).await?;
     if let Some(md5) = ctx.header("content-md5") {
         use base64::Engine;
         let actual = base64::engine::general_purpose::STANDARD.encode(Md5::digest(text.as_bytes()));

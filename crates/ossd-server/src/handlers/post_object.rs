@@ -2,27 +2,26 @@
 //! anonymous on a public-read-write bucket. Fields are read until the `file` field, whose bytes
 //! stream straight into a blob; anything after it is ignored, as OSS does.
 
-use super::object_write::{WriteAttrs, check_tags, publish, simple_record};
+use super::object_write::{WriteAttrs, check_tags, check_user_meta, publish, simple_record};
 use crate::access;
 use crate::body::{self, MAX_OBJECT_SIZE};
 use crate::callbacks;
 use crate::context::RequestContext;
+use crate::limits::StallGuarded;
 use crate::response::{self, Body};
 use crate::state::AppState;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::Response;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use ossd_proto::OssError;
 use ossd_proto::auth::{SecretLookup, post_policy};
+use ossd_proto::form::{self, FormEvent, FormLimits, FormParser};
 use ossd_proto::post_policy::PolicyDocument;
 use ossd_store::{BucketRecord, ObjectRecord, PutMode};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-
-/// All form field values together may hold at most 2 MB; one field name at most 8 KB.
-const MAX_FIELDS_TOTAL: usize = 2 * 1024 * 1024;
-const MAX_FIELD_NAME: usize = 8 * 1024;
 
 /// The text fields of a form, names lower-cased (form field names are case-insensitive).
 pub struct FormFields(pub Vec<(String, String)>);
@@ -31,10 +30,6 @@ impl FormFields {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
-}
-
-fn too_long() -> OssError {
-    OssError::new(400, "FieldItemTooLong", "Your POST request fields preceding the upload file were too large.")
 }
 
 /// Authenticates the form: V4 fields, V1 fields, or none (anonymous, public-read-write only).
@@ -101,6 +96,7 @@ fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssEr
             headers.insert(k.clone(), v.clone());
         }
     }
+    check_user_meta(&headers)?;
     let acl = match fields.get("x-oss-object-acl") {
         None => access::DEFAULT.to_string(),
         Some(a) if access::is_object_acl(a) => a.to_string(),
@@ -128,7 +124,34 @@ pub struct PostedObject {
     pub callback: Option<callbacks::PendingCallback>,
 }
 
+/// Pulls form events out of the request body, a chunk at a time (the body may stall at most
+/// `limits.body_stall_timeout` between chunks).
+struct FormReader {
+    parser: FormParser,
+    body: StallGuarded,
+}
+
+impl FormReader {
+    /// The next event; `None` once the file part has ended.
+    async fn next(&mut self) -> Result<Option<FormEvent>, OssError> {
+        loop {
+            if let Some(event) = self.parser.next_event()? {
+                return Ok(Some(event));
+            }
+            if self.parser.is_done() {
+                return Ok(None);
+            }
+            match self.body.next().await {
+                Some(chunk) => self.parser.push(&chunk?)?,
+                None => self.parser.finish(),
+            }
+        }
+    }
+}
+
 /// Reads the form, authenticates it, checks the policy, and stores the file in a new blob.
+/// Everything before the file is bounded by [`FormLimits`]; the form is authenticated as soon as
+/// the file part starts, so no file byte is read for a caller who may not upload.
 pub async fn receive_form(
     state: &AppState,
     ctx: &RequestContext,
@@ -137,88 +160,101 @@ pub async fn receive_form(
 ) -> Result<PostedObject, OssError> {
     let boundary = ctx
         .header("content-type")
-        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .and_then(form::boundary)
         .ok_or_else(|| OssError::invalid_argument("The Content-Type of a POST request must be multipart/form-data."))?;
-    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let limits = FormLimits::default();
+    let declared: Option<u64> = ctx.header("content-length").and_then(|v| v.parse().ok());
+    body::check_declared_length(declared, MAX_OBJECT_SIZE.saturating_add(limits.max_before_file))?;
+    let mut reader = FormReader {
+        parser: FormParser::new(&boundary, limits),
+        body: StallGuarded::new(body, state.config.limits.body_stall_timeout),
+    };
     let mut fields = FormFields(Vec::new());
-    let mut total = 0usize;
-    let bad_form = |e: multer::Error| OssError::invalid_argument(format!("The form is malformed: {e}"));
-    loop {
-        let Some(mut field) = form.next_field().await.map_err(bad_form)? else {
-            return Err(OssError::invalid_argument(
-                "The body of your POST request is not well-formed multipart/form-data: no file field.",
-            ));
-        };
-        let name = field.name().unwrap_or("").to_ascii_lowercase();
-        if name.len() > MAX_FIELD_NAME {
-            return Err(too_long());
+    let filename = loop {
+        match reader.next().await? {
+            Some(FormEvent::Field { name, value }) => fields.0.push((name.to_ascii_lowercase(), value)),
+            Some(FormEvent::FileStart { filename, .. }) => break filename,
+            // The parser starts the file before any of its data and ends the form after it.
+            Some(FormEvent::FileData(_) | FormEvent::FileEnd) | None => {
+                return Err(form::malformed("no file field"));
+            }
         }
-        if name == "file" {
-            let filename = field.file_name().unwrap_or("").to_string();
-            let key_template = fields
-                .get("key")
-                .ok_or_else(|| {
-                    OssError::invalid_argument("The bucket POST must contain the specified 'key'.")
-                        .with("ArgumentName", "key")
-                })?
-                .to_string();
-            let key = key_template.replace("${filename}", &filename);
-            ossd_proto::names::check_object_key(&key)?;
-            if let Some(i) = fields.0.iter().position(|(k, _)| k == "key") {
-                fields.0[i].1 = key.clone();
-            }
-            fields.0.push(("bucket".into(), bucket.name.clone()));
-            authenticate(state, &fields, bucket)?;
-            // STS: temporary credentials may upload only where their policies allow.
-            let token = fields.get("x-oss-security-token");
-            crate::authz::check(state, token, "oss:PutObject", &bucket.name, Some(&key), ctx)?;
-            if fields.get("x-oss-tagging").is_some() {
-                crate::authz::check(state, token, "oss:PutObjectTagging", &bucket.name, Some(&key), ctx)?;
-            }
-            let mut limit = MAX_OBJECT_SIZE;
-            let mut min = 0;
-            if let Some(p) = fields.get("policy") {
-                let policy = PolicyDocument::decode(p)?;
-                policy.check_expiration(SystemTime::now())?;
-                policy.check_fields(|n| fields.get(n).map(str::to_string))?;
-                if let Some((lo, hi)) = policy.content_length_range() {
-                    limit = limit.min(hi);
-                    min = lo;
+    };
+    let key_template = fields
+        .get("key")
+        .ok_or_else(|| {
+            OssError::invalid_argument("The bucket POST must contain the specified 'key'.").with("ArgumentName", "key")
+        })?
+        .to_string();
+    let key = key_template.replace("${filename}", &filename);
+    ossd_proto::names::check_object_key(&key)?;
+    if let Some(i) = fields.0.iter().position(|(k, _)| k == "key") {
+        fields.0[i].1 = key.clone();
+    }
+    // The policy's `bucket` condition is checked against the bucket addressed, never against a
+    // `bucket` field the uploader added.
+    fields.0.retain(|(k, _)| k != "bucket");
+    fields.0.push(("bucket".into(), bucket.name.clone()));
+    authenticate(state, &fields, bucket)?;
+    // STS: temporary credentials may upload only where their policies allow.
+    let token = fields.get("x-oss-security-token");
+    crate::authz::check(state, token, "oss:PutObject", &bucket.name, Some(&key), ctx)?;
+    for (field, action) in crate::authz::ATTRIBUTE_ACTIONS {
+        if fields.get(field).is_some() {
+            crate::authz::check(state, token, action, &bucket.name, Some(&key), ctx)?;
+        }
+    }
+    let mut limit = MAX_OBJECT_SIZE;
+    let mut min = 0;
+    if let Some(p) = fields.get("policy") {
+        let policy = PolicyDocument::decode(p)?;
+        policy.check_expiration(SystemTime::now())?;
+        policy.check_fields(|n| fields.get(n).map(str::to_string))?;
+        if let Some((lo, hi)) = policy.content_length_range() {
+            limit = limit.min(hi);
+            min = lo;
+        }
+    }
+    let attrs = attrs_from_fields(&fields, &key)?;
+    // Validated before the file is read: a bad callback stores nothing.
+    let callback = callbacks::from_form(state, bucket, &fields.0).await?;
+    // The file's bytes as a stream; a form error (say, no closing boundary) is kept aside so the
+    // uploader gets its own code rather than store_stream's generic one.
+    let form_error = Arc::new(Mutex::new(None::<OssError>));
+    let slot = form_error.clone();
+    let chunks = Box::pin(futures_util::stream::unfold(reader, move |mut reader| {
+        let slot = slot.clone();
+        async move {
+            match reader.next().await {
+                Ok(Some(FormEvent::FileData(data))) => Some((Ok(Bytes::from(data)), reader)),
+                Ok(_) => None,
+                Err(e) => {
+                    let shown = e.to_string();
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Some((Err(shown), reader))
                 }
             }
-            let attrs = attrs_from_fields(&fields, &key)?;
-            // Validated before the file is read: a bad callback stores nothing.
-            let callback = callbacks::from_form(state, bucket, &fields.0).await?;
-            let chunks = futures_util::stream::poll_fn(move |cx| field.poll_next_unpin(cx));
-            // The form's own length bounds the file's: hash in parallel for large forms.
-            let declared = ctx.header("content-length").and_then(|v| v.parse().ok());
-            let stored = body::store_stream(&state.blobs, chunks, limit, declared).await?;
-            if stored.size < min {
-                state.reclaim(vec![stored.blob]).await;
-                return Err(OssError::new(
-                    400,
-                    "EntityTooSmall",
-                    "Your proposed upload is smaller than the minimum allowed size.",
-                ));
-            }
-            let mode = if fields.get("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-                PutMode::MustNotExist
-            } else {
-                PutMode::Overwrite
-            };
-            let record = simple_record(&bucket.name, &key, &stored, attrs);
-            return Ok(PostedObject { record, fields, mode, callback });
         }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-            total += chunk.len();
-            if total > MAX_FIELDS_TOTAL {
-                return Err(too_long());
-            }
-            value.extend_from_slice(&chunk);
-        }
-        fields.0.push((name, String::from_utf8_lossy(&value).into_owned()));
+    }));
+    let stored = match body::store_stream(&state.blobs, chunks, limit, declared).await {
+        Ok(stored) => stored,
+        Err(e) => return Err(form_error.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(e)),
+    };
+    if stored.size < min {
+        state.reclaim(vec![stored.blob]).await;
+        return Err(OssError::new(
+            400,
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size.",
+        ));
     }
+    let mode = if fields.get("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        PutMode::MustNotExist
+    } else {
+        PutMode::Overwrite
+    };
+    let record = simple_record(&bucket.name, &key, &stored, attrs);
+    Ok(PostedObject { record, fields, mode, callback })
 }
 
 /// The answer without a callback: redirect, or 200/201/204 as `success_action_status` asks.

@@ -7,8 +7,9 @@ use http::Response;
 use ossd_proto::OssError;
 use ossd_proto::xml::{self, BucketEntry, ListBucketsPage, Owner, RegionInfo};
 
+/// The bucket owner: an opaque account id, never the root AccessKeyId.
 pub fn owner(state: &AppState) -> Owner<'_> {
-    Owner { id: &state.config.credentials.access_key_id, display_name: &state.config.credentials.access_key_id }
+    Owner { id: &state.config.owner_id, display_name: &state.config.owner_id }
 }
 
 pub fn region(state: &AppState) -> RegionInfo<'_> {
