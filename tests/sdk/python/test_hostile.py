@@ -671,6 +671,7 @@ def test_role_config_with_unknown_condition_key_does_not_start(tmp_path):
 # ---------------------------------------------------------------------------
 # 10. callback destinations
 
+@pytest.mark.single_node
 def test_callbacks_to_internal_addresses_are_refused(env):
     log = env.server.stderr_path.read_text(errors="replace")
     assert "callback destinations: allowed: public unicast" in log, log[-2000:]
