@@ -40,15 +40,29 @@ impl Auth {
 }
 
 /// Where a target listens and how to talk to it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Endpoint {
     pub addr: SocketAddr,
     pub auth: Auth,
+    /// Every node serving this endpoint (just `addr` for one server): each new connection goes
+    /// to the next one in turn, as a load balancer in front of stateless nodes would.
+    pub nodes: Vec<SocketAddr>,
+    next_node: std::sync::atomic::AtomicUsize,
 }
 
 impl Endpoint {
     pub fn new(addr: SocketAddr, auth: Auth) -> Arc<Endpoint> {
-        Arc::new(Endpoint { addr, auth })
+        Self::spread(vec![addr], auth)
+    }
+
+    /// One endpoint over several nodes (the first is the one named in `Host`).
+    pub fn spread(nodes: Vec<SocketAddr>, auth: Auth) -> Arc<Endpoint> {
+        Arc::new(Endpoint { addr: nodes[0], auth, nodes, next_node: Default::default() })
+    }
+
+    fn pick_node(&self) -> SocketAddr {
+        let i = self.next_node.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.nodes[i % self.nodes.len()]
     }
 
     /// Parses `http://HOST:PORT[/]`.
@@ -128,8 +142,8 @@ impl Conn {
             self.sender = None;
         }
         if self.sender.is_none() {
-            let stream =
-                TcpStream::connect(self.ep.addr).await.map_err(|e| format!("connect {}: {e}", self.ep.addr))?;
+            let node = self.ep.pick_node();
+            let stream = TcpStream::connect(node).await.map_err(|e| format!("connect {node}: {e}"))?;
             stream.set_nodelay(true).ok();
             let (sender, conn) = hyper::client::conn::http1::Builder::new()
                 .handshake(TokioIo::new(stream))

@@ -77,10 +77,15 @@ pub struct RunArgs {
     /// [default: 1,64; 1 with --quick].
     #[arg(long, value_delimiter = ',')]
     pub large_concurrency: Vec<usize>,
-    /// Targets: ossd-fsync, ossd-relaxed, floor-fsync, floor-relaxed, disk, peers
-    /// [default: all].
+    /// Targets: ossd-fsync, ossd-relaxed, ossd-pg (one node on PostgreSQL + an S3 store),
+    /// ossd-pg-2 (two such nodes, connections spread over both), floor-fsync, floor-relaxed,
+    /// disk, peers [default: all; the ossd-pg targets need --cluster].
     #[arg(long, value_delimiter = ',')]
     pub targets: Vec<String>,
+    /// `postgres://USER@HOST:PORT|http://S3HOST:PORT` for the ossd-pg targets (a fresh database
+    /// and S3 prefix per target); `bench/run.sh` starts both engines and sets it.
+    #[arg(long, env = "OSSD_TEST_CLUSTER")]
+    pub cluster: Option<String>,
     /// Workloads: put, get, callback, list, multipart [default: all].
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
@@ -116,10 +121,11 @@ impl RunArgs {
             self.large_concurrency = if q { vec![1] } else { vec![1, 64] };
         }
         if self.targets.is_empty() {
-            self.targets = ["ossd-fsync", "ossd-relaxed", "floor-fsync", "floor-relaxed", "disk", "peers"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            self.targets =
+                ["ossd-fsync", "ossd-relaxed", "ossd-pg", "ossd-pg-2", "floor-fsync", "floor-relaxed", "disk", "peers"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
         }
         if self.workloads.is_empty() {
             self.workloads = ["put", "get", "callback", "list", "multipart"].iter().map(|s| s.to_string()).collect();

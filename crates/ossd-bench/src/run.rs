@@ -122,6 +122,10 @@ fn count_cells(args: &RunArgs, peers: usize) -> u64 {
     let per_ossd = put_get_plan(args, Kind::Ossd).len() * if args.ossd_anonymous { 2 } else { 1 };
     n += ossd_targets * per_ossd;
     n += floor_targets * put_get_plan(args, Kind::Floor).len();
+    if args.cluster.is_some() {
+        let pg_targets = ["ossd-pg", "ossd-pg-2"].iter().filter(|t| has(&args.targets, t)).count();
+        n += pg_targets * put_get_plan(args, Kind::Ossd).len();
+    }
     n += peers * put_get_plan(args, Kind::Peer).len();
     if has(&args.workloads, "callback") {
         n += ossd_targets * args.concurrency.len();
@@ -210,6 +214,33 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let signed = Endpoint::new(server.addr, Auth::OssV1 { access_key_id: OSSD_AK.into(), secret: OSSD_SK.into() });
         let result = ossd_target(&mut ctx, &info, signed, server.addr, server.pid, name == list_on).await;
         server.stop();
+        result?;
+    }
+    for (name, nodes) in [("ossd-pg", 1usize), ("ossd-pg-2", 2)] {
+        if !has(&args.targets, name) {
+            continue;
+        }
+        let Some(cluster) = args.cluster.as_deref() else {
+            say(&ctx.pb, format!("{name}: skipped (no --cluster: PostgreSQL and an S3 store to run on)"));
+            continue;
+        };
+        let servers = start_ossd_cluster(&ctx, &ossd_bin, name, cluster, nodes)?;
+        let info = TargetInfo {
+            name: name.into(),
+            kind: "ossd".into(),
+            version: ossd_version.clone(),
+            durability: "fsync (PostgreSQL synchronous commit; SeaweedFS volumes without fsync)".into(),
+            auth: "OSS V1".into(),
+            endpoint: servers.iter().map(|s| format!("http://{}", s.addr)).collect::<Vec<_>>().join(" "),
+        };
+        ctx.targets.push(info.clone());
+        let auth = Auth::OssV1 { access_key_id: OSSD_AK.into(), secret: OSSD_SK.into() };
+        let ep = Endpoint::spread(servers.iter().map(|s| s.addr).collect(), auth);
+        // Server figures (RSS, CPU) are those of the first node.
+        let result = put_get_target(&mut ctx, &info, ep, servers[0].pid, Kind::Ossd).await;
+        for s in servers {
+            s.stop();
+        }
         result?;
     }
     for (name, fsync) in [("floor-relaxed", false), ("floor-fsync", true)] {
@@ -378,6 +409,46 @@ fn start_ossd(ctx: &Ctx, bin: &Path, name: &str, fsync: bool) -> Result<Server, 
         .env("OSSD_ACCESS_KEY_ID", OSSD_AK)
         .env("OSSD_ACCESS_KEY_SECRET", OSSD_SK);
     spawn_listening(cmd, &ctx.logs.join(format!("{name}.log")), dir)
+}
+
+/// `nodes` ossd processes sharing a fresh PostgreSQL database and S3 prefix (`cluster` is
+/// `postgres://USER@HOST:PORT|http://S3HOST:PORT`), each with its own data directory.
+fn start_ossd_cluster(ctx: &Ctx, bin: &Path, name: &str, cluster: &str, nodes: usize) -> Result<Vec<Server>, String> {
+    let (pg, s3) = cluster.split_once('|').ok_or("--cluster is postgres://...|http://...")?;
+    let db = format!("bench_{}_{}", name.replace('-', "_"), std::process::id());
+    let (userinfo, hostport) =
+        pg.trim_start_matches("postgres://").split_once('@').ok_or("no user in the postgres URL")?;
+    let hostport = hostport.trim_end_matches('/');
+    let (host, port) = hostport.rsplit_once(':').ok_or("no port in the postgres URL")?;
+    let created = Command::new("psql")
+        .args(["-h", host, "-p", port, "-U", userinfo, "-d", "postgres", "-c", &format!("CREATE DATABASE {db}")])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !created.status.success() {
+        return Err(format!("cannot create database {db}: {}", String::from_utf8_lossy(&created.stderr)));
+    }
+    let blobs = format!("s3://ossd-bench/{db}?endpoint={s3}&region=us-east-1");
+    // SeaweedFS without an s3 config creates buckets on an anonymous PUT.
+    let _ = Command::new("curl").args(["-s", "-X", "PUT", &format!("{s3}/ossd-bench")]).output();
+    let key = ctx.work.join(format!("{name}-callback-key.pem"));
+    let mut servers = Vec::new();
+    for i in 0..nodes {
+        let dir = ctx.work.join(format!("{name}-node{i}"));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&dir)
+            .args(["--meta", &format!("{}/{db}", pg.trim_end_matches('/')), "--blobs", &blobs])
+            .args(["--callback-private-key"])
+            .arg(&key)
+            .args(["--sts-secret", "bench-shared-sts-secret-0123456789", "--log", "warn"])
+            .env("OSSD_ACCESS_KEY_ID", OSSD_AK)
+            .env("OSSD_ACCESS_KEY_SECRET", OSSD_SK)
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "benchsecret");
+        servers.push(spawn_listening(cmd, &ctx.logs.join(format!("{name}-node{i}.log")), dir)?);
+    }
+    Ok(servers)
 }
 
 fn start_floor(ctx: &Ctx, name: &str, fsync: bool) -> Result<Server, String> {
