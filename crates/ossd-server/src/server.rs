@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -92,11 +92,16 @@ where
         let guard = InFlight::enter(in_flight.clone());
         async move {
             let resp = service::handle(state, req, peer.ip()).await;
+            // An answer that closes the connection may leave the request's body unread.
+            if resp.headers().get(http::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+            {
+                guard.0.linger.store(true, Ordering::Relaxed);
+            }
             drop(guard);
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
-    let io = TokioIo::new(TrackedIo { inner: stream, activity: activity.clone() });
+    let io = TokioIo::new(TrackedIo { inner: stream, activity: activity.clone(), linger: None });
     let conn = http1::Builder::new()
         .keep_alive(true)
         .header_read_timeout(None)
@@ -127,6 +132,8 @@ struct Activity {
     /// connection starts at 0: one that never sends a complete head has the header deadline.
     head_since_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// An answer said `Connection: close`: close lingering (see [`Linger`]).
+    linger: AtomicBool,
 }
 
 const NO_HEAD: u64 = u64::MAX;
@@ -138,6 +145,7 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             head_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            linger: AtomicBool::new(false),
         }
     }
 
@@ -212,7 +220,24 @@ impl Drop for InFlight {
 struct TrackedIo<S> {
     inner: S,
     activity: Arc<Activity>,
+    /// Set once hyper closes the connection: the lingering close in progress.
+    linger: Option<Linger>,
 }
+
+/// A lingering close (as Apache and nginx do it). An error may answer before the request's body
+/// was read (a refused PostObject form, a failed precondition); closing a socket whose receive
+/// buffer still holds unread bytes makes the kernel send a reset, and a client still writing its
+/// body then gets EPIPE/ECONNRESET instead of reading the answer already sent. So the write side
+/// is shut down first (the answer and a FIN go out), and what the client still sends is read and
+/// discarded until it closes, for at most [`LINGER_TIME`] and [`LINGER_MAX_BYTES`].
+struct Linger {
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    drained: usize,
+    scratch: Box<[u8]>,
+}
+
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_MAX_BYTES: usize = 16 << 20;
 
 impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
@@ -225,7 +250,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
@@ -254,7 +279,29 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            if !this.activity.linger.load(Ordering::Relaxed) {
+                return Poll::Ready(Ok(()));
+            }
+            this.linger = Some(Linger {
+                deadline: Box::pin(tokio::time::sleep(LINGER_TIME)),
+                drained: 0,
+                scratch: vec![0; 16 * 1024].into_boxed_slice(),
+            });
+        }
+        let Some(linger) = this.linger.as_mut() else { return Poll::Ready(Ok(())) };
+        while linger.drained < LINGER_MAX_BYTES && linger.deadline.as_mut().poll(cx).is_pending() {
+            let mut buf = ReadBuf::new(&mut linger.scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => linger.drained += buf.filled().len(),
+                // The client closed (or the connection failed): nothing left to wait for.
+                Poll::Ready(_) => break,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }

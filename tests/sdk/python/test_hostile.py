@@ -337,6 +337,26 @@ def test_anonymous_post_to_a_private_bucket_reads_no_file(env):
     assert not env.root.object_exists("anon.bin")
 
 
+def test_refused_form_is_answered_to_a_client_that_sends_it_all(env):
+    """A client that writes its whole body before reading (fetch, most SDKs) reads the 403: the
+    server answers at the file part, then lingers, reading and discarding the rest, instead of
+    closing with unread bytes (which resets the connection under the client's writes)."""
+    form = (b"--ZZZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nanon.bin\r\n"
+            b"--ZZZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+            + b"\0" * (4 << 20) + b"\r\n--ZZZ--\r\n")
+    head = (f"POST /{env.bucket}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: multipart/form-data; boundary=ZZZ\r\nContent-Length: {len(form)}\r\n\r\n").encode()
+    for _ in range(5):
+        s = connect(env.port)
+        try:
+            s.sendall(head + form)
+            status, headers, body = read_response(s)
+        finally:
+            s.close()
+        assert_oss_error(status, body, 403, "AccessDenied")
+        assert headers.get("connection") == "close", headers
+
+
 def test_malformed_forms(env):
     policy = policy_b64([{"bucket": env.bucket}])
     signed = b"".join(b"--ZZZ\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (k.encode(), v.encode())
