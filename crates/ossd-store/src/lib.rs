@@ -19,5 +19,5 @@ pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId
 pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadGuard, SweepScope, heartbeat_name};
 pub use meta::*;
 pub use postgres::PostgresMetaStore;
-pub use s3::S3BlobStore;
+pub use s3::{S3BlobStore, S3Credentials};
 pub use sqlite::SqliteMetaStore;

@@ -33,10 +33,24 @@ fn backend(e: object_store::Error) -> io::Error {
     }
 }
 
+/// Credentials for the S3 store given in ossd's configuration. `Debug` hides the secret.
+#[derive(Clone)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
 impl S3BlobStore {
     /// Opens `s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION]`. Credentials come from the
-    /// usual environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, ...).
-    pub fn open(url: &str) -> Result<Self, String> {
+    /// usual environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, ...) or, when the
+    /// environment has none, from `config` (ossd's `[s3]` table).
+    pub fn open(url: &str, config: Option<&S3Credentials>) -> Result<Self, String> {
         let rest = url.strip_prefix("s3://").ok_or("a blob store URL starts with s3://")?;
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
@@ -44,6 +58,11 @@ impl S3BlobStore {
             return Err("the s3:// URL names no bucket".into());
         }
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(c) = config
+            && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+        {
+            builder = builder.with_access_key_id(&c.access_key_id).with_secret_access_key(&c.secret_access_key);
+        }
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = percent_decode(v);

@@ -49,7 +49,7 @@ pub struct ServeArgs {
     pub meta: Option<String>,
     /// Blob store: a directory (for example on a file system every node mounts) or an
     /// S3-compatible store, `s3://BUCKET/PREFIX?endpoint=URL&region=REGION` (credentials from
-    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) [default: DATA/blobs].
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else the config file's `[s3]`) [default: DATA/blobs].
     #[arg(long, env = "OSSD_BLOBS")]
     pub blobs: Option<String>,
     /// With a shared metadata store: seconds freed bytes wait before they go, for readers on
@@ -222,6 +222,8 @@ pub struct FileConfig {
     pub body_stall_timeout_secs: Option<u64>,
     /// STS: `[sts]` with `secret` and `[[sts.roles]]`.
     pub sts: Option<StsFileConfig>,
+    /// `[s3]`: credentials for an `s3://` blob store (the `AWS_*` environment wins).
+    pub s3: Option<S3FileConfig>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     pub tls_cert: Option<PathBuf>,
@@ -276,6 +278,15 @@ impl std::fmt::Debug for StsFileConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StsFileConfig").field("roles", &self.roles).finish_non_exhaustive()
     }
+}
+
+/// `[s3]`: the blob store's credentials, the secret read from a file (a Docker/Kubernetes
+/// secret) so that it is in neither argv nor the config file.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct S3FileConfig {
+    pub access_key_id: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
 }
 
 /// STS: one `[[sts.roles]]` entry.
@@ -351,8 +362,10 @@ pub struct Settings {
     pub log: String,
     /// `None`: the embedded SQLite database; else a `postgres://` URL.
     pub meta: Option<String>,
-    /// `None`: DATA/blobs; else a directory.
+    /// `None`: DATA/blobs; else a directory or an `s3://` URL.
     pub blobs: Option<String>,
+    /// Credentials for an `s3://` blob store from the config file; `None`: the `AWS_*` environment.
+    pub s3_credentials: Option<ossd_store::S3Credentials>,
     /// Shared stores: how long freed bytes wait for readers on other nodes.
     pub reclaim_grace: std::time::Duration,
     /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
@@ -382,6 +395,17 @@ impl std::fmt::Debug for Redacted {
 pub fn read_secret_file(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
     Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The `[s3]` table's credentials: both or neither.
+fn s3_credentials(s3: Option<S3FileConfig>) -> Result<Option<ossd_store::S3Credentials>, String> {
+    match s3.unwrap_or_default() {
+        S3FileConfig { access_key_id: None, secret_access_key_file: None } => Ok(None),
+        S3FileConfig { access_key_id: Some(id), secret_access_key_file: Some(path) } => {
+            Ok(Some(ossd_store::S3Credentials { access_key_id: id, secret_access_key: read_secret_file(&path)? }))
+        }
+        _ => Err("[s3] needs both access_key_id and secret_access_key_file".into()),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -562,6 +586,7 @@ impl Settings {
                 args.reclaim_grace_secs.or(file.reclaim_grace_secs).unwrap_or(300),
             ),
             blobs: args.blobs.or(file.blobs),
+            s3_credentials: s3_credentials(file.s3)?,
             sweep_interval: std::time::Duration::from_secs(
                 args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
             ),
@@ -666,6 +691,24 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(fmt).is_err());
+    }
+
+    #[test]
+    fn s3_credentials_from_the_config_file() {
+        let secret = with_file("s3-secret-from-a-file\n", "s3secret");
+        let text = format!("[s3]\naccess_key_id = \"blob-writer\"\nsecret_access_key_file = {:?}\n", secret);
+        let path = with_file(&text, "s3");
+        let s = Settings::resolve(ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        let c = s.s3_credentials.clone().expect("credentials from [s3]");
+        assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("blob-writer", "s3-secret-from-a-file"));
+        assert!(!format!("{s:?}").contains("s3-secret-from-a-file"), "Debug hides the secret");
+        let half = with_file("[s3]\naccess_key_id = \"blob-writer\"\n", "s3half");
+        let err = Settings::resolve(ServeArgs { config: Some(half.clone()), ..Default::default() }).unwrap_err();
+        assert!(err.contains("secret_access_key_file"), "{err}");
+        for p in [secret, path, half] {
+            let _ = std::fs::remove_file(p);
+        }
+        assert!(Settings::resolve(ServeArgs::default()).unwrap().s3_credentials.is_none());
     }
 
     #[test]

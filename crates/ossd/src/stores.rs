@@ -49,7 +49,9 @@ pub async fn check_shared_setting(settings: &Settings, name: &str, fingerprint: 
 pub fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, String> {
     let root = match settings.blobs.as_deref() {
         None => settings.data.join("blobs"),
-        Some(url) if url.starts_with("s3://") => return Ok(Arc::new(ossd_store::S3BlobStore::open(url)?)),
+        Some(url) if url.starts_with("s3://") => {
+            return Ok(Arc::new(ossd_store::S3BlobStore::open(url, settings.s3_credentials.as_ref())?));
+        }
         Some(dir) => std::path::PathBuf::from(dir),
     };
     let blobs = LocalBlobStore::open(root.clone(), settings.fsync)

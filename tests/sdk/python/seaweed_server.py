@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import socket
+import json
 import subprocess
 import sys
 import tempfile
@@ -35,19 +36,31 @@ def free_port():
 
 
 class SeaweedServer:
-    def __init__(self):
+    def __init__(self, s3_identity=None):
+        """`s3_identity=(access_key, secret)`: only that identity may use the S3 API (no anonymous
+        access); buckets are then created through `weed shell`."""
         self.dir = Path(tempfile.mkdtemp(prefix="ossd-weed-"))
         self.port = free_port()
         self.proc = None
+        self.identity = s3_identity
+        self.master = None
 
     def start(self, timeout=90):
         ports = [free_port() for _ in range(3)]
+        self.master = f"127.0.0.1:{ports[0]}"
+        auth = []
+        if self.identity:
+            conf = self.dir / "s3.json"
+            conf.write_text(json.dumps({"identities": [{
+                "name": "ossd", "credentials": [{"accessKey": self.identity[0], "secretKey": self.identity[1]}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+            auth = [f"-s3.config={conf}"]
         log = open(self.dir / "weed.log", "wb")
         self.proc = subprocess.Popen(
             [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.dir / 'data'}",
              f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}", "-s3",
              f"-s3.port={self.port}", "-master.volumeSizeLimitMB=256", "-volume.max=0",
-             "-master.telemetry=false"],
+             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0", *auth],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         (self.dir / "data").mkdir(exist_ok=True)
         deadline = time.monotonic() + timeout
@@ -56,7 +69,10 @@ class SeaweedServer:
                 raise RuntimeError(f"weed exited: {(self.dir / 'weed.log').read_text()[-2000:]}")
             try:
                 # Anonymous without an s3 config: creating a bucket is a plain PUT.
-                if requests.put(f"{self.endpoint}/ossd-probe", timeout=2).status_code in (200, 409):
+                if self.identity:
+                    if requests.get(self.endpoint, timeout=2).status_code == 403:
+                        return self
+                elif requests.put(f"{self.endpoint}/ossd-probe", timeout=2).status_code in (200, 409):
                     return self
             except requests.RequestException:
                 pass
@@ -68,6 +84,11 @@ class SeaweedServer:
         return f"http://127.0.0.1:{self.port}"
 
     def new_bucket(self, name):
+        if self.identity:
+            r = subprocess.run([weed_binary(), "shell", f"-master={self.master}"], input=f"s3.bucket.create -name {name}\n",
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            return name
         r = requests.put(f"{self.endpoint}/{name}", timeout=30)
         assert r.status_code in (200, 409), r.text
         return name

@@ -307,3 +307,39 @@ def test_races_across_two_nodes(cluster):
     for t in threads:
         t.join()
     assert not failures, failures[:5]
+
+
+def test_s3_credentials_from_the_config_file(pg, tmp_path, monkeypatch):
+    """`[s3]` in the config file (access key id, secret from a file) reaches a SeaweedFS that
+    admits only that identity, with no AWS_* in the environment; a node given a wrong secret
+    refuses to start (its start-up sweep cannot list the store) and says why, secret unshown."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    weed = seaweed_server.SeaweedServer(s3_identity=("ossdcfg", "ossdcfg-secret-" + os.urandom(4).hex())).start()
+    try:
+        weed.new_bucket("authblobs")
+        blobs = f"s3://authblobs/n?endpoint={weed.endpoint}&region=us-east-1"
+
+        def node(name, secret):
+            secret_file = tmp_path / f"{name}.secret"
+            secret_file.write_text(secret + "\n")
+            config = tmp_path / f"{name}.toml"
+            config.write_text(f'[s3]\naccess_key_id = "ossdcfg"\nsecret_access_key_file = "{secret_file}"\n')
+            return OssdServer(tmp_path / name, extra_args=["--meta", pg.url(pg.new_database()), "--blobs", blobs,
+                                                           "--config", str(config)])
+
+        right = node("right", weed.identity[1]).start()
+        try:
+            bucket = oss2_bucket(right, "s3cfg")
+            bucket.create_bucket()
+            bucket.put_object("k", b"through the configured identity" * 1000)
+            assert bucket.get_object("k").read() == b"through the configured identity" * 1000
+            assert weed.identity[1] not in right.stderr_path.read_text("utf-8", "replace")
+        finally:
+            right.stop()
+        with pytest.raises(ServerStartError) as e:
+            node("wrong", "not-the-secret-" + os.urandom(4).hex()).start()
+        assert "SignatureDoesNotMatch" in str(e.value), str(e.value)[-800:]
+        assert "not-the-secret" not in str(e.value)
+    finally:
+        weed.stop()
