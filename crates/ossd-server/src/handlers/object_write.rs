@@ -62,40 +62,6 @@ pub fn object_acl_header(ctx: &RequestContext) -> Result<String, OssError> {
     }
 }
 
-/// `x-oss-tagging: k1=v1&k2=v2` (URL-encoded).
-pub fn parse_tagging_header(v: Option<&str>) -> Result<Vec<(String, String)>, OssError> {
-    let Some(v) = v.filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
-    let tags: Vec<(String, String)> = v
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, val) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(val))
-        })
-        .collect();
-    check_tags(&tags)?;
-    Ok(tags)
-}
-
-pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
-    let bad = |m: &str| OssError::new(400, "InvalidTag", m.to_string());
-    if tags.len() > 10 {
-        return Err(bad("Object tags cannot be greater than 10."));
-    }
-    for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(bad("The tag key is not valid."));
-        }
-        if v.chars().count() > 256 {
-            return Err(bad("The tag value is not valid."));
-        }
-        if tags[..i].iter().any(|(k2, _)| k2 == k) {
-            return Err(bad("Duplicate tag keys are not allowed."));
-        }
-    }
-    Ok(())
-}
-
 /// User metadata (`x-oss-meta-*` names without the prefix, and values) totals at most 8 KB,
 /// from headers and PostObject form fields alike.
 pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssError> {
@@ -120,7 +86,7 @@ pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssErr
         content_type: content_type_for(ctx, key),
         acl: object_acl_header(ctx)?,
         headers,
-        tags: parse_tagging_header(ctx.header("x-oss-tagging"))?,
+        tags: ossd_proto::tagging::parse_tagging_header(ctx.header("x-oss-tagging"))?,
     })
 }
 
