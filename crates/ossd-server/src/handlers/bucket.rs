@@ -32,7 +32,7 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
         "Standard".to_string()
     } else {
         let cfg: xml::CreateBucketConfiguration = xml::parse(&text)?;
-        match cfg.storage_class.as_deref() {
+        match cfg.storage_class.as_deref().map(str::trim) {
             None | Some("") => "Standard".to_string(),
             Some(c @ ("Standard" | "IA" | "Archive" | "ColdArchive" | "DeepColdArchive")) => c.to_string(),
             Some(c) => {
@@ -90,10 +90,11 @@ pub async fn put_bucket_acl(
         None => {
             let text = read_xml_body(state, body, MAX_XML_BODY).await?;
             let policy: xml::AccessControlPolicyRequest = xml::parse(&text)?;
-            if !access::is_bucket_acl(&policy.acl.grant) {
+            let grant = policy.acl.grant.trim();
+            if !access::is_bucket_acl(grant) {
                 return Err(OssError::malformed_xml("The ACL grant is not valid."));
             }
-            policy.acl.grant
+            grant.to_string()
         }
     };
     state.meta.set_bucket_acl(ctx.bucket()?, &acl).await.map_err(store_error)?;
