@@ -38,10 +38,13 @@ pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
 }
 
 /// The error answer. HEAD answers carry no body; OSS puts the error XML, base64, in `x-oss-err`.
+/// A 304 (a copy whose source was not modified) carries none either, as HTTP requires.
 pub fn error(err: &OssError, request_id: &str, host_id: &str, head: bool) -> Response<Body> {
     use base64::Engine;
     let body = err.to_xml(request_id, host_id);
-    let mut r = if head {
+    let mut r = if err.status == 304 {
+        status(304)
+    } else if head {
         let mut r = status(err.status);
         let b64 = base64::engine::general_purpose::STANDARD.encode(body.as_bytes());
         set(&mut r, "x-oss-err", &b64);

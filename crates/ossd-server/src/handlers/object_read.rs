@@ -49,12 +49,12 @@ fn check_conditions(ctx: &RequestContext, o: &ObjectRecord, prefix: &str) -> Res
     if let Some(v) = h("if-match")
         && !etag_matches(v, &o.etag)
     {
-        return Err(OssError::precondition_failed("If-Match"));
+        return Err(OssError::precondition_failed(&condition_name(prefix, "If-Match")));
     }
     if let Some(t) = h("if-unmodified-since").and_then(parse_http_date)
         && modified_secs(o) > secs(t)
     {
-        return Err(OssError::precondition_failed("If-Unmodified-Since"));
+        return Err(OssError::precondition_failed(&condition_name(prefix, "If-Unmodified-Since")));
     }
     if let Some(v) = h("if-none-match")
         && etag_matches(v, &o.etag)
@@ -69,11 +69,18 @@ fn check_conditions(ctx: &RequestContext, o: &ObjectRecord, prefix: &str) -> Res
     Ok(Precondition::Proceed)
 }
 
-/// `x-oss-copy-source-if-*` for CopyObject and UploadPartCopy: any failure is 412.
+/// The `Condition` an answer names: the plain header (`If-Match`) or its copy-source form.
+fn condition_name(prefix: &str, header: &str) -> String {
+    if prefix.is_empty() { header.to_string() } else { format!("{prefix}{}", header.to_ascii_lowercase()) }
+}
+
+/// `x-oss-copy-source-if-*` for CopyObject and UploadPartCopy, as OSS answers them: a failed
+/// if-match or if-unmodified-since is 412, a failed if-none-match or if-modified-since 304
+/// (with no body, as every 304).
 pub fn check_copy_conditions(ctx: &RequestContext, o: &ObjectRecord) -> Result<(), OssError> {
     match check_conditions(ctx, o, "x-oss-copy-source-")? {
         Precondition::Proceed => Ok(()),
-        Precondition::NotModified => Err(OssError::precondition_failed("x-oss-copy-source-if-none-match")),
+        Precondition::NotModified => Err(OssError::new(304, "NotModified", "The source object was not modified.")),
     }
 }
 
