@@ -30,6 +30,37 @@ pub fn xml(code: u16, body: String) -> Response<Body> {
     r
 }
 
+/// `body` gzip-compressed as it streams. Memory stays bounded: each chunk that arrives (at most
+/// the read buffer of a segment, 256 KiB) is compressed and what the encoder produced is sent
+/// before the next chunk is read; the encoder itself holds only its window.
+pub fn gzip(body: Body) -> Body {
+    use flate2::{Compression, write::GzEncoder};
+    use futures_util::StreamExt;
+    use hyper::body::Frame;
+    use std::io::Write;
+    let encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let frames =
+        futures_util::stream::unfold((body.into_data_stream(), Some(encoder)), |(mut data, encoder)| async move {
+            let mut encoder = encoder?;
+            loop {
+                match data.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Err(e) = encoder.write_all(&chunk) {
+                            return Some((Err(e), (data, None)));
+                        }
+                        let out = std::mem::take(encoder.get_mut());
+                        if !out.is_empty() {
+                            return Some((Ok(Frame::data(Bytes::from(out))), (data, Some(encoder))));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), (data, None))),
+                    None => return Some((encoder.finish().map(|tail| Frame::data(Bytes::from(tail))), (data, None))),
+                }
+            }
+        });
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
+
 /// Sets a header, dropping values that cannot be header values.
 pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {

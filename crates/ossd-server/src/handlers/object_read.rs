@@ -10,8 +10,8 @@ use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use ossd_proto::OssError;
-use ossd_proto::request_headers::etag_matches;
 pub use ossd_proto::request_headers::{RangeRequest, parse_range};
+use ossd_proto::request_headers::{accepts_gzip, etag_matches, gzip_compressible};
 use ossd_proto::timefmt::{http_date, parse_http_date};
 use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
@@ -180,17 +180,31 @@ pub async fn get_object(
         }
     };
     let head = ctx.method == Method::HEAD;
+    // OSS compresses whole-object reads of text types for clients that accept gzip; the answer
+    // is then chunked, without Content-Length, ETag or Accept-Ranges (HEAD shows the same).
+    let gzip = status == 200
+        && ctx.header("range").is_none()
+        && !o.headers.contains_key("content-encoding")
+        && accepts_gzip(ctx.header("accept-encoding"))
+        && gzip_compressible(&o.content_type, o.size);
     let body = if head || len == 0 {
         response::empty_body()
     } else {
-        stream_object(state.blob_store(), &o, offset, len, guard).await?
+        let body = stream_object(state.blob_store(), &o, offset, len, guard).await?;
+        if gzip { response::gzip(body) } else { body }
     };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response::set(&mut r, "content-type", &o.content_type);
     response::object_headers(&mut r, &o);
-    response::set(&mut r, "accept-ranges", "bytes");
-    response::set(&mut r, "content-length", &len.to_string());
+    if gzip {
+        r.headers_mut().remove("etag");
+        response::set(&mut r, "content-encoding", "gzip");
+        response::set(&mut r, "vary", "Accept-Encoding");
+    } else {
+        response::set(&mut r, "accept-ranges", "bytes");
+        response::set(&mut r, "content-length", &len.to_string());
+    }
     if status == 206 {
         response::set(&mut r, "content-range", &format!("bytes {}-{}/{}", offset, offset + len - 1, o.size));
     }
