@@ -97,8 +97,9 @@ for (const variant of [VARIANTS[0], VARIANTS[1]]) {
           for (const m of xml.matchAll(/<CommonPrefixes><Prefix>([^<]*)<\/Prefix><\/CommonPrefixes>/g)) prefixes.push(m[1]);
         }
         if (!r.nextKeyMarker && !r.nextUploadIdMarker) break;
-        query = { delimiter: '/', 'max-uploads': 2, 'key-marker': r.nextKeyMarker };
-        if (r.nextUploadIdMarker) query['upload-id-marker'] = r.nextUploadIdMarker;
+        // An empty upload-id-marker is signed `upload-id-marker=` next to a bare `uploads`.
+        query = { delimiter: '/', 'max-uploads': 2, 'key-marker': r.nextKeyMarker,
+          'upload-id-marker': r.nextUploadIdMarker || '' };
         assert.ok(page < 19, 'listing did not end');
       }
       assert.deepEqual(prefixes, ['d0/', 'd1/', 'd2/']);
