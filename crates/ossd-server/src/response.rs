@@ -99,6 +99,11 @@ pub fn object_headers(r: &mut Response<Body>, o: &ObjectRecord) {
     set(r, "last-modified", &ossd_proto::timefmt::http_date(o.last_modified_ms));
     set(r, "x-oss-object-type", &o.object_type);
     set(r, "x-oss-storage-class", "Standard");
+    // Objects stored in one piece (PutObject, PostObject, their copies) have an MD5 of their
+    // bytes, and OSS shows it; multipart and appendable objects have none.
+    if !o.content_md5.is_empty() {
+        set(r, "content-md5", &o.content_md5);
+    }
     for (k, v) in &o.headers {
         set(r, k, v);
     }

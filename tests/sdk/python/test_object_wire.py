@@ -20,7 +20,7 @@ import alibabacloud_oss_v2 as oss
 from oss2.exceptions import ServerError
 
 from conftest import oss2_bucket, v2_client
-from ossd_helpers import crc64, http_date, md5_etag, raw_request, unique_bucket
+from ossd_helpers import b64md5, crc64, http_date, md5_etag, raw_request, unique_bucket
 
 # At most this many items from any iterator: far above what each test creates.
 BOUND = 200
@@ -525,3 +525,24 @@ def test_multipart_result_fields(ossd, bucket):
     # The SDKs decode what they asked to be encoded.
     assert [u.key for u in oss2.MultipartUploadIterator(bucket)] == [key, key]
     assert bucket.list_parts(key, upload_id).parts[0].size == 1
+
+
+# ---------------------------------------------------------------------------
+# Fields the SDKs' GetObject / HeadObject results read
+
+def test_content_md5_on_get_and_head(bucket, v2c):
+    data = b"whole object"
+    bucket.put_object("simple", data)
+    for r in (bucket.head_object("simple"), bucket.get_object("simple")):
+        assert r.headers["Content-MD5"] == b64md5(data)
+    h = v2c.head_object(oss.HeadObjectRequest(bucket=bucket.bucket_name, key="simple"))
+    assert h.content_md5 == b64md5(data)
+    g = v2c.get_object(oss.GetObjectRequest(bucket=bucket.bucket_name, key="simple"))
+    assert g.content_md5 == b64md5(data) and g.body.read() == data
+    # Multipart and appendable objects carry no MD5 of their bytes.
+    upload_id = bucket.init_multipart_upload("mp").upload_id
+    etag = bucket.upload_part("mp", upload_id, 1, b"part").etag
+    bucket.complete_multipart_upload("mp", upload_id, [oss2.models.PartInfo(1, etag)])
+    bucket.append_object("app", 0, b"abc")
+    for key in ("mp", "app"):
+        assert "Content-MD5" not in bucket.head_object(key).headers, key
