@@ -303,6 +303,17 @@ def test_gzip_for_compressible_types(ossd, bucket):
     assert r.status_code == 206 and r.content == text[:10] and "Content-Encoding" not in r.headers
     r = requests.get(url("big.txt"), headers={"Accept-Encoding": "identity"})
     assert r.headers["Content-Length"] == str(len(text)) and r.headers["ETag"] == f'"{md5_etag(text)}"'
+    # Already encoded objects, and a response-content-encoding override, are sent as stored.
+    pre = gzip.compress(text)
+    bucket.put_object("pre.txt", pre, headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"})
+    r = requests.get(url("pre.txt"), headers={"Accept-Encoding": "gzip"}, stream=True)
+    assert r.headers["Content-Length"] == str(len(pre)) and r.raw.read(decode_content=False) == pre
+    r = requests.get(bucket.sign_url("GET", "big.txt", 300, params={"response-content-encoding": "identity"}),
+                     headers={"Accept-Encoding": "gzip"})
+    assert r.headers["Content-Encoding"] == "identity" and r.content == text
+    # HEAD shows what a GET would send.
+    h = requests.head(bucket.sign_url("HEAD", "big.txt", 300), headers={"Accept-Encoding": "gzip"})
+    assert h.headers["Content-Encoding"] == "gzip" and "ETag" not in h.headers
     # oss2 with Accept-Encoding: gzip gets the compressed stream (and skips its CRC check).
     got = bucket.get_object("big.txt", headers={"Accept-Encoding": "gzip"})
     assert got.headers["Content-Encoding"] == "gzip"

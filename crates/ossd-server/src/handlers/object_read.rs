@@ -185,6 +185,7 @@ pub async fn get_object(
     let gzip = status == 200
         && ctx.header("range").is_none()
         && !o.headers.contains_key("content-encoding")
+        && ctx.query.get("response-content-encoding").is_none()
         && accepts_gzip(ctx.header("accept-encoding"))
         && gzip_compressible(&o.content_type, o.size);
     let body = if head || len == 0 {
