@@ -16,6 +16,8 @@ pub mod ram;
 pub mod request_headers;
 pub mod route;
 pub mod sts;
+// Object tags: the tag-set rules and the x-oss-tagging header.
+pub mod tagging;
 pub mod timefmt;
 pub mod xml;
 

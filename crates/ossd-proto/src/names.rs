@@ -29,8 +29,8 @@ pub fn check_object_key(key: &str) -> Result<(), OssError> {
     if ok { Ok(()) } else { Err(OssError::invalid_object_name(key)) }
 }
 
-/// The Content-Type OSS gives an object uploaded without one: by the key's extension, else
-/// `application/octet-stream`.
+/// A Content-Type guessed from the key's extension, else `application/octet-stream` (what a
+/// PostObject form without a Content-Type field stores; other writes take the header or binary).
 pub fn content_type_for_key(key: &str) -> &'static str {
     mime_guess::from_path(key).first_raw().unwrap_or("application/octet-stream")
 }

@@ -50,6 +50,43 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     }
 }
 
+/// Content types OSS compresses for a GET with `Accept-Encoding: gzip` (OSS's FAQ "How do I
+/// compress objects that I download from OSS in the GZIP format?").
+pub const GZIP_CONTENT_TYPES: &[&str] = &[
+    "text/cache-manifest",
+    "text/xml",
+    "text/css",
+    "text/html",
+    "text/plain",
+    "application/javascript",
+    "application/x-javascript",
+    "application/rss+xml",
+    "application/json",
+    "text/json",
+];
+
+/// Smallest object OSS compresses.
+pub const GZIP_MIN_SIZE: u64 = 1024;
+
+/// True when an `Accept-Encoding` list accepts gzip (`gzip` or `x-gzip`, any q but 0).
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.into_iter().flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let refused =
+            parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")) && !refused
+    })
+}
+
+/// Whether OSS answers a whole-object GET of this type and size gzip-compressed: the media
+/// type (parameters such as `charset` aside) is in [`GZIP_CONTENT_TYPES`] and the object holds
+/// at least [`GZIP_MIN_SIZE`] bytes.
+pub fn gzip_compressible(content_type: &str, size: u64) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    size >= GZIP_MIN_SIZE && GZIP_CONTENT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(media))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +110,22 @@ mod tests {
         for (h, size, want) in cases {
             assert_eq!(parse_range(h, size), want, "{h:?} of {size}");
         }
+    }
+
+    #[test]
+    fn gzip_rules() {
+        for yes in ["gzip", "gzip, deflate", "br;q=1.0, GZIP;q=0.5", "x-gzip", "deflate,gzip"] {
+            assert!(accepts_gzip(Some(yes)), "{yes}");
+        }
+        for no in ["", "identity", "deflate, br", "gzip;q=0", "gzipx"] {
+            assert!(!accepts_gzip(Some(no)), "{no}");
+        }
+        assert!(!accepts_gzip(None));
+        assert!(gzip_compressible("text/plain", 1024));
+        assert!(gzip_compressible("application/json; charset=utf-8", 5000));
+        assert!(!gzip_compressible("text/plain", 1023));
+        assert!(!gzip_compressible("image/png", 5000));
+        assert!(!gzip_compressible("application/octet-stream", 5000));
     }
 
     #[test]

@@ -30,6 +30,37 @@ pub fn xml(code: u16, body: String) -> Response<Body> {
     r
 }
 
+/// `body` gzip-compressed as it streams. Memory stays bounded: each chunk that arrives (at most
+/// the read buffer of a segment, 256 KiB) is compressed and what the encoder produced is sent
+/// before the next chunk is read; the encoder itself holds only its window.
+pub fn gzip(body: Body) -> Body {
+    use flate2::{Compression, write::GzEncoder};
+    use futures_util::StreamExt;
+    use hyper::body::Frame;
+    use std::io::Write;
+    let encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let frames =
+        futures_util::stream::unfold((body.into_data_stream(), Some(encoder)), |(mut data, encoder)| async move {
+            let mut encoder = encoder?;
+            loop {
+                match data.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Err(e) = encoder.write_all(&chunk) {
+                            return Some((Err(e), (data, None)));
+                        }
+                        let out = std::mem::take(encoder.get_mut());
+                        if !out.is_empty() {
+                            return Some((Ok(Frame::data(Bytes::from(out))), (data, Some(encoder))));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), (data, None))),
+                    None => return Some((encoder.finish().map(|tail| Frame::data(Bytes::from(tail))), (data, None))),
+                }
+            }
+        });
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
+
 /// Sets a header, dropping values that cannot be header values.
 pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
@@ -38,10 +69,13 @@ pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
 }
 
 /// The error answer. HEAD answers carry no body; OSS puts the error XML, base64, in `x-oss-err`.
+/// A 304 (a copy whose source was not modified) carries none either, as HTTP requires.
 pub fn error(err: &OssError, request_id: &str, host_id: &str, head: bool) -> Response<Body> {
     use base64::Engine;
     let body = err.to_xml(request_id, host_id);
-    let mut r = if head {
+    let mut r = if err.status == 304 {
+        status(304)
+    } else if head {
         let mut r = status(err.status);
         let b64 = base64::engine::general_purpose::STANDARD.encode(body.as_bytes());
         set(&mut r, "x-oss-err", &b64);
@@ -65,6 +99,11 @@ pub fn object_headers(r: &mut Response<Body>, o: &ObjectRecord) {
     set(r, "last-modified", &ossd_proto::timefmt::http_date(o.last_modified_ms));
     set(r, "x-oss-object-type", &o.object_type);
     set(r, "x-oss-storage-class", "Standard");
+    // Objects stored in one piece (PutObject, PostObject, their copies) have an MD5 of their
+    // bytes, and OSS shows it; multipart and appendable objects have none.
+    if !o.content_md5.is_empty() {
+        set(r, "content-md5", &o.content_md5);
+    }
     for (k, v) in &o.headers {
         set(r, k, v);
     }

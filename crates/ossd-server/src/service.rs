@@ -177,7 +177,8 @@ async fn dispatch(
     handlers::dispatch(state, &ctx, bucket, body).await.map_err(fail)
 }
 
-/// Loads the addressed bucket (every endpoint but ListBuckets and PutBucket needs it) and applies
+/// Loads the addressed bucket (every endpoint but ListBuckets and PutBucket needs it; PutBucketAcl
+/// goes on without one, see there) and applies
 /// the bucket-level access check for anonymous callers.
 /// With `cors`, the loaded bucket's CORS rules are kept there for the response.
 async fn load_bucket(
@@ -195,6 +196,10 @@ async fn load_bucket(
     let bucket = state.meta.get_bucket(&name).await.map_err(handlers::store_error)?;
     if let Some(cors) = cors {
         *cors = CorsSource::Loaded(bucket.as_ref().and_then(|b| b.cors.clone()));
+    }
+    // PutBucketAcl on a bucket that does not exist creates it, as OSS documents.
+    if bucket.is_none() && ctx.endpoint == Endpoint::PutBucketAcl && ctx.identity.is_some() {
+        return Ok(None);
     }
     let bucket = bucket.ok_or_else(|| OssError::no_such_bucket(&name))?;
     if ctx.identity.is_none() {

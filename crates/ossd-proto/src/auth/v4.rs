@@ -94,11 +94,14 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// How an empty query value is written in the canonical query. OSS and oss2 write a bare
 /// `k`; ali-oss (through `qs.stringify`) writes `k=` for an empty string in `query`, so the
-/// verifier tries that form second.
+/// verifier tries that form second. ali-oss also adds the operation's sub-resource with a null
+/// value, written bare, next to the caller's `query`: `listUploads({prefix: ''})` signs
+/// `prefix=&uploads`, so the third form writes sub-resources bare and other names with `=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmptyValue {
     Bare,
     WithEquals,
+    SubresourcesBare,
 }
 
 /// URI-encode(`/bucket/key`) with `/` kept; `/bucket/` without a key, `/` without a bucket.
@@ -124,6 +127,7 @@ pub fn canonical_query(query: &[(String, String)], skip: Option<&str>, empty: Em
         .into_iter()
         .map(|(name, value)| match (value.is_empty(), empty) {
             (true, EmptyValue::Bare) => name,
+            (true, EmptyValue::SubresourcesBare) if super::v1::SIGNED_SUBRESOURCES.contains(&name.as_str()) => name,
             _ => format!("{name}={value}"),
         })
         .collect();
@@ -362,7 +366,9 @@ fn verify(
     };
     let (ok, canonical, to_sign) = attempt(EmptyValue::Bare);
     // Only a query with an empty value has a second canonical form (see [`EmptyValue`]).
-    let ok = ok || (has_empty_value(req.query, claim.skip_query) && attempt(EmptyValue::WithEquals).0);
+    let ok = ok
+        || (has_empty_value(req.query, claim.skip_query)
+            && (attempt(EmptyValue::WithEquals).0 || attempt(EmptyValue::SubresourcesBare).0));
     if !ok {
         return Err(OssError::signature_does_not_match()
             .with("OSSAccessKeyId", credential.access_key_id.clone())
@@ -449,6 +455,10 @@ mod tests {
         assert_eq!(
             canonical_query(&q, Some("prefix"), EmptyValue::WithEquals),
             "acl=&delimiter=&list-type=2&max-keys=10&x=%21%2A%27%28%29"
+        );
+        assert_eq!(
+            canonical_query(&q, None, EmptyValue::SubresourcesBare),
+            "acl&delimiter=&list-type=2&max-keys=10&prefix=a%2Fb&x=%21%2A%27%28%29"
         );
         assert_eq!(normalize_additional_headers("Range; host;range"), vec!["host".to_owned(), "range".to_owned()]);
         assert_eq!(parse_iso8601_basic(NOW_ISO), Some(NOW_UNIX));

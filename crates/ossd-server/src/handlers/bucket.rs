@@ -28,11 +28,20 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
     let name = ctx.bucket()?.to_string();
     let acl = acl_header(ctx, "x-oss-acl")?.unwrap_or_else(|| access::PRIVATE.to_string());
     let text = read_xml_body(state, body, MAX_XML_BODY).await?;
+    create_bucket(state, &name, acl, &text).await?;
+    let mut r = response::status(200);
+    response::set(&mut r, "location", &format!("/{name}"));
+    Ok(r)
+}
+
+/// Creates bucket `name` with `acl` and the storage class of a CreateBucketConfiguration body
+/// (`text`, empty for the default).
+async fn create_bucket(state: &AppState, name: &str, acl: String, text: &str) -> Result<(), OssError> {
     let storage_class = if text.trim().is_empty() {
         "Standard".to_string()
     } else {
-        let cfg: xml::CreateBucketConfiguration = xml::parse(&text)?;
-        match cfg.storage_class.as_deref() {
+        let cfg: xml::CreateBucketConfiguration = xml::parse(text)?;
+        match cfg.storage_class.as_deref().map(str::trim) {
             None | Some("") => "Standard".to_string(),
             Some(c @ ("Standard" | "IA" | "Archive" | "ColdArchive" | "DeepColdArchive")) => c.to_string(),
             Some(c) => {
@@ -45,17 +54,14 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
         }
     };
     let rec = BucketRecord {
-        name: name.clone(),
+        name: name.to_string(),
         created_ms: ossd_proto::timefmt::now_ms(),
         acl,
         storage_class,
         cors: None,
         callback_policy: None,
     };
-    state.meta.create_bucket(&rec).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
-    let mut r = response::status(200);
-    response::set(&mut r, "location", &format!("/{}", ctx.bucket()?));
-    Ok(r)
+    state.meta.create_bucket(&rec).await.map_err(|e| store_error(e).with("BucketName", name))
 }
 
 pub async fn delete_bucket(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
@@ -80,9 +86,12 @@ pub fn get_bucket_acl(state: &AppState, b: &BucketRecord) -> Response<Body> {
 }
 
 /// `PUT /?acl`: the ACL comes in `x-oss-acl`, or (S3-like clients) an AccessControlPolicy body.
+/// On a bucket that does not exist (`bucket` is `None`), OSS creates it with that ACL and
+/// answers as it does for a change of ACL.
 pub async fn put_bucket_acl(
     state: &AppState,
     ctx: &RequestContext,
+    bucket: Option<&BucketRecord>,
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
     let acl = match acl_header(ctx, "x-oss-acl")? {
@@ -90,13 +99,23 @@ pub async fn put_bucket_acl(
         None => {
             let text = read_xml_body(state, body, MAX_XML_BODY).await?;
             let policy: xml::AccessControlPolicyRequest = xml::parse(&text)?;
-            if !access::is_bucket_acl(&policy.acl.grant) {
+            let grant = policy.acl.grant.trim();
+            if !access::is_bucket_acl(grant) {
                 return Err(OssError::malformed_xml("The ACL grant is not valid."));
             }
-            policy.acl.grant
+            grant.to_string()
         }
     };
-    state.meta.set_bucket_acl(ctx.bucket()?, &acl).await.map_err(store_error)?;
+    let name = ctx.bucket()?;
+    if bucket.is_none() {
+        match create_bucket(state, name, acl.clone(), "").await {
+            Ok(()) => return Ok(response::status(200)),
+            // Created meanwhile by another request: set its ACL like any other.
+            Err(e) if e.code == "BucketAlreadyExists" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    state.meta.set_bucket_acl(name, &acl).await.map_err(store_error)?;
     Ok(response::status(200))
 }
 

@@ -36,7 +36,7 @@ pub async fn dispatch(
         GetBucketInfo => bucket::get_bucket_info(state, ctx, &b()?),
         GetBucketLocation => Ok(bucket::get_bucket_location(state)),
         GetBucketAcl => Ok(bucket::get_bucket_acl(state, &b()?)),
-        PutBucketAcl => bucket::put_bucket_acl(state, ctx, body).await,
+        PutBucketAcl => bucket::put_bucket_acl(state, ctx, bucket.as_ref(), body).await,
         GetBucketStat => bucket::get_bucket_stat(state, &b()?).await,
         ListLiveChannels => Ok(bucket::list_live_channels()),
         ListObjects | ListObjectsV2 => list::list_objects(state, ctx).await,
@@ -93,7 +93,7 @@ pub fn store_error(e: StoreError) -> OssError {
             "The object you specified already exists and can not be overwritten.",
         ),
         StoreError::PositionNotEqualToLength(n) => {
-            OssError::new(409, "PositionNotEqualToLength", "Position is not equal to file length.")
+            OssError::new(409, "PositionNotEqualToLength", "Position is not equal to file length")
                 .with_header("x-oss-next-append-position", n.to_string())
         }
         StoreError::NotAppendable => {

@@ -52,7 +52,7 @@ async fn load_upload(state: &AppState, ctx: &RequestContext) -> Result<UploadRec
 
 pub async fn initiate(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx)?;
     let upload = UploadRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -346,54 +346,92 @@ pub async fn list_uploads(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let key_marker = q.get("key-marker").unwrap_or("").to_string();
     let id_marker = q.get("upload-id-marker").unwrap_or("").to_string();
     let max = parse_max_keys(q.non_empty("max-uploads"), 1000)?;
-    let (b, p, d, km, im) = (bucket.clone(), prefix.clone(), delimiter.clone(), key_marker.clone(), id_marker.clone());
-    let (uploads, prefixes, truncated) = async {
-        let mut uploads: Vec<UploadRecord> = Vec::new();
-        let mut prefixes: Vec<String> = Vec::new();
-        let (mut after_key, mut after_id) = (km, im);
-        loop {
-            let batch = state.meta.list_uploads(&b, &p, &after_key, &after_id, max + 1).await?;
-            let exhausted = batch.len() <= max;
-            for u in batch {
-                if uploads.len() + prefixes.len() == max {
-                    return Ok((uploads, prefixes, true));
-                }
-                after_key = u.key.clone();
-                after_id = u.upload_id.clone();
-                let rest = &u.key[p.len()..];
-                match (!d.is_empty()).then(|| rest.find(d.as_str())).flatten() {
-                    Some(i) => {
-                        let cp = format!("{p}{}", &rest[..i + d.len()]);
-                        if prefixes.last() != Some(&cp) {
-                            prefixes.push(cp);
-                        }
-                    }
-                    None => uploads.push(u),
-                }
-            }
-            if exhausted {
-                return Ok::<_, StoreError>((uploads, prefixes, false));
-            }
-        }
-    }
-    .await
-    .map_err(store_error)?;
+    let page =
+        uploads_page(state, &bucket, &prefix, &delimiter, &key_marker, &id_marker, max).await.map_err(store_error)?;
     let enc = encoding(ctx);
     let e = |s: &str| if enc.is_some() { url_encode(s) } else { s.to_string() };
     let entries: Vec<(String, String, i64)> =
-        uploads.iter().map(|u| (e(&u.key), u.upload_id.clone(), u.initiated_ms)).collect();
-    let next = if truncated { uploads.last().map(|u| (e(&u.key), u.upload_id.clone())) } else { None };
-    let page = mxml::UploadsPage {
+        page.uploads.iter().map(|u| (e(&u.key), u.upload_id.clone(), u.initiated_ms)).collect();
+    let next = page.next.as_ref().map(|(k, id)| (e(k), id.clone()));
+    let shown = mxml::UploadsPage {
         bucket: &bucket,
         prefix: &e(&prefix),
         delimiter: &e(&delimiter),
         key_marker: &e(&key_marker),
         upload_id_marker: &id_marker,
         max,
-        truncated,
+        truncated: page.next.is_some(),
         next: next.as_ref().map(|(k, i)| (k.as_str(), i.as_str())),
         encoding: enc,
     };
-    let prefixes: Vec<String> = prefixes.iter().map(|p| e(p)).collect();
-    Ok(response::xml(200, mxml::list_uploads(&page, &entries, &prefixes)))
+    let prefixes: Vec<String> = page.prefixes.iter().map(|p| e(p)).collect();
+    Ok(response::xml(200, mxml::list_uploads(&shown, &entries, &prefixes)))
+}
+
+/// One ListMultipartUploads page: uploads and common prefixes in key order, at most `max`
+/// together.
+struct UploadsPage {
+    uploads: Vec<UploadRecord>,
+    prefixes: Vec<String>,
+    /// `(NextKeyMarker, NextUploadIdMarker)` when truncated: the last upload's key and id, or
+    /// the last common prefix and an empty id when the page ended on one (without it an
+    /// iterator asks for the same page again, forever).
+    next: Option<(String, String)>,
+}
+
+/// Computes a page. A common prefix at or before `key_marker` was listed on an earlier page;
+/// each common prefix found is skipped over with one seek, so a page costs O(max) reads, not
+/// O(uploads under its prefixes).
+async fn uploads_page(
+    state: &AppState,
+    bucket: &str,
+    prefix: &str,
+    delimiter: &str,
+    key_marker: &str,
+    id_marker: &str,
+    max: usize,
+) -> Result<UploadsPage, StoreError> {
+    let mut page = UploadsPage { uploads: Vec::new(), prefixes: Vec::new(), next: None };
+    let (mut after_key, mut after_id) = (key_marker.to_string(), id_marker.to_string());
+    let mut last: Option<(String, String)> = None;
+    loop {
+        let want = max + 1 - (page.uploads.len() + page.prefixes.len());
+        let batch = state.meta.list_uploads(bucket, prefix, &after_key, &after_id, want).await?;
+        let exhausted = batch.len() < want;
+        let mut jumped = false;
+        for u in batch {
+            let rest = &u.key[prefix.len()..];
+            let common = (!delimiter.is_empty())
+                .then(|| rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()])))
+                .flatten();
+            let listed_before = |cp: &str| cp <= key_marker || page.prefixes.last().is_some_and(|p| p == cp);
+            let is_new = common.as_deref().is_none_or(|cp| !listed_before(cp));
+            if is_new && page.uploads.len() + page.prefixes.len() == max {
+                page.next = last;
+                return Ok(page);
+            }
+            match common {
+                Some(cp) => {
+                    if is_new {
+                        page.prefixes.push(cp.clone());
+                        last = Some((cp.clone(), String::new()));
+                    }
+                    // No UTF-8 key continues `cp` with a byte above U+10FFFF's first one.
+                    after_key = format!("{cp}\u{10FFFF}");
+                    after_id = String::new();
+                    jumped = true;
+                    break;
+                }
+                None => {
+                    after_key = u.key.clone();
+                    after_id = u.upload_id.clone();
+                    last = Some((u.key.clone(), u.upload_id.clone()));
+                    page.uploads.push(u);
+                }
+            }
+        }
+        if exhausted && !jumped {
+            return Ok(page);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Object ACL and tagging.
 
-use super::object_write::{check_tags, object_acl_header};
+use super::object_write::object_acl_header;
 use super::{read_xml_body, store_error};
 use crate::context::RequestContext;
 use crate::response::{self, Body};
@@ -53,7 +53,7 @@ pub async fn put_object_tagging(
     let text = read_xml_body(state, body, 64 * 1024).await?;
     let req: xml::TaggingRequest = xml::parse(&text)?;
     let tags: Vec<(String, String)> = req.tag_set.tags.into_iter().map(|t| (t.key, t.value)).collect();
-    check_tags(&tags)?;
+    ossd_proto::tagging::validate_tag_set(&tags)?;
     update(state, ctx, None, Some(tags)).await?;
     Ok(response::status(200))
 }

@@ -10,8 +10,8 @@ use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use ossd_proto::OssError;
-use ossd_proto::request_headers::etag_matches;
 pub use ossd_proto::request_headers::{RangeRequest, parse_range};
+use ossd_proto::request_headers::{accepts_gzip, etag_matches, gzip_compressible};
 use ossd_proto::timefmt::{http_date, parse_http_date};
 use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
@@ -49,12 +49,12 @@ fn check_conditions(ctx: &RequestContext, o: &ObjectRecord, prefix: &str) -> Res
     if let Some(v) = h("if-match")
         && !etag_matches(v, &o.etag)
     {
-        return Err(OssError::precondition_failed("If-Match"));
+        return Err(OssError::precondition_failed(&condition_name(prefix, "If-Match")));
     }
     if let Some(t) = h("if-unmodified-since").and_then(parse_http_date)
         && modified_secs(o) > secs(t)
     {
-        return Err(OssError::precondition_failed("If-Unmodified-Since"));
+        return Err(OssError::precondition_failed(&condition_name(prefix, "If-Unmodified-Since")));
     }
     if let Some(v) = h("if-none-match")
         && etag_matches(v, &o.etag)
@@ -69,11 +69,18 @@ fn check_conditions(ctx: &RequestContext, o: &ObjectRecord, prefix: &str) -> Res
     Ok(Precondition::Proceed)
 }
 
-/// `x-oss-copy-source-if-*` for CopyObject and UploadPartCopy: any failure is 412.
+/// The `Condition` an answer names: the plain header (`If-Match`) or its copy-source form.
+fn condition_name(prefix: &str, header: &str) -> String {
+    if prefix.is_empty() { header.to_string() } else { format!("{prefix}{}", header.to_ascii_lowercase()) }
+}
+
+/// `x-oss-copy-source-if-*` for CopyObject and UploadPartCopy, as OSS answers them: a failed
+/// if-match or if-unmodified-since is 412, a failed if-none-match or if-modified-since 304
+/// (with no body, as every 304).
 pub fn check_copy_conditions(ctx: &RequestContext, o: &ObjectRecord) -> Result<(), OssError> {
     match check_conditions(ctx, o, "x-oss-copy-source-")? {
         Precondition::Proceed => Ok(()),
-        Precondition::NotModified => Err(OssError::precondition_failed("x-oss-copy-source-if-none-match")),
+        Precondition::NotModified => Err(OssError::new(304, "NotModified", "The source object was not modified.")),
     }
 }
 
@@ -173,17 +180,32 @@ pub async fn get_object(
         }
     };
     let head = ctx.method == Method::HEAD;
+    // OSS compresses whole-object reads of text types for clients that accept gzip; the answer
+    // is then chunked, without Content-Length, ETag or Accept-Ranges (HEAD shows the same).
+    let gzip = status == 200
+        && ctx.header("range").is_none()
+        && !o.headers.contains_key("content-encoding")
+        && ctx.query.get("response-content-encoding").is_none()
+        && accepts_gzip(ctx.header("accept-encoding"))
+        && gzip_compressible(&o.content_type, o.size);
     let body = if head || len == 0 {
         response::empty_body()
     } else {
-        stream_object(state.blob_store(), &o, offset, len, guard).await?
+        let body = stream_object(state.blob_store(), &o, offset, len, guard).await?;
+        if gzip { response::gzip(body) } else { body }
     };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response::set(&mut r, "content-type", &o.content_type);
     response::object_headers(&mut r, &o);
-    response::set(&mut r, "accept-ranges", "bytes");
-    response::set(&mut r, "content-length", &len.to_string());
+    if gzip {
+        r.headers_mut().remove("etag");
+        response::set(&mut r, "content-encoding", "gzip");
+        response::set(&mut r, "vary", "Accept-Encoding");
+    } else {
+        response::set(&mut r, "accept-ranges", "bytes");
+        response::set(&mut r, "content-length", &len.to_string());
+    }
     if status == 206 {
         response::set(&mut r, "content-range", &format!("bytes {}-{}/{}", offset, offset + len - 1, o.size));
     }

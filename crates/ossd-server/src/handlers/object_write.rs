@@ -44,11 +44,13 @@ fn header_text(v: &http::HeaderValue) -> String {
     String::from_utf8_lossy(v.as_bytes()).into_owned()
 }
 
-/// Content-Type from the request, else guessed from the key's extension, else binary.
-pub fn content_type_for(ctx: &RequestContext, key: &str) -> String {
+/// Content-Type from the request, else `application/octet-stream`. OSS does not guess from the
+/// key: the SDKs guess on the client side, so only requests made without an SDK (a presigned
+/// PUT from `requests` or `curl`) arrive without one.
+pub fn content_type_for(ctx: &RequestContext) -> String {
     match ctx.header("content-type").filter(|v| !v.is_empty()) {
         Some(v) => v.to_string(),
-        None => ossd_proto::names::content_type_for_key(key).to_string(),
+        None => "application/octet-stream".to_string(),
     }
 }
 
@@ -62,40 +64,6 @@ pub fn object_acl_header(ctx: &RequestContext) -> Result<String, OssError> {
     }
 }
 
-/// `x-oss-tagging: k1=v1&k2=v2` (URL-encoded).
-pub fn parse_tagging_header(v: Option<&str>) -> Result<Vec<(String, String)>, OssError> {
-    let Some(v) = v.filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
-    let tags: Vec<(String, String)> = v
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, val) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(val))
-        })
-        .collect();
-    check_tags(&tags)?;
-    Ok(tags)
-}
-
-pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
-    let bad = |m: &str| OssError::new(400, "InvalidTag", m.to_string());
-    if tags.len() > 10 {
-        return Err(bad("Object tags cannot be greater than 10."));
-    }
-    for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(bad("The tag key is not valid."));
-        }
-        if v.chars().count() > 256 {
-            return Err(bad("The tag value is not valid."));
-        }
-        if tags[..i].iter().any(|(k2, _)| k2 == k) {
-            return Err(bad("Duplicate tag keys are not allowed."));
-        }
-    }
-    Ok(())
-}
-
 /// User metadata (`x-oss-meta-*` names without the prefix, and values) totals at most 8 KB,
 /// from headers and PostObject form fields alike.
 pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssError> {
@@ -107,7 +75,7 @@ pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssErro
     Ok(())
 }
 
-pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssError> {
+pub fn write_attrs(ctx: &RequestContext) -> Result<WriteAttrs, OssError> {
     let mut headers = BTreeMap::new();
     for (name, value) in ctx.headers.iter() {
         let n = name.as_str();
@@ -117,10 +85,10 @@ pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssErr
     }
     check_user_meta(&headers)?;
     Ok(WriteAttrs {
-        content_type: content_type_for(ctx, key),
+        content_type: content_type_for(ctx),
         acl: object_acl_header(ctx)?,
         headers,
-        tags: parse_tagging_header(ctx.header("x-oss-tagging"))?,
+        tags: ossd_proto::tagging::parse_tagging_header(ctx.header("x-oss-tagging"))?,
     })
 }
 
@@ -224,7 +192,7 @@ pub async fn put_object(
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx)?;
     let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
     let callback = callbacks::from_request(state, ctx, bucket_record).await?;
     let stored = receive_body(state, ctx, body).await?;
@@ -260,7 +228,7 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
     let existing = state.meta.get_object(&bucket, &key).await.map_err(store_error)?;
     check_append(existing.as_ref(), position).map_err(store_error)?;
     let stored = receive_body(state, ctx, body).await?;
-    let first_attrs = if existing.is_none() { Some(write_attrs(ctx, &key)?) } else { None };
+    let first_attrs = if existing.is_none() { Some(write_attrs(ctx)?) } else { None };
     // The record is built on the object read above; if that object is replaced before the
     // commit (delete and re-create at the same length), the store refuses it and the append is
     // rebuilt on what is there now, or refused by OSS's rules.
@@ -331,7 +299,7 @@ fn appended_record(
             // Metadata and ACL are taken from the first append only.
             let attrs = match first_attrs.take() {
                 Some(a) => a,
-                None => write_attrs(ctx, key)?,
+                None => write_attrs(ctx)?,
             };
             let mut o = simple_record(bucket, key, stored, attrs);
             o.object_type = "Appendable".to_string();
@@ -415,7 +383,7 @@ fn copy_record(ctx: &RequestContext, bucket: &str, key: &str, src: ObjectRecord)
                 .with("ArgumentValue", other));
         }
     };
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx)?;
     let tags = match ctx.header("x-oss-tagging-directive").unwrap_or("Copy") {
         d if d.eq_ignore_ascii_case("replace") => attrs.tags.clone(),
         _ => src.tags.clone(),

@@ -2,7 +2,7 @@
 //! anonymous on a public-read-write bucket. Fields are read until the `file` field, whose bytes
 //! stream straight into a blob; anything after it is ignored, as OSS does.
 
-use super::object_write::{WriteAttrs, check_tags, check_user_meta, publish, simple_record};
+use super::object_write::{WriteAttrs, check_user_meta, publish, simple_record};
 use crate::access;
 use crate::body::{self, MAX_OBJECT_SIZE};
 use crate::callbacks;
@@ -102,8 +102,7 @@ fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssEr
         Some(a) if access::is_object_acl(a) => a.to_string(),
         Some(a) => return Err(OssError::invalid_argument(format!("no such object access control exists: {a}"))),
     };
-    let tags = super::object_write::parse_tagging_header(fields.get("x-oss-tagging"))?;
-    check_tags(&tags)?;
+    let tags = ossd_proto::tagging::parse_tagging_header(fields.get("x-oss-tagging"))?;
     Ok(WriteAttrs {
         content_type: match fields.get("content-type").filter(|c| !c.is_empty()) {
             Some(c) => c.to_string(),
