@@ -53,9 +53,11 @@ pub struct JobParameters {
 }
 
 /// A validated RestoreObject request: days the restored copy stays readable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restore {
     pub days: u32,
+    /// `JobParameters/Tier`, when given.
+    pub tier: Option<String>,
 }
 
 /// Validates the optional RestoreRequest body for an object of `class` (OSS: Archive 1-7 days,
@@ -72,7 +74,8 @@ pub fn parse_restore(body: &str, class: &str) -> Result<Restore, OssError> {
                 .with("ArgumentValue", d)
         })?,
     };
-    if let Some(tier) = req.job_parameters.and_then(|j| j.tier) {
+    let tier = req.job_parameters.and_then(|j| j.tier);
+    if let Some(tier) = &tier {
         let ok = match class {
             "ColdArchive" => matches!(tier.as_str(), "Expedited" | "Standard" | "Bulk"),
             "DeepColdArchive" => matches!(tier.as_str(), "Expedited" | "Standard"),
@@ -81,10 +84,10 @@ pub fn parse_restore(body: &str, class: &str) -> Result<Restore, OssError> {
         if !ok {
             return Err(OssError::malformed_xml("The restore tier is not valid.")
                 .with("ArgumentName", "Tier")
-                .with("ArgumentValue", tier));
+                .with("ArgumentValue", tier.as_str()));
         }
     }
-    Ok(Restore { days })
+    Ok(Restore { days, tier })
 }
 
 /// 400 for RestoreObject on an object that is not archived.

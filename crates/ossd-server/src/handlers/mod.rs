@@ -6,6 +6,7 @@ pub mod cors;
 pub mod list;
 pub mod multipart;
 pub mod object_attrs;
+pub mod object_class;
 pub mod object_read;
 pub mod object_write;
 pub mod post_object;
@@ -66,6 +67,12 @@ pub async fn dispatch(
         PutBucketCallbackPolicy => callback_policy::put(state, ctx, body).await,
         GetBucketCallbackPolicy => callback_policy::get(&b()?),
         DeleteBucketCallbackPolicy => callback_policy::delete(state, ctx).await,
+        PutSymlink => object_class::put_symlink(state, ctx, &b()?).await,
+        GetSymlink => object_class::get_symlink(state, ctx, &b()?).await,
+        RestoreObject => object_class::restore_object(state, ctx, body).await,
+        PutBucketEncryption => bucket::put_bucket_encryption(state, ctx, body).await,
+        GetBucketEncryption => bucket::get_bucket_encryption(&b()?),
+        DeleteBucketEncryption => bucket::delete_bucket_encryption(state, ctx).await,
         Options => cors::preflight(ctx, &b()?),
     }
 }

@@ -134,6 +134,7 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
     let guard = state.blobs.read_guard();
     let src = load_copy_source(state, ctx).await?;
     check_copy_conditions(ctx, &src)?;
+    super::object_read::check_restored(&src)?;
     let (offset, len) = match ctx.header("x-oss-copy-source-range") {
         None => (0, src.size),
         Some(h) => match parse_range(Some(h), src.size) {

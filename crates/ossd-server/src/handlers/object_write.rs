@@ -440,6 +440,7 @@ fn copy_record(
     bucket_record: &BucketRecord,
 ) -> Result<ObjectRecord, OssError> {
     check_copy_conditions(ctx, &src)?;
+    super::object_read::check_restored(&src)?;
     if src.size > MAX_COPY_SIZE {
         return Err(OssError::new(
             400,
@@ -472,9 +473,11 @@ fn copy_record(
     record.storage_class = attrs.storage_class;
     record.encryption = attrs.encryption;
     record.restore = RestoreState::default();
-    if record.object_type == "Appendable" {
+    // A copy of an appendable object or of a symlink (whose target was read) is a plain one.
+    if matches!(record.object_type.as_str(), "Appendable" | "Symlink") {
         record.object_type = "Normal".to_string();
     }
+    record.symlink_target = None;
     if replace {
         record.content_type = attrs.content_type;
         record.headers = attrs.headers;
