@@ -253,3 +253,22 @@ def test_bucket_encryption_v2(v2, v2_bucket):
     v2.delete_bucket_encryption(oss.DeleteBucketEncryptionRequest(bucket=v2_bucket))
     with pytest.raises(oss.exceptions.OperationError):
         v2.get_bucket_encryption(oss.GetBucketEncryptionRequest(bucket=v2_bucket))
+
+
+# ---------------------------------------------------------------------------
+# PostObject
+
+
+def test_post_object_storage_class_and_encryption(ossd, bucket_v1):
+    from test_multipart_post import encode_policy, post, v1_post_fields
+
+    name = bucket_v1.bucket_name
+    pol = encode_policy([{"bucket": name}, ["starts-with", "$key", "post/"]])
+    fields = [("key", "post/cls"), ("x-oss-storage-class", "IA"), ("x-oss-server-side-encryption", "SM4")]
+    r = post(ossd, name, fields + v1_post_fields(ossd, pol))
+    assert r.status_code == 204, r.text
+    assert r.headers["x-oss-server-side-encryption"] == "SM4"
+    h = bucket_v1.head_object("post/cls").resp.headers
+    assert (h["x-oss-storage-class"], h["x-oss-server-side-encryption"]) == ("IA", "SM4")
+    r = post(ossd, name, [("key", "post/bad"), ("x-oss-storage-class", "Nope")] + v1_post_fields(ossd, pol))
+    assert r.status_code == 400 and b"InvalidStorageClass" in r.content, r.text
