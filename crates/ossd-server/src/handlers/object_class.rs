@@ -1,7 +1,7 @@
 //! PutSymlink, GetSymlink and RestoreObject. Reading through a symlink, and the restore rule for
 //! archived objects, live with the readers (`object_read::load_readable`, `check_restored`).
 
-use super::object_write::{publish, write_attrs};
+use super::object_write::{forbid_overwrite, publish, write_attrs};
 use super::{read_xml_body, store_error};
 use crate::access;
 use crate::context::RequestContext;
@@ -28,11 +28,7 @@ pub async fn put_symlink(
     let raw = ctx.headers.get("x-oss-symlink-target").map(|v| v.as_bytes()).unwrap_or_default();
     let target = object_class::decode_symlink_target(raw)?;
     let attrs = write_attrs(ctx, key, bucket)?;
-    let mode = if ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        PutMode::MustNotExist
-    } else {
-        PutMode::Overwrite
-    };
+    let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
     let record = ObjectRecord {
         bucket: bucket.name.clone(),
         key: key.to_string(),

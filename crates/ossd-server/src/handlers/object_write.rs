@@ -148,7 +148,7 @@ pub fn write_attrs(ctx: &RequestContext, key: &str, bucket: &BucketRecord) -> Re
     })
 }
 
-fn forbid_overwrite(ctx: &RequestContext) -> bool {
+pub fn forbid_overwrite(ctx: &RequestContext) -> bool {
     ctx.header("x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
