@@ -507,6 +507,13 @@ pub fn action_for(endpoint: Endpoint) -> Option<(&'static str, Scope)> {
         PutObjectTagging => ("oss:PutObjectTagging", Object),
         GetObjectTagging => ("oss:GetObjectTagging", Object),
         DeleteObjectTagging => ("oss:DeleteObjectTagging", Object),
+        // OSS documents PutSymlink under oss:PutObject and GetSymlink under oss:GetObject.
+        PutSymlink => ("oss:PutObject", Object),
+        GetSymlink => ("oss:GetObject", Object),
+        RestoreObject => ("oss:RestoreObject", Object),
+        PutBucketEncryption => ("oss:PutBucketEncryption", Bucket),
+        GetBucketEncryption => ("oss:GetBucketEncryption", Bucket),
+        DeleteBucketEncryption => ("oss:DeleteBucketEncryption", Bucket),
         Options => return None,
     })
 }

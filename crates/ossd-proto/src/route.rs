@@ -173,6 +173,12 @@ pub enum Endpoint {
     PutBucketCallbackPolicy,
     GetBucketCallbackPolicy,
     DeleteBucketCallbackPolicy,
+    PutSymlink,
+    GetSymlink,
+    RestoreObject,
+    PutBucketEncryption,
+    GetBucketEncryption,
+    DeleteBucketEncryption,
     /// CORS preflight.
     Options,
 }
@@ -220,6 +226,12 @@ impl Endpoint {
             PutBucketCallbackPolicy => "PutBucketCallbackPolicy",
             GetBucketCallbackPolicy => "GetBucketCallbackPolicy",
             DeleteBucketCallbackPolicy => "DeleteBucketCallbackPolicy",
+            PutSymlink => "PutSymlink",
+            GetSymlink => "GetSymlink",
+            RestoreObject => "RestoreObject",
+            PutBucketEncryption => "PutBucketEncryption",
+            GetBucketEncryption => "GetBucketEncryption",
+            DeleteBucketEncryption => "DeleteBucketEncryption",
             Options => "Options",
         }
     }
@@ -227,7 +239,7 @@ impl Endpoint {
     /// Whether the operation only reads (anonymous access on public-read buckets).
     pub fn is_read(self) -> bool {
         use Endpoint::*;
-        matches!(self, GetObject | HeadObject | GetObjectMeta | GetObjectAcl | GetObjectTagging | Options)
+        matches!(self, GetObject | HeadObject | GetObjectMeta | GetObjectAcl | GetObjectTagging | GetSymlink | Options)
     }
 }
 
@@ -238,7 +250,6 @@ const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
     "logging",
     "lifecycle",
     "tagging",
-    "encryption",
     "policy",
     "requestPayment",
     "versioning",
@@ -259,7 +270,7 @@ const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
 ];
 
 const UNIMPLEMENTED_OBJECT_SUBRESOURCES: &[&str] =
-    &["symlink", "restore", "x-oss-process", "x-oss-async-process", "versionId", "selectMeta", "x-oss-select"];
+    &["x-oss-process", "x-oss-async-process", "versionId", "selectMeta", "x-oss-select"];
 
 /// Decides the operation from method, target and query.
 pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &HeaderMap) -> Result<Endpoint, OssError> {
@@ -289,6 +300,9 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
         }
         let ep = match *method {
+            Method::PUT if has("encryption") => PutBucketEncryption,
+            Method::GET if has("encryption") => GetBucketEncryption,
+            Method::DELETE if has("encryption") => DeleteBucketEncryption,
             Method::GET if has("cors") => GetBucketCors,
             Method::PUT if has("cors") => PutBucketCors,
             Method::DELETE if has("cors") => DeleteBucketCors,
@@ -317,6 +331,9 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
     let ep = match *method {
         Method::GET if has("acl") => GetObjectAcl,
         Method::GET if has("tagging") => GetObjectTagging,
+        Method::GET if has("symlink") => GetSymlink,
+        Method::PUT if has("symlink") => PutSymlink,
+        Method::POST if has("restore") => RestoreObject,
         Method::GET if has("uploadId") => ListParts,
         Method::GET => GetObject,
         Method::HEAD if has("objectMeta") => GetObjectMeta,
@@ -392,6 +409,9 @@ mod tests {
         assert_eq!(e(Method::HEAD, "objectMeta").unwrap(), Endpoint::GetObjectMeta);
         assert_eq!(e(Method::PUT, "partNumber=1&uploadId=x").unwrap(), Endpoint::UploadPart);
         assert_eq!(e(Method::GET, "x-oss-process=image").unwrap_err().code, "NotImplemented");
+        assert_eq!(e(Method::PUT, "symlink").unwrap(), Endpoint::PutSymlink);
+        assert_eq!(e(Method::GET, "symlink").unwrap(), Endpoint::GetSymlink);
+        assert_eq!(e(Method::POST, "restore").unwrap(), Endpoint::RestoreObject);
         let bt = Target { key: None, ..t.clone() };
         let q = Query::parse(Some("list-type=2&prefix="));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);

@@ -154,6 +154,8 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
             etag: &o.etag,
             object_type: &o.object_type,
             size: o.size,
+            storage_class: &o.storage_class,
+            restore_info: crate::response::restore_info(&o.restore, ossd_proto::timefmt::now_ms()),
         })
         .collect();
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod list;
 pub mod multipart;
 pub mod object_attrs;
+pub mod object_class;
 pub mod object_read;
 pub mod object_write;
 pub mod post_object;
@@ -42,7 +43,7 @@ pub async fn dispatch(
         ListObjects | ListObjectsV2 => list::list_objects(state, ctx).await,
         DeleteMultipleObjects => object_write::delete_multiple(state, ctx, body).await,
         PutObject => object_write::put_object(state, ctx, &b()?, body).await,
-        AppendObject => object_write::append_object(state, ctx, body).await,
+        AppendObject => object_write::append_object(state, ctx, &b()?, body).await,
         CopyObject => object_write::copy_object(state, ctx, &b()?).await,
         DeleteObject => object_write::delete_object(state, ctx).await,
         GetObject | HeadObject => object_read::get_object(state, ctx, &b()?).await,
@@ -54,7 +55,7 @@ pub async fn dispatch(
         DeleteObjectTagging => object_attrs::delete_object_tagging(state, ctx).await,
         PostObject => post_object::post_object(state, ctx, &b()?, body).await,
         ListMultipartUploads => multipart::list_uploads(state, ctx).await,
-        InitiateMultipartUpload => multipart::initiate(state, ctx).await,
+        InitiateMultipartUpload => multipart::initiate(state, ctx, &b()?).await,
         UploadPart => multipart::upload_part(state, ctx, body).await,
         UploadPartCopy => multipart::upload_part_copy(state, ctx).await,
         CompleteMultipartUpload => multipart::complete(state, ctx, &b()?, body).await,
@@ -66,6 +67,12 @@ pub async fn dispatch(
         PutBucketCallbackPolicy => callback_policy::put(state, ctx, body).await,
         GetBucketCallbackPolicy => callback_policy::get(&b()?),
         DeleteBucketCallbackPolicy => callback_policy::delete(state, ctx).await,
+        PutSymlink => object_class::put_symlink(state, ctx, &b()?).await,
+        GetSymlink => object_class::get_symlink(state, ctx, &b()?).await,
+        RestoreObject => object_class::restore_object(state, ctx, body).await,
+        PutBucketEncryption => bucket::put_bucket_encryption(state, ctx, body).await,
+        GetBucketEncryption => bucket::get_bucket_encryption(&b()?),
+        DeleteBucketEncryption => bucket::delete_bucket_encryption(state, ctx).await,
         Options => cors::preflight(ctx, &b()?),
     }
 }

@@ -10,6 +10,7 @@ use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use ossd_proto::OssError;
+use ossd_proto::object_class;
 pub use ossd_proto::request_headers::{RangeRequest, parse_range};
 use ossd_proto::request_headers::{accepts_gzip, etag_matches, gzip_compressible};
 use ossd_proto::timefmt::{http_date, parse_http_date};
@@ -17,7 +18,9 @@ use ossd_store::{BlobStore, BucketRecord, ObjectRecord, ReadGuard};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// Loads an object for reading and applies the anonymous object-ACL check.
+/// Loads an object for reading and applies the anonymous object-ACL check. A symlink answers
+/// for its target: the record returned has the target's bytes and attributes under the link's
+/// key, type `Symlink`, the link's ACL, and the later of the two modification times.
 pub async fn load_readable(
     state: &AppState,
     ctx: &RequestContext,
@@ -29,7 +32,35 @@ pub async fn load_readable(
     if ctx.identity.is_none() {
         access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
     }
-    Ok(obj)
+    let Some(target) = obj.symlink_target.as_deref() else { return Ok(obj) };
+    let t = state.meta.get_object(&bucket.name, target).await.map_err(store_error)?;
+    // A link's target is never itself a link (PutSymlink refuses that target type only when
+    // it exists then; a link made first and replaced later by a link is dangling here).
+    let Some(t) = t.filter(|t| t.symlink_target.is_none()) else {
+        return Err(object_class::dangling_symlink(key));
+    };
+    Ok(ObjectRecord {
+        bucket: obj.bucket,
+        key: obj.key,
+        last_modified_ms: obj.last_modified_ms.max(t.last_modified_ms),
+        object_type: "Symlink".to_string(),
+        acl: obj.acl,
+        ..t
+    })
+}
+
+/// Reading the bytes of an Archive, ColdArchive or DeepColdArchive object needs a finished,
+/// unexpired restore (403 `InvalidObjectState` otherwise).
+pub fn check_restored(o: &ObjectRecord) -> Result<(), OssError> {
+    if !object_class::needs_restore(&o.storage_class) {
+        return Ok(());
+    }
+    let now = ossd_proto::timefmt::now_ms();
+    if o.restore.requested() && o.restore.ready_ms <= now && now < o.restore.expiry_ms {
+        Ok(())
+    } else {
+        Err(object_class::invalid_object_state())
+    }
 }
 
 /// The outcome of `If-*` headers.
@@ -180,6 +211,9 @@ pub async fn get_object(
         }
     };
     let head = ctx.method == Method::HEAD;
+    if !head {
+        check_restored(&o)?;
+    }
     // OSS compresses whole-object reads of text types for clients that accept gzip; the answer
     // is then chunked, without Content-Length, ETag or Accept-Ranges (HEAD shows the same).
     let gzip = status == 200

@@ -26,7 +26,13 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let next_marker = if truncated { buckets.last().map(|b| b.name.clone()) } else { None };
     let entries: Vec<BucketEntry> = buckets
         .iter()
-        .map(|b| BucketEntry { name: &b.name, created_ms: b.created_ms, storage_class: &b.storage_class })
+        .map(|b| BucketEntry {
+            name: &b.name,
+            created_ms: b.created_ms,
+            storage_class: &b.storage_class,
+            data_redundancy_type: &b.data_redundancy_type,
+            encryption: None,
+        })
         .collect();
     let page = ListBucketsPage { prefix: &prefix, marker: &marker, max_keys, next_marker: next_marker.as_deref() };
     Ok(response::xml(200, xml::list_buckets(&owner(state), &region(state), &page, &entries)))
