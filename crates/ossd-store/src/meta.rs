@@ -206,6 +206,21 @@ pub trait MetaStore: Send + Sync + 'static {
     fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()>;
     /// Replaces (`Some`) or removes (`None`) the bucket's callback policies (`NoSuchBucket` if absent).
     fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Sets (`Some`) or removes (`None`) one configuration of a bucket, by kind (`website`,
+    /// `lifecycle`, ...; the body is opaque here). `NoSuchBucket` if the bucket is absent.
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Every configuration of a bucket as `(kind, body)`, in kind order (empty for a missing bucket).
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>>;
+    /// Buckets that have a configuration of `kind`, as `(bucket, body)`, names after `after`, at
+    /// most `limit`, in name order (the lifecycle worker, ListBuckets' tag filter).
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>>;
+    /// Bytes and number of the bucket's objects (GetBucketStat, the storage-capacity quota).
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)>;
 
     /// Publishes an object. `fresh` names the blobs this request wrote (never referenced
     /// before); every other segment must be live, else `Conflict`. With `AppendAt`, the current

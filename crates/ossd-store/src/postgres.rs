@@ -18,11 +18,22 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row, Transaction};
 
 /// Current schema version (stored in `ossd_schema`).
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 8;
 /// Pooled connections per node.
 const POOL_SIZE: usize = 16;
 /// Attempts of a transaction that keeps losing serialization races.
 const TX_ATTEMPTS: usize = 32;
+
+/// Version 8: bucket configurations, one row per bucket and kind (see the SQLite store).
+const SCHEMA_V8: &str = r#"
+CREATE TABLE bucket_configs (
+    bucket TEXT COLLATE "C" NOT NULL,
+    kind   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+);
+CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind, bucket);
+"#;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE buckets (
@@ -178,8 +189,13 @@ impl PostgresMetaStore {
         let version: Option<i32> =
             tx.query_opt("SELECT max(version) FROM ossd_schema", &[]).await.map_err(pg)?.and_then(|r| r.get(0));
         match version.unwrap_or(0) {
-            0 => {
-                tx.batch_execute(SCHEMA_V1).await.map_err(pg)?;
+            version @ 0..SCHEMA_VERSION => {
+                if version < 1 {
+                    tx.batch_execute(SCHEMA_V1).await.map_err(pg)?;
+                }
+                if version < 8 {
+                    tx.batch_execute(SCHEMA_V8).await.map_err(pg)?;
+                }
                 tx.execute("INSERT INTO ossd_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(pg)?;
             }
             SCHEMA_VERSION => {}
@@ -576,6 +592,7 @@ impl MetaStore for PostgresMetaStore {
                 return Err(StoreError::BucketNotEmpty);
             }
             tx.execute("DELETE FROM buckets WHERE name = $1", &[&name]).await.map_err(sql)?;
+            tx.execute("DELETE FROM bucket_configs WHERE bucket = $1", &[&name]).await.map_err(sql)?;
             Ok(())
         }))
     }
@@ -639,6 +656,74 @@ impl MetaStore for PostgresMetaStore {
                 .map_err(sql)?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         }))
+    }
+
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let body = body.map(str::to_string);
+        Box::pin(tx!(self, |tx| (name, kind, body) {
+            if !bucket_exists(tx, &name).await? {
+                return Err(StoreError::NoSuchBucket);
+            }
+            match &body {
+                Some(b) => tx
+                    .execute(
+                        "INSERT INTO bucket_configs (bucket, kind, body) VALUES ($1, $2, $3) \
+                         ON CONFLICT (bucket, kind) DO UPDATE SET body = excluded.body",
+                        &[&name, &kind, b],
+                    )
+                    .await
+                    .map_err(sql)?,
+                None => tx
+                    .execute("DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&name, &kind])
+                    .await
+                    .map_err(sql)?,
+            };
+            Ok(())
+        }))
+    }
+
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query("SELECT kind, body FROM bucket_configs WHERE bucket = $1 ORDER BY kind", &[&name])
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT bucket, body FROM bucket_configs WHERE kind = $1 AND bucket > $2 ORDER BY bucket LIMIT $3",
+                    &[&kind, &after, &limit_i64(limit)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let row = c
+                .query_one(
+                    "SELECT COALESCE(SUM(size), 0)::BIGINT, COUNT(*) FROM objects WHERE bucket = $1 AND version = ''",
+                    &[&name],
+                )
+                .await
+                .map_err(pg)?;
+            Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+        })
     }
 
     fn put_object<'a>(

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 8;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -166,6 +166,19 @@ CREATE TABLE workers (
 
 /// Version 6: per-bucket callback policies (`?policy&comp=callback`).
 const SCHEMA_V6: &str = "ALTER TABLE buckets ADD COLUMN callback_policy TEXT;";
+
+/// Version 8: bucket configurations (website, referer, lifecycle, policy, tagging, ...), one row
+/// per bucket and kind, the body opaque here (the server validates and renders it).
+/// (Version 7 is the storage-class work; the two migrations are independent.)
+const SCHEMA_V8: &str = "
+CREATE TABLE bucket_configs (
+    bucket TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind, bucket);
+";
 
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
@@ -317,7 +330,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=5 => {
+        0..SCHEMA_VERSION => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
@@ -333,7 +346,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 5 {
                 tx.execute_batch(SCHEMA_V5).db()?;
             }
-            tx.execute_batch(SCHEMA_V6).db()?;
+            if version < 6 {
+                tx.execute_batch(SCHEMA_V6).db()?;
+            }
+            if version < 8 {
+                tx.execute_batch(SCHEMA_V8).db()?;
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -703,6 +721,7 @@ impl SqliteMetaStore {
                 return Err(StoreError::BucketNotEmpty);
             }
             tx.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([name]).db()?;
+            tx.prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1").db()?.execute([name]).db()?;
             Ok(())
         })
     }
@@ -762,6 +781,61 @@ impl SqliteMetaStore {
                 .execute(params![name, policy])
                 .db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    pub fn set_bucket_config(&self, name: &str, kind: &str, body: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([name]).db()?;
+            if !exists {
+                return Err(StoreError::NoSuchBucket);
+            }
+            match body {
+                Some(b) => tx
+                    .prepare_cached(
+                        "INSERT INTO bucket_configs (bucket, kind, body) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (bucket, kind) DO UPDATE SET body = excluded.body",
+                    )
+                    .db()?
+                    .execute([name, kind, b])
+                    .db()?,
+                None => tx
+                    .prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2")
+                    .db()?
+                    .execute([name, kind])
+                    .db()?,
+            };
+            Ok(())
+        })
+    }
+
+    pub fn bucket_configs(&self, name: &str) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT kind, body FROM bucket_configs WHERE bucket = ?1 ORDER BY kind").db()?;
+            let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    pub fn list_bucket_configs(&self, kind: &str, after: &str, limit: usize) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT bucket, body FROM bucket_configs WHERE kind = ?1 AND bucket > ?2 ORDER BY bucket LIMIT ?3",
+                )
+                .db()?;
+            let rows = stmt.query_map(params![kind, after, limit_i64(limit)], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    pub fn bucket_usage(&self, name: &str) -> StoreResult<(u64, u64)> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM objects WHERE bucket = ?1")
+                .db()?
+                .query_row([name], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
+                .db()
         })
     }
 
@@ -1230,6 +1304,26 @@ impl MetaStore for SqliteMetaStore {
     fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, p) = (name.to_string(), policy.map(str::to_string));
         blocking(self, move |s| s.set_bucket_callback_policy(&n, p.as_deref()))
+    }
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let (n, k, b) = (name.to_string(), kind.to_string(), body.map(str::to_string));
+        blocking(self, move |s| s.set_bucket_config(&n, &k, b.as_deref()))
+    }
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>> {
+        inline(SqliteMetaStore::bucket_configs(self, name))
+    }
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>> {
+        let (k, a) = (kind.to_string(), after.to_string());
+        blocking(self, move |s| s.list_bucket_configs(&k, &a, limit))
+    }
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)> {
+        let n = name.to_string();
+        blocking(self, move |s| s.bucket_usage(&n))
     }
     fn put_object<'a>(
         &'a self,

@@ -723,12 +723,70 @@ fn schema_5_database_gains_the_callback_policy_column() {
         m.create_bucket(&bucket("old")).unwrap();
     }
     {
-        // What a version-5 database looks like: no callback_policy column.
+        // What a version-5 database looks like: no callback_policy column, no bucket_configs.
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("ALTER TABLE buckets DROP COLUMN callback_policy; PRAGMA user_version = 5").unwrap();
+        c.execute_batch(
+            "ALTER TABLE buckets DROP COLUMN callback_policy; DROP TABLE bucket_configs; PRAGMA user_version = 5",
+        )
+        .unwrap();
     }
     let m = SqliteMetaStore::open(&path, false).unwrap();
     assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy, None);
     m.set_bucket_callback_policy("old", Some("p")).unwrap();
     assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy.as_deref(), Some("p"));
+}
+
+#[test]
+fn bucket_configs_are_stored_listed_and_go_with_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("cfg-a")).unwrap();
+    m.create_bucket(&bucket("cfg-b")).unwrap();
+    assert!(m.bucket_configs("cfg-a").unwrap().is_empty());
+    m.set_bucket_config("cfg-a", "website", Some("<w/>")).unwrap();
+    m.set_bucket_config("cfg-a", "lifecycle", Some("<l1/>")).unwrap();
+    m.set_bucket_config("cfg-a", "lifecycle", Some("<l2/>")).unwrap();
+    m.set_bucket_config("cfg-b", "lifecycle", Some("<l3/>")).unwrap();
+    assert_eq!(
+        m.bucket_configs("cfg-a").unwrap(),
+        vec![("lifecycle".to_string(), "<l2/>".to_string()), ("website".to_string(), "<w/>".to_string())]
+    );
+    let all = m.list_bucket_configs("lifecycle", "", 10).unwrap();
+    assert_eq!(all.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(), ["cfg-a", "cfg-b"]);
+    assert_eq!(m.list_bucket_configs("lifecycle", "cfg-a", 10).unwrap().len(), 1);
+    assert_eq!(m.list_bucket_configs("lifecycle", "", 1).unwrap().len(), 1);
+    m.set_bucket_config("cfg-a", "website", None).unwrap();
+    assert_eq!(m.bucket_configs("cfg-a").unwrap().len(), 1);
+    assert!(matches!(m.set_bucket_config("nope", "website", Some("x")), Err(StoreError::NoSuchBucket)));
+    m.delete_bucket("cfg-a").unwrap();
+    m.create_bucket(&bucket("cfg-a")).unwrap();
+    assert!(m.bucket_configs("cfg-a").unwrap().is_empty(), "a re-created bucket starts without configurations");
+}
+
+#[test]
+fn bucket_usage_sums_sizes_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("use")).unwrap();
+    assert_eq!(m.bucket_usage("use").unwrap(), (0, 0));
+    put(&m, &object("use", "a", &["u1"], 10), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("use", "b", &["u2"], 5), PutMode::Overwrite, None).unwrap();
+    assert_eq!(m.bucket_usage("use").unwrap(), (15, 2));
+}
+
+#[test]
+fn schema_6_database_gains_bucket_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("six")).unwrap();
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE bucket_configs; PRAGMA user_version = 6").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    m.set_bucket_config("six", "policy", Some("{}")).unwrap();
+    assert_eq!(m.bucket_configs("six").unwrap().len(), 1);
 }
