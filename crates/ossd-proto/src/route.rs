@@ -2,6 +2,7 @@
 //! Addressing follows oss-api.md §5: `<bucket>.<base>` hosts select the bucket (virtual-hosted
 //! style), otherwise the first path segment is the bucket (path style).
 
+use crate::bucket_config::{ConfigKind, ConfigOp};
 use crate::error::OssError;
 use crate::query::{Query, decode};
 use http::{HeaderMap, Method};
@@ -173,6 +174,12 @@ pub enum Endpoint {
     PutBucketCallbackPolicy,
     GetBucketCallbackPolicy,
     DeleteBucketCallbackPolicy,
+    /// Put/Get/Delete of one bucket configuration (`?website`, `?lifecycle`, `?tagging`, ...).
+    BucketConfig(ConfigKind, ConfigOp),
+    /// `GET /?policyStatus`.
+    GetBucketPolicyStatus,
+    /// `GET /?versions`: without versioning, every object once as its `null` version.
+    ListObjectVersions,
     /// CORS preflight.
     Options,
 }
@@ -220,6 +227,9 @@ impl Endpoint {
             PutBucketCallbackPolicy => "PutBucketCallbackPolicy",
             GetBucketCallbackPolicy => "GetBucketCallbackPolicy",
             DeleteBucketCallbackPolicy => "DeleteBucketCallbackPolicy",
+            BucketConfig(kind, op) => kind.operation(op).unwrap_or("BucketConfig"),
+            GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            ListObjectVersions => "ListObjectVersions",
             Options => "Options",
         }
     }
@@ -233,27 +243,15 @@ impl Endpoint {
 
 /// Bucket sub-resources that select an operation and that this server does not implement.
 const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "website",
-    "referer",
-    "logging",
-    "lifecycle",
-    "tagging",
     "encryption",
-    "policy",
-    "requestPayment",
-    "versioning",
-    "versions",
     "replication",
     "inventory",
     "worm",
-    "transferAcceleration",
-    "qos",
     "cname",
     "img",
     "style",
     "metaQuery",
     "accessPoint",
-    "publicAccessBlock",
     "httpsConfig",
     "resourceGroup",
 ];
@@ -287,6 +285,30 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
         }
         if let Some(sub) = UNIMPLEMENTED_BUCKET_SUBRESOURCES.iter().find(|s| has(s)) {
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
+        }
+        if has("policyStatus") {
+            return match *method {
+                Method::GET => Ok(GetBucketPolicyStatus),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket policy status"))),
+            };
+        }
+        if has("versions") {
+            return match *method {
+                Method::GET => Ok(ListObjectVersions),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket's versions"))),
+            };
+        }
+        if let Some(kind) = ConfigKind::from_query(has) {
+            let op = match *method {
+                Method::PUT => ConfigOp::Put,
+                Method::GET => ConfigOp::Get,
+                Method::DELETE => ConfigOp::Delete,
+                _ => return Err(OssError::not_implemented(&format!("{method} on '{}'", kind.subresource()))),
+            };
+            if kind.operation(op).is_none() {
+                return Err(OssError::not_implemented(&format!("{method} on '{}'", kind.subresource())));
+            }
+            return Ok(BucketConfig(kind, op));
         }
         let ep = match *method {
             Method::GET if has("cors") => GetBucketCors,
@@ -396,6 +418,11 @@ mod tests {
         let q = Query::parse(Some("list-type=2&prefix="));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);
         let q = Query::parse(Some("website"));
+        assert_eq!(
+            endpoint(&Method::GET, &bt, &q, &h).unwrap(),
+            Endpoint::BucketConfig(ConfigKind::Website, ConfigOp::Get)
+        );
+        let q = Query::parse(Some("replication"));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap_err().status, 501);
         // The bucket callback policy shares `?policy` with the (unimplemented) bucket policy.
         let b = |m: Method, q: &str| endpoint(&m, &bt, &Query::parse(Some(q)), &h);
@@ -403,7 +430,8 @@ mod tests {
         assert_eq!(b(Method::GET, "comp=callback&policy").unwrap(), Endpoint::GetBucketCallbackPolicy);
         assert_eq!(b(Method::DELETE, "policy&comp=callback").unwrap(), Endpoint::DeleteBucketCallbackPolicy);
         assert_eq!(b(Method::POST, "policy&comp=callback").unwrap_err().status, 501);
-        assert_eq!(b(Method::GET, "policy").unwrap_err().status, 501);
-        assert_eq!(b(Method::GET, "policy&comp=other").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy").unwrap(), Endpoint::BucketConfig(ConfigKind::Policy, ConfigOp::Get));
+        assert_eq!(b(Method::DELETE, "referer").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "versions").unwrap(), Endpoint::ListObjectVersions);
     }
 }

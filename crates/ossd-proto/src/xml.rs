@@ -558,3 +558,53 @@ mod hostile_tests {
         }
     }
 }
+
+/// A ListObjectVersions page of a bucket without versioning: every object once, as its
+/// `null` version, latest. Text fields are already URL-encoded by the caller when asked.
+pub struct ListVersionsPage<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub key_marker: &'a str,
+    pub version_id_marker: &'a str,
+    pub delimiter: &'a str,
+    pub max_keys: usize,
+    pub encoding_type: Option<&'a str>,
+    /// The last key of a truncated page.
+    pub next_key_marker: Option<&'a str>,
+}
+
+pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEntry], prefixes: &[String]) -> String {
+    let mut w = XmlWriter::new();
+    w.open("ListVersionsResult");
+    w.elem("Name", page.bucket)
+        .elem("Prefix", page.prefix)
+        .elem("KeyMarker", page.key_marker)
+        .elem("VersionIdMarker", page.version_id_marker)
+        .elem("MaxKeys", &page.max_keys.to_string())
+        .elem("Delimiter", page.delimiter);
+    if let Some(e) = page.encoding_type {
+        w.elem("EncodingType", e);
+    }
+    w.elem("IsTruncated", if page.next_key_marker.is_some() { "true" } else { "false" });
+    if let Some(m) = page.next_key_marker {
+        w.elem("NextKeyMarker", m).elem("NextVersionIdMarker", "null");
+    }
+    for o in objects {
+        w.open("Version")
+            .elem("Key", o.key)
+            .elem("VersionId", "null")
+            .elem("IsLatest", "true")
+            .elem("LastModified", &iso8601_ms(o.last_modified_ms))
+            .elem("ETag", &format!("\"{}\"", o.etag))
+            .elem("Type", o.object_type)
+            .elem("Size", &o.size.to_string())
+            .elem("StorageClass", "Standard");
+        owner.write(&mut w);
+        w.close("Version");
+    }
+    for p in prefixes {
+        w.open("CommonPrefixes").elem("Prefix", p).close("CommonPrefixes");
+    }
+    w.close("ListVersionsResult");
+    w.finish()
+}

@@ -182,3 +182,56 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let owner = super::service::owner(state);
     Ok(response::xml(200, xml::list_objects(&listing, &owner, &entries, &prefixes)))
 }
+
+/// ListObjectVersions on a bucket without versioning: the objects, each once as its `null`
+/// version. `key-marker` starts after that key (its only version is `null`).
+pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let q = &ctx.query;
+    let bucket = ctx.bucket()?.to_string();
+    let prefix = q.get("prefix").unwrap_or("").to_string();
+    let delimiter = q.get("delimiter").unwrap_or("").to_string();
+    let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
+    let encoding = match q.non_empty("encoding-type") {
+        None => None,
+        Some("url") => Some("url"),
+        Some(other) => {
+            return Err(OssError::invalid_argument("The encoding-type is not valid.")
+                .with("ArgumentName", "encoding-type")
+                .with("ArgumentValue", other));
+        }
+    };
+    let key_marker = q.get("key-marker").unwrap_or("").to_string();
+    let version_marker = q.get("version-id-marker").unwrap_or("").to_string();
+    let page = list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &key_marker, max_keys)
+        .await
+        .map_err(store_error)?;
+    let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
+    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    let entries: Vec<ObjectEntry> = page
+        .objects
+        .iter()
+        .zip(&keys)
+        .map(|(o, k)| ObjectEntry {
+            key: k,
+            last_modified_ms: o.last_modified_ms,
+            etag: &o.etag,
+            object_type: &o.object_type,
+            size: o.size,
+        })
+        .collect();
+    let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
+    let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&key_marker));
+    let next = page.next.as_deref().map(enc);
+    let listing = xml::ListVersionsPage {
+        bucket: &bucket,
+        prefix: &eprefix,
+        key_marker: &emarker,
+        version_id_marker: &version_marker,
+        delimiter: &edelim,
+        max_keys,
+        encoding_type: encoding,
+        next_key_marker: next.as_deref(),
+    };
+    let owner = super::service::owner(state);
+    Ok(response::xml(200, xml::list_versions(&listing, &owner, &entries, &prefixes)))
+}

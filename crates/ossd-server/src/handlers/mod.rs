@@ -1,6 +1,7 @@
 //! One module per operation family; `dispatch` maps an [`Endpoint`] to its handler.
 
 pub mod bucket;
+pub mod bucket_config;
 pub mod callback_policy;
 pub mod cors;
 pub mod list;
@@ -10,6 +11,7 @@ pub mod object_read;
 pub mod object_write;
 pub mod post_object;
 pub mod service;
+pub mod website;
 
 use crate::context::RequestContext;
 use crate::response::Body;
@@ -66,6 +68,9 @@ pub async fn dispatch(
         PutBucketCallbackPolicy => callback_policy::put(state, ctx, body).await,
         GetBucketCallbackPolicy => callback_policy::get(&b()?),
         DeleteBucketCallbackPolicy => callback_policy::delete(state, ctx).await,
+        BucketConfig(kind, op) => bucket_config::handle(state, ctx, &b()?, kind, op, body).await,
+        GetBucketPolicyStatus => bucket_config::policy_status(state, &b()?).await,
+        ListObjectVersions => list::list_versions(state, ctx).await,
         Options => cors::preflight(ctx, &b()?),
     }
 }
