@@ -190,6 +190,12 @@ async fn dispatch(
         return Err(fail(OssError::access_denied("You are forbidden to perform this operation anonymously.")));
     }
     let settings = load_settings(state, &ctx, bucket.as_ref()).await.map_err(fail)?;
+    // A static website's index document is what an anonymous GET of the root or of `dir/`
+    // asks for, and is judged as such.
+    let website = settings.website.as_ref().filter(|_| ctx.identity.is_none() && ctx.method == Method::GET);
+    if let Some(site) = website {
+        crate::handlers::website::route_to_index(&mut ctx, site);
+    }
     if let Some(b) = &bucket {
         access::judge(&mut ctx, &b.acl, &settings, &state.config.region, &state.config.owner_id).map_err(fail)?;
     }
@@ -198,10 +204,6 @@ async fn dispatch(
     crate::authz::authorize(state, &ctx, settings.policy.as_ref()).map_err(fail)?;
     if let Some(b) = &bucket {
         handlers::bucket_config::check_capacity(state, &ctx, b).await.map_err(fail)?;
-    }
-    let website = settings.website.as_ref().filter(|_| ctx.identity.is_none() && ctx.method == Method::GET);
-    if let Some(site) = website {
-        crate::handlers::website::route_to_index(&mut ctx, site);
     }
     let answer = handlers::dispatch(state, &ctx, bucket.clone(), body).await;
     match (answer, website) {
