@@ -277,6 +277,33 @@ fn is_true(v: &str) -> bool {
     v.trim().eq_ignore_ascii_case("true")
 }
 
+/// Where a bucket's resource group id is stored (set by PutBucket's `x-oss-resource-group-id`).
+pub const RESOURCE_GROUP_KIND: &str = "resourceGroupId";
+
+/// The account's default resource group id, shaped like OSS's (`rg-` and 15 lower-case
+/// letters and digits), stable for an owner.
+pub fn default_resource_group_id(owner_id: &str) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(owner_id.as_bytes());
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = digest.iter().take(15).map(|b| alphabet[*b as usize % alphabet.len()] as char).collect();
+    format!("rg-{tail}")
+}
+
+/// Whether a resource group id is well formed (`rg-` and letters/digits).
+pub fn is_resource_group_id(id: &str) -> bool {
+    id.strip_prefix("rg-")
+        .is_some_and(|t| !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Facts GetBucketInfo shows, from the stored configurations.
+pub fn transfer_acceleration_enabled(body: &str) -> bool {
+    xml::parse::<TransferAccelerationConfiguration>(body).is_ok_and(|c| is_true(&c.enabled))
+}
+
+pub fn versioning_status(body: &str) -> Option<String> {
+    xml::parse::<VersioningConfiguration>(body).ok().map(|c| c.status).filter(|s| !s.is_empty())
+}
+
 // ---------- tagging ----------
 
 /// Bucket tags: at most 20, keys 1..=64 characters, values up to 128, no duplicates.

@@ -129,6 +129,8 @@ pub struct BucketEntry<'a> {
     pub name: &'a str,
     pub created_ms: i64,
     pub storage_class: &'a str,
+    /// Shown in ListBuckets when the request filtered by resource group.
+    pub resource_group_id: Option<&'a str>,
 }
 
 /// Region facts shown in bucket listings and info.
@@ -167,14 +169,36 @@ pub fn list_buckets(owner: &Owner, region: &RegionInfo, page: &ListBucketsPage, 
             .elem("Location", &location)
             .elem("Name", b.name)
             .elem("Region", region.region)
-            .elem("StorageClass", b.storage_class)
-            .close("Bucket");
+            .elem("StorageClass", b.storage_class);
+        if let Some(rg) = b.resource_group_id {
+            w.elem("ResourceGroupId", rg);
+        }
+        w.close("Bucket");
     }
     w.close("Buckets").close("ListAllMyBucketsResult");
     w.finish()
 }
 
-pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl: &str) -> String {
+/// What GetBucketInfo shows of the bucket's configurations.
+#[derive(Default)]
+pub struct BucketInfoExtras<'a> {
+    pub resource_group_id: &'a str,
+    pub transfer_acceleration: bool,
+    /// `Suspended` once set; `None` while versioning was never enabled (the element is left out).
+    pub versioning: Option<&'a str>,
+    pub block_public_access: bool,
+    pub log_bucket: &'a str,
+    pub log_prefix: &'a str,
+}
+
+pub fn bucket_info(
+    owner: &Owner,
+    region: &RegionInfo,
+    bucket: &BucketEntry,
+    acl: &str,
+    extras: &BucketInfoExtras,
+) -> String {
+    let enabled = |on: bool| if on { "Enabled" } else { "Disabled" };
     let mut w = XmlWriter::new();
     w.open("BucketInfo").open("Bucket");
     w.elem("AccessMonitor", "Disabled")
@@ -183,15 +207,23 @@ pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl
         .elem("IntranetEndpoint", region.endpoint)
         .elem("Location", &format!("oss-{}", region.region))
         .elem("StorageClass", bucket.storage_class)
-        .elem("TransferAcceleration", "Disabled")
+        .elem("TransferAcceleration", enabled(extras.transfer_acceleration))
         .elem("CrossRegionReplication", "Disabled")
         .elem("Name", bucket.name)
-        .elem("ResourceGroupId", "")
-        .elem("DataRedundancyType", "LRS");
+        .elem("ResourceGroupId", extras.resource_group_id)
+        .elem("DataRedundancyType", "LRS")
+        .elem("Comment", "")
+        .elem("BlockPublicAccess", if extras.block_public_access { "true" } else { "false" });
+    if let Some(v) = extras.versioning {
+        w.elem("Versioning", v);
+    }
     owner.write(&mut w);
     w.open("AccessControlList").elem("Grant", acl).close("AccessControlList");
     w.open("ServerSideEncryptionRule").elem("SSEAlgorithm", "None").close("ServerSideEncryptionRule");
-    w.open("BucketPolicy").elem("LogBucket", "").elem("LogPrefix", "").close("BucketPolicy");
+    w.open("BucketPolicy")
+        .elem("LogBucket", extras.log_bucket)
+        .elem("LogPrefix", extras.log_prefix)
+        .close("BucketPolicy");
     w.close("Bucket").close("BucketInfo");
     w.finish()
 }
@@ -211,13 +243,32 @@ pub fn access_control_policy(owner: &Owner, grant: &str) -> String {
     w.finish()
 }
 
-pub fn bucket_stat(storage: u64, objects: u64) -> String {
+/// GetBucketStat's figures (every object is Standard until storage classes exist).
+pub struct BucketStat {
+    pub storage: u64,
+    pub objects: u64,
+    pub multipart_uploads: u64,
+    pub last_modified_secs: i64,
+}
+
+pub fn bucket_stat(s: &BucketStat) -> String {
+    let (storage, objects) = (s.storage.to_string(), s.objects.to_string());
     let mut w = XmlWriter::new();
     w.open("BucketStat")
-        .elem("Storage", &storage.to_string())
-        .elem("ObjectCount", &objects.to_string())
-        .elem("MultipartUploadCount", "0")
-        .close("BucketStat");
+        .elem("Storage", &storage)
+        .elem("ObjectCount", &objects)
+        .elem("MultipartUploadCount", &s.multipart_uploads.to_string())
+        .elem("LiveChannelCount", "0")
+        .elem("LastModifiedTime", &s.last_modified_secs.to_string())
+        .elem("StandardStorage", &storage)
+        .elem("StandardObjectCount", &objects);
+    for class in ["InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive"] {
+        w.elem(&format!("{class}Storage"), "0")
+            .elem(&format!("{class}RealStorage"), "0")
+            .elem(&format!("{class}ObjectCount"), "0");
+    }
+    w.elem("MultipartPartCount", "0").elem("DeleteMarkerCount", "0");
+    w.close("BucketStat");
     w.finish()
 }
 

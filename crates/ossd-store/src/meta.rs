@@ -54,6 +54,15 @@ pub struct BucketRecord {
     pub callback_policy: Option<String>,
 }
 
+/// What a bucket's objects add up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketUsage {
+    pub bytes: u64,
+    pub objects: u64,
+    /// Unix milliseconds of the newest object's last change (0 when empty).
+    pub last_modified_ms: i64,
+}
+
 /// A contiguous run of an object's bytes held in one blob.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
@@ -219,8 +228,9 @@ pub trait MetaStore: Send + Sync + 'static {
         after: &'a str,
         limit: usize,
     ) -> StoreFuture<'a, Vec<(String, String)>>;
-    /// Bytes and number of the bucket's objects (GetBucketStat, the storage-capacity quota).
-    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)>;
+    /// Bytes, number and latest change of the bucket's objects (GetBucketStat, the
+    /// storage-capacity quota). One aggregate over the bucket's rows.
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage>;
 
     /// Publishes an object. `fresh` names the blobs this request wrote (never referenced
     /// before); every other segment must be live, else `Conflict`. With `AppendAt`, the current

@@ -712,17 +712,22 @@ impl MetaStore for PostgresMetaStore {
         })
     }
 
-    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)> {
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
                 .query_one(
-                    "SELECT COALESCE(SUM(size), 0)::BIGINT, COUNT(*) FROM objects WHERE bucket = $1 AND version = ''",
+                    "SELECT COALESCE(SUM(size), 0)::BIGINT, COUNT(*), COALESCE(MAX(last_modified_ms), 0)::BIGINT \
+                     FROM objects WHERE bucket = $1 AND version = ''",
                     &[&name],
                 )
                 .await
                 .map_err(pg)?;
-            Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+            Ok(BucketUsage {
+                bytes: row.get::<_, i64>(0) as u64,
+                objects: row.get::<_, i64>(1) as u64,
+                last_modified_ms: row.get(2),
+            })
         })
     }
 

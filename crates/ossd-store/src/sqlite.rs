@@ -830,12 +830,21 @@ impl SqliteMetaStore {
         })
     }
 
-    pub fn bucket_usage(&self, name: &str) -> StoreResult<(u64, u64)> {
+    pub fn bucket_usage(&self, name: &str) -> StoreResult<BucketUsage> {
         self.read(|c| {
-            c.prepare_cached("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM objects WHERE bucket = ?1")
-                .db()?
-                .query_row([name], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
-                .db()
+            c.prepare_cached(
+                "SELECT COALESCE(SUM(size), 0), COUNT(*), COALESCE(MAX(last_modified_ms), 0) FROM objects \
+                 WHERE bucket = ?1",
+            )
+            .db()?
+            .query_row([name], |r| {
+                Ok(BucketUsage {
+                    bytes: r.get::<_, i64>(0)? as u64,
+                    objects: r.get::<_, i64>(1)? as u64,
+                    last_modified_ms: r.get(2)?,
+                })
+            })
+            .db()
         })
     }
 
@@ -1321,7 +1330,7 @@ impl MetaStore for SqliteMetaStore {
         let (k, a) = (kind.to_string(), after.to_string());
         blocking(self, move |s| s.list_bucket_configs(&k, &a, limit))
     }
-    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, (u64, u64)> {
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
         let n = name.to_string();
         blocking(self, move |s| s.bucket_usage(&n))
     }

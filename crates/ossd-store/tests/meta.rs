@@ -768,10 +768,11 @@ fn bucket_usage_sums_sizes_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let m = open(&dir);
     m.create_bucket(&bucket("use")).unwrap();
-    assert_eq!(m.bucket_usage("use").unwrap(), (0, 0));
+    assert_eq!(m.bucket_usage("use").unwrap(), BucketUsage::default());
     put(&m, &object("use", "a", &["u1"], 10), PutMode::Overwrite, None).unwrap();
     put(&m, &object("use", "b", &["u2"], 5), PutMode::Overwrite, None).unwrap();
-    assert_eq!(m.bucket_usage("use").unwrap(), (15, 2));
+    let u = m.bucket_usage("use").unwrap();
+    assert_eq!((u.bytes, u.objects, u.last_modified_ms), (15, 2, 1_700_000_000_123));
 }
 
 #[test]

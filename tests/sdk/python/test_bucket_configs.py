@@ -404,3 +404,54 @@ def test_storage_capacity_is_a_quota(bucket):
     bucket.put_object("after", b"y")
     bucket.set_bucket_storage_capacity(BucketUserQos(-1))
     bucket.put_object("unlimited", b"z")
+
+
+# ---------------------------------------------------------------------------
+# what GetBucketInfo, GetBucketStat and ListBuckets show
+
+def test_bucket_info_and_stat_show_the_settings(bucket):
+    info = bucket.get_bucket_info()
+    assert info.resource_group_id.startswith("rg-") and len(info.resource_group_id) > 3
+    assert info.transfer_acceleration == "Disabled" and info.versioning_status is None
+    bucket.put_bucket_transfer_acceleration("true")
+    bucket.put_bucket_logging(BucketLogging(bucket.bucket_name, "access/"))
+    info = bucket.get_bucket_info()
+    assert info.transfer_acceleration == "Enabled"
+    assert info.bucket_encryption_rule is not None
+    bucket.put_object("one", b"12345")
+    bucket.put_object("two", b"678")
+    bucket.init_multipart_upload("mp")
+    stat = bucket.get_bucket_stat()
+    assert (stat.storage_size_in_bytes, stat.object_count, stat.multi_part_upload_count) == (8, 2, 1)
+    assert stat.standard_storage == 8 and stat.standard_object_count == 2
+    assert abs(stat.last_modified_time - time.time()) < 300
+
+
+def test_list_buckets_by_tag_and_resource_group(ossd):
+    service = oss2.Service(oss2.Auth(ossd.ak, ossd.sk), ossd.endpoint)
+    prefix = unique_bucket("lbt")
+    names = [f"{prefix}-{i}" for i in range(3)]
+    for i, n in enumerate(names):
+        headers = {"x-oss-resource-group-id": "rg-team42"} if i == 2 else None
+        b = oss2_bucket(ossd, n)
+        b.create_bucket(headers=headers) if headers else b.create_bucket()
+        rule = TaggingRule()
+        rule.add("env", "prod" if i < 2 else "dev")
+        b.put_bucket_tagging(Tagging(rule))
+    got = [b.name for b in service.list_buckets(prefix=prefix, params={"tag-key": "env", "tag-value": "prod"}).buckets]
+    assert got == names[:2]
+    got = [b.name for b in service.list_buckets(prefix=prefix, params={"tag-key": "env"}).buckets]
+    assert got == names
+    page = service.list_buckets(prefix=prefix, max_keys=1, params={"tag-key": "env", "tag-value": "prod"})
+    assert [b.name for b in page.buckets] == names[:1] and page.is_truncated
+    r = raw_request(ossd.endpoint, "GET", headers={"x-oss-resource-group-id": "rg-team42"},
+                    query={"prefix": prefix}, ak=ossd.ak, sk=ossd.sk)
+    assert r.status_code == 200 and names[2] in r.text and names[0] not in r.text
+    assert "<ResourceGroupId>rg-team42</ResourceGroupId>" in r.text
+    assert oss2_bucket(ossd, names[2]).get_bucket_info().resource_group_id == "rg-team42"
+
+
+def test_cors_errors_name_the_argument(bucket):
+    rule = oss2.models.CorsRule(allowed_origins=["*"], allowed_methods=["FETCH"], max_age_seconds=10)
+    e = expect_oss2(lambda: bucket.put_bucket_cors(oss2.models.BucketCors([rule])), 400, "InvalidArgument")
+    assert (e.details.get("ArgumentName"), e.details.get("ArgumentValue")) == ("AllowedMethod", "FETCH")

@@ -111,7 +111,7 @@ pub async fn check_capacity(state: &AppState, ctx: &RequestContext, bucket: &Buc
         return Ok(());
     }
     let incoming: u64 = ctx.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (used, _) = state.meta.bucket_usage(&bucket.name).await.map_err(store_error)?;
+    let used = state.meta.bucket_usage(&bucket.name).await.map_err(store_error)?.bytes;
     let capacity = (gb as u64).saturating_mul(1 << 30);
     if used.saturating_add(incoming) > capacity || (incoming == 0 && used >= capacity && capacity > 0) {
         return Err(bucket_config::capacity_exceeded());

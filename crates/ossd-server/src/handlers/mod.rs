@@ -35,7 +35,7 @@ pub async fn dispatch(
         ListBuckets => service::list_buckets(state, ctx).await,
         PutBucket => bucket::put_bucket(state, ctx, body).await,
         DeleteBucket => bucket::delete_bucket(state, ctx).await,
-        GetBucketInfo => bucket::get_bucket_info(state, ctx, &b()?),
+        GetBucketInfo => bucket::get_bucket_info(state, &b()?).await,
         GetBucketLocation => Ok(bucket::get_bucket_location(state)),
         GetBucketAcl => Ok(bucket::get_bucket_acl(state, &b()?)),
         PutBucketAcl => bucket::put_bucket_acl(state, ctx, body).await,
