@@ -47,7 +47,7 @@ class SeaweedServer:
             [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.dir / 'data'}",
              f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}", "-s3",
              f"-s3.port={self.port}", "-master.volumeSizeLimitMB=256", "-volume.max=0",
-             "-master.telemetry=false"],
+             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         (self.dir / "data").mkdir(exist_ok=True)
         deadline = time.monotonic() + timeout
