@@ -1,7 +1,8 @@
 //! The bucket lifecycle worker: applies every bucket's lifecycle rules (Expiration by Days,
 //! Date or CreatedBeforeDate; AbortMultipartUpload) to the objects and uploads they name by
 //! prefix and tags. Deletions take the same path as DeleteObject (one metadata commit, then
-//! the freed blobs go to the blob lifecycle's `reclaim`). One runner at a time across nodes,
+//! the freed blobs go to the blob lifecycle's `reclaim`), and only of objects unchanged since
+//! they were judged. One runner at a time across nodes,
 //! by the `bucket-lifecycle` worker lease. Transitions need storage classes and are not run.
 
 use crate::state::AppState;
@@ -85,13 +86,14 @@ async fn expire(
     loop {
         let start = after.as_deref().map_or(ListStart::Beginning, ListStart::After);
         let page = state.meta.list_objects(bucket, &rule.prefix, start, PAGE).await?;
-        let keys: Vec<String> = page
+        let keys: Vec<(String, i64)> = page
             .iter()
             .filter(|o| rule.applies_to(&o.key, &o.tags) && due.is_due(o.last_modified_ms, now, day_ms))
-            .map(|o| o.key.clone())
+            .map(|o| (o.key.clone(), o.last_modified_ms))
             .collect();
         if !keys.is_empty() {
-            let freed = state.meta.delete_objects(bucket, &keys).await?;
+            // Only if unchanged since judged: an overwrite in between is a new object.
+            let freed = state.meta.delete_objects_unchanged(bucket, &keys).await?;
             state.reclaim(freed).await;
             deleted += keys.len() as u64;
         }

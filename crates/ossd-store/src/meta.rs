@@ -249,6 +249,14 @@ pub trait MetaStore: Send + Sync + 'static {
     fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>>;
     /// Deletes several objects of one bucket in one transaction; returns the unreferenced blobs.
     fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>>;
+    /// Deletes each `(key, last_modified_ms)` only if the object still has that last-modified
+    /// time (the lifecycle worker: an object overwritten since it was judged expired stays);
+    /// one transaction; returns the unreferenced blobs.
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>>;
     /// Updates ACL and/or tags of an existing object (`NoSuchObject` otherwise).
     fn update_object_attrs<'a>(
         &'a self,

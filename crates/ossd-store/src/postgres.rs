@@ -771,6 +771,31 @@ impl MetaStore for PostgresMetaStore {
         }))
     }
 
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let objects = objects.to_vec();
+        Box::pin(tx!(self, |tx| (bucket, objects) {
+            let mut freed = Vec::new();
+            for (k, modified) in &objects {
+                let current = tx
+                    .query_opt(
+                        "SELECT last_modified_ms FROM objects WHERE bucket = $1 AND key = $2 AND version = ''",
+                        &[&bucket, &k.as_bytes()],
+                    )
+                    .await
+                    .map_err(sql)?
+                    .map(|r| r.get::<_, i64>(0));
+                if current == Some(*modified) {
+                    freed.extend(remove_object(tx, &bucket, k).await?);
+                }
+            }
+            Ok(freed)
+        }))
+    }
+
     fn update_object_attrs<'a>(
         &'a self,
         bucket: &'a str,

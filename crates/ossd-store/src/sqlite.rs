@@ -883,6 +883,24 @@ impl SqliteMetaStore {
         })
     }
 
+    pub fn delete_objects_unchanged(&self, bucket: &str, objects: &[(String, i64)]) -> StoreResult<Vec<BlobId>> {
+        self.write(|tx| {
+            let mut freed = Vec::new();
+            for (k, modified) in objects {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT last_modified_ms FROM objects WHERE bucket = ?1 AND key = ?2")
+                    .db()?
+                    .query_row(params![bucket, k.as_bytes()], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                if current == Some(*modified) {
+                    freed.extend(remove_object(tx, bucket, k)?);
+                }
+            }
+            Ok(freed)
+        })
+    }
+
     pub fn update_object_attrs(
         &self,
         bucket: &str,
@@ -1313,6 +1331,14 @@ impl MetaStore for SqliteMetaStore {
     fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, p) = (name.to_string(), policy.map(str::to_string));
         blocking(self, move |s| s.set_bucket_callback_policy(&n, p.as_deref()))
+    }
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let (b, o) = (bucket.to_string(), objects.to_vec());
+        blocking(self, move |s| s.delete_objects_unchanged(&b, &o))
     }
     fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, k, b) = (name.to_string(), kind.to_string(), body.map(str::to_string));

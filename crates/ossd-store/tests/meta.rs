@@ -791,3 +791,21 @@ fn schema_6_database_gains_bucket_configs() {
     m.set_bucket_config("six", "policy", Some("{}")).unwrap();
     assert_eq!(m.bucket_configs("six").unwrap().len(), 1);
 }
+
+#[test]
+fn delete_objects_unchanged_spares_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("exp")).unwrap();
+    put(&m, &object("exp", "old", &["e1"], 1), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("exp", "new", &["e2"], 1), PutMode::Overwrite, None).unwrap();
+    let seen = m.get_object("exp", "new").unwrap().unwrap().last_modified_ms;
+    let mut newer = object("exp", "new", &["e3"], 1);
+    newer.last_modified_ms = seen + 1;
+    put(&m, &newer, PutMode::Overwrite, None).unwrap();
+    let freed =
+        m.delete_objects_unchanged("exp", &[("old".into(), seen), ("new".into(), seen), ("gone".into(), 0)]).unwrap();
+    assert_eq!(freed, vec![blob("e1")]);
+    assert!(m.get_object("exp", "old").unwrap().is_none());
+    assert!(m.get_object("exp", "new").unwrap().is_some());
+}
