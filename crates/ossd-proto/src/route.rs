@@ -332,7 +332,12 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
         };
         return Ok(ep);
     }
-    if let Some(sub) = UNIMPLEMENTED_OBJECT_SUBRESOURCES.iter().find(|s| has(s)) {
+    // Without versioning every object is its `null` version (ListObjectVersions says so), so
+    // `versionId=null` names the object itself.
+    let null_version = query.get("versionId") == Some("null");
+    if let Some(sub) =
+        UNIMPLEMENTED_OBJECT_SUBRESOURCES.iter().find(|s| has(s) && !(null_version && **s == "versionId"))
+    {
         return Err(OssError::not_implemented(&format!("The object sub-resource '{sub}'")));
     }
     let copy = headers.contains_key("x-oss-copy-source");
@@ -414,6 +419,8 @@ mod tests {
         assert_eq!(e(Method::HEAD, "objectMeta").unwrap(), Endpoint::GetObjectMeta);
         assert_eq!(e(Method::PUT, "partNumber=1&uploadId=x").unwrap(), Endpoint::UploadPart);
         assert_eq!(e(Method::GET, "x-oss-process=image").unwrap_err().code, "NotImplemented");
+        assert_eq!(e(Method::GET, "versionId=null").unwrap(), Endpoint::GetObject);
+        assert_eq!(e(Method::GET, "versionId=CAEQ").unwrap_err().status, 501);
         let bt = Target { key: None, ..t.clone() };
         let q = Query::parse(Some("list-type=2&prefix="));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);

@@ -455,3 +455,9 @@ def test_cors_errors_name_the_argument(bucket):
     rule = oss2.models.CorsRule(allowed_origins=["*"], allowed_methods=["FETCH"], max_age_seconds=10)
     e = expect_oss2(lambda: bucket.put_bucket_cors(oss2.models.BucketCors([rule])), 400, "InvalidArgument")
     assert (e.details.get("ArgumentName"), e.details.get("ArgumentValue")) == ("AllowedMethod", "FETCH")
+
+
+def test_null_version_id_names_the_object(bucket):
+    bucket.put_object("v", b"the object")
+    assert bucket.get_object("v", params={"versionId": "null"}).read() == b"the object"
+    expect_oss2(lambda: bucket.get_object("v", params={"versionId": "CAEQNhiBgIDmgPf8mxgiIDA2"}), 501, "NotImplemented")
