@@ -604,6 +604,31 @@ mod tests {
     }
 
     #[test]
+    fn bucket_policies_name_their_principals() {
+        let text = r#"{"Version":"1","Statement":[
+            {"Effect":"Allow","Principal":["*"],"Action":"oss:GetObject","Resource":"acs:oss:*:*:b/pub/*"},
+            {"Effect":"Allow","Principal":["1234"],"Action":"oss:PutObject","Resource":"acs:oss:*:*:b/*"},
+            {"Effect":"Deny","Principal":"*","Action":"oss:GetObject","Resource":"acs:oss:*:*:b/pub/secret"}]}"#;
+        let p = Policy::parse_bucket_policy(text).unwrap();
+        let me = vec!["1234".to_string()];
+        let c = ctx();
+        assert_eq!(p.evaluate_for(None, "oss:GetObject", &obj("b", "pub/a"), &c), Decision::Allow);
+        assert_eq!(p.evaluate_for(None, "oss:GetObject", &obj("b", "pub/secret"), &c), Decision::ExplicitDeny);
+        assert_eq!(p.evaluate_for(None, "oss:PutObject", &obj("b", "x"), &c), Decision::ImplicitDeny);
+        assert_eq!(p.evaluate_for(Some(&me), "oss:PutObject", &obj("b", "x"), &c), Decision::Allow);
+        assert!(p.is_public());
+        assert!(!p.without_public_grants().is_public());
+        assert_eq!(
+            p.without_public_grants().evaluate_for(None, "oss:GetObject", &obj("b", "pub/a"), &c),
+            Decision::ImplicitDeny
+        );
+        // Identity policies refuse Principal; bucket policies need it.
+        assert!(Policy::parse_str(text).is_err());
+        let no_principal = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        assert!(Policy::parse_bucket_policy(no_principal).is_err());
+    }
+
+    #[test]
     fn glob_table() {
         let cases = [
             ("*", "", true),

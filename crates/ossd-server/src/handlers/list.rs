@@ -28,6 +28,17 @@ pub fn parse_max_keys(v: Option<&str>, default: usize) -> Result<usize, OssError
     }
 }
 
+/// `encoding-type`: absent or `url`.
+fn encoding_type(q: &ossd_proto::query::Query) -> Result<Option<&'static str>, OssError> {
+    match q.non_empty("encoding-type") {
+        None => Ok(None),
+        Some("url") => Ok(Some("url")),
+        Some(other) => Err(OssError::invalid_argument("The encoding-type is not valid.")
+            .with("ArgumentName", "encoding-type")
+            .with("ArgumentValue", other)),
+    }
+}
+
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// `encoding-type=url` encoding of names in listings.
@@ -126,15 +137,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let prefix = q.get("prefix").unwrap_or("").to_string();
     let delimiter = q.get("delimiter").unwrap_or("").to_string();
     let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
-    let encoding = match q.non_empty("encoding-type") {
-        None => None,
-        Some("url") => Some("url"),
-        Some(other) => {
-            return Err(OssError::invalid_argument("The encoding-type is not valid.")
-                .with("ArgumentName", "encoding-type")
-                .with("ArgumentValue", other));
-        }
-    };
+    let encoding = encoding_type(q)?;
     let token = if v2 { q.non_empty("continuation-token").map(token_decode).transpose()? } else { None };
     let start_after = q.non_empty("start-after").unwrap_or("").to_string();
     let marker = q.get("marker").unwrap_or("").to_string();
@@ -191,15 +194,7 @@ pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Res
     let prefix = q.get("prefix").unwrap_or("").to_string();
     let delimiter = q.get("delimiter").unwrap_or("").to_string();
     let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
-    let encoding = match q.non_empty("encoding-type") {
-        None => None,
-        Some("url") => Some("url"),
-        Some(other) => {
-            return Err(OssError::invalid_argument("The encoding-type is not valid.")
-                .with("ArgumentName", "encoding-type")
-                .with("ArgumentValue", other));
-        }
-    };
+    let encoding = encoding_type(q)?;
     let key_marker = q.get("key-marker").unwrap_or("").to_string();
     let version_marker = q.get("version-id-marker").unwrap_or("").to_string();
     let page = list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &key_marker, max_keys)
