@@ -114,6 +114,21 @@ pub async fn list_page(
     }
 }
 
+/// A page's objects as listing entries, with their keys as shown (URL-encoded if asked).
+fn object_entries<'a>(page: &'a Page, keys: &'a [String]) -> Vec<ObjectEntry<'a>> {
+    page.objects
+        .iter()
+        .zip(keys)
+        .map(|(o, k)| ObjectEntry {
+            key: k,
+            last_modified_ms: o.last_modified_ms,
+            etag: &o.etag,
+            object_type: &o.object_type,
+            size: o.size,
+        })
+        .collect()
+}
+
 fn token_encode(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes())
 }
@@ -147,18 +162,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
 
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
     let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
-    let entries: Vec<ObjectEntry> = page
-        .objects
-        .iter()
-        .zip(&keys)
-        .map(|(o, k)| ObjectEntry {
-            key: k,
-            last_modified_ms: o.last_modified_ms,
-            etag: &o.etag,
-            object_type: &o.object_type,
-            size: o.size,
-        })
-        .collect();
+    let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&marker));
     let next_marker = page.next.as_deref().map(enc);
@@ -202,18 +206,7 @@ pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Res
         .map_err(store_error)?;
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
     let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
-    let entries: Vec<ObjectEntry> = page
-        .objects
-        .iter()
-        .zip(&keys)
-        .map(|(o, k)| ObjectEntry {
-            key: k,
-            last_modified_ms: o.last_modified_ms,
-            etag: &o.etag,
-            object_type: &o.object_type,
-            size: o.size,
-        })
-        .collect();
+    let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&key_marker));
     let next = page.next.as_deref().map(enc);
