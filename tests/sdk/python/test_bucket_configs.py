@@ -242,8 +242,14 @@ def test_bucket_policy_for_anonymous_callers(ossd, auth_version):
     # PublicAccessBlock switches off the public ACL and the public grants.
     b.put_bucket_public_access_block(True)
     assert anon(ossd, b.bucket_name, "pub/a.txt").status_code == 403
+    # ... and refuses new public permissions.
+    expect_oss2(lambda: b.put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ_WRITE), 403, "AccessDenied")
+    expect_oss2(lambda: b.put_object_acl("priv/b.txt", oss2.OBJECT_ACL_PUBLIC_READ), 403, "AccessDenied")
+    expect_oss2(lambda: b.put_bucket_policy(json.dumps(policy)), 403, "AccessDenied")
+    b.put_bucket_acl(oss2.BUCKET_ACL_PRIVATE)
     b.delete_bucket_public_access_block()
     assert anon(ossd, b.bucket_name, "pub/a.txt").status_code == 200
+    assert anon(ossd, b.bucket_name, "priv/b.txt").status_code == 403
 
 
 def test_bucket_policy_with_sts_sessions(tmp_path_factory):

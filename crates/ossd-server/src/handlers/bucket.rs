@@ -137,6 +137,7 @@ pub async fn put_bucket_acl(
             policy.acl.grant
         }
     };
+    super::bucket_config::refuse_if_public_blocked(state, ctx.bucket()?, acl != access::PRIVATE).await?;
     state.meta.set_bucket_acl(ctx.bucket()?, &acl).await.map_err(store_error)?;
     Ok(response::status(200))
 }

@@ -33,6 +33,10 @@ pub async fn handle(
         ConfigOp::Put => {
             let text = read_xml_body(state, body, MAX_BODY).await?;
             let body = kind.validate(&text)?;
+            if kind == ConfigKind::Policy {
+                let public = ossd_proto::ram::Policy::parse_bucket_policy(&text).is_ok_and(|p| p.is_public());
+                refuse_if_public_blocked(state, name, public).await?;
+            }
             if kind == ConfigKind::Logging
                 && let Some(target) = bucket_config::logging_target(&text)?
                 && state.meta.get_bucket(&target).await.map_err(store_error)?.is_none()
@@ -117,4 +121,18 @@ pub async fn check_capacity(state: &AppState, ctx: &RequestContext, bucket: &Buc
         return Err(bucket_config::capacity_exceeded());
     }
     Ok(())
+}
+
+/// Block Public Access refuses new public permissions (a public ACL, a public bucket policy)
+/// while it is on, as OSS documents.
+pub async fn refuse_if_public_blocked(state: &AppState, bucket: &str, public: bool) -> Result<(), OssError> {
+    if !public {
+        return Ok(());
+    }
+    match stored(state, bucket, ConfigKind::PublicAccessBlock).await? {
+        Some(body) if bucket_config::blocks_public_access(&body) => {
+            Err(OssError::access_denied("Public access is blocked by the bucket's Block Public Access setting."))
+        }
+        _ => Ok(()),
+    }
 }
