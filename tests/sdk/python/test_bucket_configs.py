@@ -351,15 +351,21 @@ def test_lifecycle_worker_expires_and_aborts(lifecycle_ossd):
     b.put_object("keep/b", b"b")
     b.put_object("tagged/keep", b"k", headers={"x-oss-tagging": "kind=gold"})
     b.put_object("tagged/go", b"g", headers={"x-oss-tagging": "kind=scratch"})
+    b.put_object("dated/x", b"x")
     upload = b.init_multipart_upload("tmp/big").upload_id
-    old = LifecycleRule("old", "tmp/", status=LifecycleRule.ENABLED, expiration=LifecycleExpiration(days=2),
-                        abort_multipart_upload=AbortMultipartUpload(days=2))
+    old = LifecycleRule("old", "tmp/", status=LifecycleRule.ENABLED, expiration=LifecycleExpiration(days=5),
+                        abort_multipart_upload=AbortMultipartUpload(days=5))
     scratch = LifecycleRule("scratch", "tagged/", status=LifecycleRule.ENABLED,
                             expiration=LifecycleExpiration(days=2), tagging=Tagging(_rule({"kind": "scratch"})))
     past = LifecycleRule("past", "keep/", status=LifecycleRule.DISABLED,
                          expiration=LifecycleExpiration(created_before_date=__import__("datetime").date(2030, 1, 1)))
-    b.put_bucket_lifecycle(BucketLifecycle([old, scratch, past]))
-    deadline = time.time() + 20
+    dated = LifecycleRule("dated", "dated/", status=LifecycleRule.ENABLED,
+                          expiration=LifecycleExpiration(created_before_date=__import__("datetime").date(2030, 1, 1)))
+    b.put_bucket_lifecycle(BucketLifecycle([old, scratch, past, dated]))
+    # Five one-second days have not passed yet: tmp/ is still there (dated/ may already go).
+    time.sleep(1.5)
+    assert b.object_exists("tmp/a") and b.object_exists("keep/b")
+    deadline = time.time() + 30
     keys = None
     while time.time() < deadline:
         keys = sorted(o.key for o in oss2.ObjectIterator(b))
