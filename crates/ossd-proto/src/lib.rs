@@ -9,6 +9,7 @@ pub mod error;
 // PostObject: the streaming multipart/form-data parser.
 pub mod form;
 pub mod names;
+pub mod object_class;
 pub mod post_policy;
 pub mod query;
 // STS: RAM policies and AssumeRole's tokens and wire format.

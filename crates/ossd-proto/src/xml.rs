@@ -121,6 +121,8 @@ pub struct AccessControlList {
 pub struct CreateBucketConfiguration {
     #[serde(rename = "StorageClass", default)]
     pub storage_class: Option<String>,
+    #[serde(rename = "DataRedundancyType", default)]
+    pub data_redundancy_type: Option<String>,
 }
 
 // ---------- responses ----------
@@ -129,6 +131,9 @@ pub struct BucketEntry<'a> {
     pub name: &'a str,
     pub created_ms: i64,
     pub storage_class: &'a str,
+    pub data_redundancy_type: &'a str,
+    /// The bucket's default encryption rule (GetBucketInfo shows `None` without one).
+    pub encryption: Option<&'a crate::object_class::Sse>,
     /// Shown in ListBuckets when the request filtered by resource group.
     pub resource_group_id: Option<&'a str>,
 }
@@ -211,7 +216,7 @@ pub fn bucket_info(
         .elem("CrossRegionReplication", "Disabled")
         .elem("Name", bucket.name)
         .elem("ResourceGroupId", extras.resource_group_id)
-        .elem("DataRedundancyType", "LRS")
+        .elem("DataRedundancyType", bucket.data_redundancy_type)
         .elem("Comment", "")
         .elem("BlockPublicAccess", if extras.block_public_access { "true" } else { "false" });
     if let Some(v) = extras.versioning {
@@ -219,7 +224,22 @@ pub fn bucket_info(
     }
     owner.write(&mut w);
     w.open("AccessControlList").elem("Grant", acl).close("AccessControlList");
-    w.open("ServerSideEncryptionRule").elem("SSEAlgorithm", "None").close("ServerSideEncryptionRule");
+    w.open("ServerSideEncryptionRule");
+    match bucket.encryption {
+        None => {
+            w.elem("SSEAlgorithm", "None");
+        }
+        Some(s) => {
+            w.elem("SSEAlgorithm", &s.algorithm);
+            if s.algorithm == "KMS" {
+                w.elem("KMSMasterKeyID", &s.key_id);
+                if !s.data_encryption.is_empty() {
+                    w.elem("KMSDataEncryption", &s.data_encryption);
+                }
+            }
+        }
+    }
+    w.close("ServerSideEncryptionRule");
     w.open("BucketPolicy")
         .elem("LogBucket", extras.log_bucket)
         .elem("LogPrefix", extras.log_prefix)
@@ -291,6 +311,9 @@ pub struct ObjectEntry<'a> {
     pub etag: &'a str,
     pub object_type: &'a str,
     pub size: u64,
+    pub storage_class: &'a str,
+    /// `RestoreInfo` (the `x-oss-restore` value) of an archived object being or once restored.
+    pub restore_info: Option<String>,
 }
 
 /// A ListObjects (v1) or ListObjectsV2 page. Text fields are already URL-encoded by the caller
@@ -359,7 +382,10 @@ pub fn list_objects(page: &ListObjectsPage, owner: &Owner, objects: &[ObjectEntr
             .elem("ETag", &format!("\"{}\"", o.etag))
             .elem("Type", o.object_type)
             .elem("Size", &o.size.to_string())
-            .elem("StorageClass", "Standard");
+            .elem("StorageClass", o.storage_class);
+        if let Some(info) = &o.restore_info {
+            w.elem("RestoreInfo", info);
+        }
         if with_owner {
             owner.write(&mut w);
         }
@@ -477,6 +503,8 @@ pub mod multipart {
         pub max: usize,
         pub truncated: bool,
         pub encoding: Option<&'a str>,
+        /// The upload's storage class.
+        pub storage_class: &'a str,
     }
 
     /// Parts as `(number, last modified ms, etag, crc64, size)`.
@@ -493,7 +521,8 @@ pub mod multipart {
             .elem("PartNumberMarker", &page.marker.to_string())
             .elem("NextPartNumberMarker", &next.to_string())
             .elem("MaxParts", &page.max.to_string())
-            .elem("IsTruncated", if page.truncated { "true" } else { "false" });
+            .elem("IsTruncated", if page.truncated { "true" } else { "false" })
+            .elem("StorageClass", page.storage_class);
         for (n, ms, etag, crc, size) in parts {
             w.open("Part")
                 .elem("PartNumber", &n.to_string())
@@ -584,10 +613,19 @@ mod tests {
             marker: "",
             next_marker: None,
         };
-        let o = [ObjectEntry { key: "a<b", last_modified_ms: 0, etag: "E", object_type: "Normal", size: 3 }];
+        let o = [ObjectEntry {
+            key: "a<b",
+            last_modified_ms: 0,
+            etag: "E",
+            object_type: "Normal",
+            size: 3,
+            storage_class: "IA",
+            restore_info: Some("ongoing-request=\"true\"".into()),
+        }];
         let xml = list_objects(&page, &Owner { id: "1", display_name: "1" }, &o, &["d/".into()]);
         assert!(xml.contains("<Key>a&lt;b</Key>"));
         assert!(xml.contains("<ETag>\"E\"</ETag>"));
+        assert!(xml.contains("<StorageClass>IA</StorageClass><RestoreInfo>ongoing-request=\"true\"</RestoreInfo>"));
         assert!(xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"));
     }
 }
@@ -649,7 +687,10 @@ pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEn
             .elem("ETag", &format!("\"{}\"", o.etag))
             .elem("Type", o.object_type)
             .elem("Size", &o.size.to_string())
-            .elem("StorageClass", "Standard");
+            .elem("StorageClass", o.storage_class);
+        if let Some(r) = &o.restore_info {
+            w.elem("RestoreInfo", r);
+        }
         owner.write(&mut w);
         w.close("Version");
     }

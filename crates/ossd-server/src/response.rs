@@ -5,7 +5,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use ossd_proto::OssError;
-use ossd_store::ObjectRecord;
+use ossd_store::{Encryption, ObjectRecord, RestoreState};
 
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -64,7 +64,11 @@ pub fn object_headers(r: &mut Response<Body>, o: &ObjectRecord) {
     set(r, "x-oss-hash-crc64ecma", &o.crc64.to_string());
     set(r, "last-modified", &ossd_proto::timefmt::http_date(o.last_modified_ms));
     set(r, "x-oss-object-type", &o.object_type);
-    set(r, "x-oss-storage-class", "Standard");
+    set(r, "x-oss-storage-class", &o.storage_class);
+    encryption_headers(r, &o.encryption);
+    if let Some(v) = restore_info(&o.restore, ossd_proto::timefmt::now_ms()) {
+        set(r, "x-oss-restore", &v);
+    }
     for (k, v) in &o.headers {
         set(r, k, v);
     }
@@ -79,8 +83,29 @@ pub fn object_headers(r: &mut Response<Body>, o: &ObjectRecord) {
 /// The headers an upload answer carries (PutObject, AppendObject, and callback answers).
 pub fn upload_headers(r: &mut Response<Body>, o: &ObjectRecord) {
     set(r, "etag", &format!("\"{}\"", o.etag));
+    encryption_headers(r, &o.encryption);
     set(r, "x-oss-hash-crc64ecma", &o.crc64.to_string());
     if !o.content_md5.is_empty() {
         set(r, "content-md5", &o.content_md5);
     }
+}
+
+/// `x-oss-server-side-encryption` and its companions, when the object (or part's upload) is
+/// encrypted.
+pub fn encryption_headers(r: &mut Response<Body>, e: &Encryption) {
+    let sse = ossd_proto::object_class::Sse {
+        algorithm: e.algorithm.clone(),
+        key_id: e.key_id.clone(),
+        data_encryption: e.data_encryption.clone(),
+    };
+    for (name, value) in ossd_proto::object_class::sse_response_headers(&sse) {
+        set(r, name, value);
+    }
+}
+
+/// `x-oss-restore` / `RestoreInfo` at `now_ms`: while a restore runs, and until the restored copy
+/// expires (then the object is archived again and shows nothing).
+pub fn restore_info(restore: &RestoreState, now_ms: i64) -> Option<String> {
+    (restore.requested() && now_ms < restore.expiry_ms)
+        .then(|| ossd_proto::object_class::restore_header(now_ms < restore.ready_ms, restore.expiry_ms))
 }

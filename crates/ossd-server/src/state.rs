@@ -22,6 +22,8 @@ pub struct ServerConfig {
     pub owner_id: String,
     /// Connection, timeout and size bounds (see `limits`).
     pub limits: crate::limits::Limits,
+    /// How long a RestoreObject takes before an archived object is readable.
+    pub restore_delay: std::time::Duration,
 }
 
 pub struct AppState {

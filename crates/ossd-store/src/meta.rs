@@ -52,6 +52,36 @@ pub struct BucketRecord {
     /// The bucket's callback policies (`PutBucketCallbackPolicy`) as stored by the server
     /// (opaque here), if any.
     pub callback_policy: Option<String>,
+    /// `LRS` or `ZRS`.
+    pub data_redundancy_type: String,
+    /// The default server-side encryption of new objects (`PutBucketEncryption`), if any.
+    pub encryption: Option<Encryption>,
+}
+
+/// Server-side encryption of an object, or a bucket's default for new objects. An empty
+/// `algorithm` means none. Values are OSS's header values (`AES256`, `KMS`, `SM4`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Encryption {
+    pub algorithm: String,
+    /// `x-oss-server-side-encryption-key-id` (KMS only; may be empty).
+    pub key_id: String,
+    /// `x-oss-server-side-data-encryption` (KMS only: `SM4`, or empty).
+    pub data_encryption: String,
+}
+
+/// RestoreObject state of an object in an archive storage class (both 0: never asked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreState {
+    /// Unix milliseconds at which the restored copy becomes readable.
+    pub ready_ms: i64,
+    /// Unix milliseconds at which the restored copy expires.
+    pub expiry_ms: i64,
+}
+
+impl RestoreState {
+    pub fn requested(&self) -> bool {
+        self.ready_ms != 0
+    }
 }
 
 /// What a bucket's objects add up to.
@@ -85,7 +115,7 @@ pub struct ObjectRecord {
     pub content_type: String,
     /// Unix milliseconds.
     pub last_modified_ms: i64,
-    /// `Normal`, `Appendable` or `Multipart`.
+    /// `Normal`, `Appendable`, `Multipart` or `Symlink`.
     pub object_type: String,
     /// `default`, `private`, `public-read` or `public-read-write`.
     pub acl: String,
@@ -94,6 +124,12 @@ pub struct ObjectRecord {
     pub headers: BTreeMap<String, String>,
     /// Object tags in order of insertion.
     pub tags: Vec<(String, String)>,
+    /// `Standard`, `IA`, `Archive`, `ColdArchive` or `DeepColdArchive`.
+    pub storage_class: String,
+    /// The target key of a `Symlink` object (which then has no segments).
+    pub symlink_target: Option<String>,
+    pub restore: RestoreState,
+    pub encryption: Encryption,
 }
 
 /// A multipart upload in progress, with the attributes given at initiation.
@@ -107,6 +143,8 @@ pub struct UploadRecord {
     pub acl: String,
     pub headers: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
+    pub storage_class: String,
+    pub encryption: Encryption,
 }
 
 /// One uploaded part; its bytes are one finished blob.
@@ -130,6 +168,8 @@ pub struct ObjectSummary {
     pub etag: String,
     pub last_modified_ms: i64,
     pub object_type: String,
+    pub storage_class: String,
+    pub restore: RestoreState,
 }
 
 /// How `put_object` treats an existing object under the same key.
@@ -231,6 +271,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Bytes, number and latest change of the bucket's objects (GetBucketStat, the
     /// storage-capacity quota). One aggregate over the bucket's rows.
     fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage>;
+    /// Replaces (`Some`) or removes (`None`) the bucket's default encryption (`NoSuchBucket` if absent).
+    fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()>;
 
     /// Publishes an object. `fresh` names the blobs this request wrote (never referenced
     /// before); every other segment must be live, else `Conflict`. With `AppendAt`, the current
@@ -265,6 +307,8 @@ pub trait MetaStore: Send + Sync + 'static {
         acl: Option<&'a str>,
         tags: Option<&'a [(String, String)]>,
     ) -> StoreFuture<'a, ()>;
+    /// Records a RestoreObject request on an existing object (`NoSuchObject` otherwise).
+    fn set_object_restore<'a>(&'a self, bucket: &'a str, key: &'a str, restore: RestoreState) -> StoreFuture<'a, ()>;
     /// Objects of `bucket` whose key starts with `prefix`, from `start`, at most `limit`, in
     /// byte order of the key. Cost grows with `limit`, not with the bucket.
     fn list_objects<'a>(

@@ -117,9 +117,34 @@ CREATE TABLE cluster_settings (
 );
 "#;
 
+/// Version 7 (numbered as in the SQLite store): storage classes (objects, uploads; the bucket's
+/// data redundancy type), symlinks, RestoreObject state, and server-side encryption (objects,
+/// uploads, the bucket default).
+const SCHEMA_V7: &str = "
+ALTER TABLE objects ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'Standard';
+ALTER TABLE objects ADD COLUMN symlink_target TEXT;
+ALTER TABLE objects ADD COLUMN restore_ready_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN restore_expiry_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'Standard';
+ALTER TABLE uploads ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN data_redundancy_type TEXT NOT NULL DEFAULT 'LRS';
+ALTER TABLE buckets ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+";
+
 const OBJECT_COLUMNS: &str = "bucket, key, size, etag, crc64, content_md5, content_type, \
-     last_modified_ms, object_type, acl, headers, tags, segments";
-const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
+     last_modified_ms, object_type, acl, headers, tags, segments, storage_class, symlink_target, \
+     restore_ready_ms, restore_expiry_ms, sse_algorithm, sse_key_id, sse_data_encryption";
+const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags, \
+     storage_class, sse_algorithm, sse_key_id, sse_data_encryption";
+const BUCKET_COLUMNS: &str = "name, created_ms, acl, storage_class, cors, callback_policy, \
+     data_redundancy_type, sse_algorithm, sse_key_id, sse_data_encryption";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
 const CALLBACK_COLUMNS: &str = "request_id, bucket, object, operation, created_ms, outcome, \
      callback_param, body, attempts, message, finished_ms, key_url";
@@ -193,9 +218,13 @@ impl PostgresMetaStore {
                 if version < 1 {
                     tx.batch_execute(SCHEMA_V1).await.map_err(pg)?;
                 }
+                if version < 7 {
+                    tx.batch_execute(SCHEMA_V7).await.map_err(pg)?;
+                }
                 if version < 8 {
                     tx.batch_execute(SCHEMA_V8).await.map_err(pg)?;
                 }
+                tx.execute("DELETE FROM ossd_schema", &[]).await.map_err(pg)?;
                 tx.execute("INSERT INTO ossd_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(pg)?;
             }
             SCHEMA_VERSION => {}
@@ -305,6 +334,8 @@ fn bucket_from_row(r: &Row) -> BucketRecord {
         storage_class: r.get(3),
         cors: r.get(4),
         callback_policy: r.get(5),
+        data_redundancy_type: r.get(6),
+        encryption: crate::rows::bucket_encryption(r.get(7), r.get(8), r.get(9)),
     }
 }
 
@@ -323,6 +354,13 @@ fn raw_object(r: &Row) -> RawObject {
         headers: r.get(10),
         tags: r.get(11),
         segments: r.get(12),
+        storage_class: r.get(13),
+        symlink_target: r.get(14),
+        restore_ready_ms: r.get(15),
+        restore_expiry_ms: r.get(16),
+        sse_algorithm: r.get(17),
+        sse_key_id: r.get(18),
+        sse_data_encryption: r.get(19),
     }
 }
 
@@ -336,6 +374,10 @@ fn raw_upload(r: &Row) -> RawUpload {
         acl: r.get(5),
         headers: r.get(6),
         tags: r.get(7),
+        storage_class: r.get(8),
+        sse_algorithm: r.get(9),
+        sse_key_id: r.get(10),
+        sse_data_encryption: r.get(11),
     }
 }
 
@@ -497,11 +539,15 @@ async fn publish_object(
         }
     }
     let values = format!(
-        "INSERT INTO objects ({OBJECT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) \
+        "INSERT INTO objects ({OBJECT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) \
          ON CONFLICT (bucket, key, version) DO UPDATE SET size = excluded.size, etag = excluded.etag, \
          crc64 = excluded.crc64, content_md5 = excluded.content_md5, content_type = excluded.content_type, \
          last_modified_ms = excluded.last_modified_ms, object_type = excluded.object_type, acl = excluded.acl, \
-         headers = excluded.headers, tags = excluded.tags, segments = excluded.segments"
+         headers = excluded.headers, tags = excluded.tags, segments = excluded.segments, \
+         storage_class = excluded.storage_class, symlink_target = excluded.symlink_target, \
+         restore_ready_ms = excluded.restore_ready_ms, restore_expiry_ms = excluded.restore_expiry_ms, \
+         sse_algorithm = excluded.sse_algorithm, sse_key_id = excluded.sse_key_id, \
+         sse_data_encryption = excluded.sse_data_encryption"
     );
     let r = tx
         .execute(
@@ -520,6 +566,13 @@ async fn publish_object(
                 &headers,
                 &tags,
                 &segments,
+                &o.storage_class,
+                &o.symlink_target,
+                &o.restore.ready_ms,
+                &o.restore.expiry_ms,
+                &o.encryption.algorithm,
+                &o.encryption.key_id,
+                &o.encryption.data_encryption,
             ],
         )
         .await;
@@ -563,12 +616,25 @@ impl MetaStore for PostgresMetaStore {
     fn create_bucket<'a>(&'a self, bucket: &'a BucketRecord) -> StoreFuture<'a, ()> {
         let b = bucket.clone();
         Box::pin(tx!(self, |tx| (b) {
+            let (alg, key_id, data) = crate::rows::encryption_columns(b.encryption.as_ref());
             let n = tx
                 .execute(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (name) DO NOTHING",
-                    &[&b.name, &b.created_ms, &b.acl, &b.storage_class, &b.cors, &b.callback_policy],
+                    &format!(
+                        "INSERT INTO buckets ({BUCKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         ON CONFLICT (name) DO NOTHING"
+                    ),
+                    &[
+                        &b.name,
+                        &b.created_ms,
+                        &b.acl,
+                        &b.storage_class,
+                        &b.cors,
+                        &b.callback_policy,
+                        &b.data_redundancy_type,
+                        &alg,
+                        &key_id,
+                        &data,
+                    ],
                 )
                 .await
                 .map_err(sql)?;
@@ -601,10 +667,7 @@ impl MetaStore for PostgresMetaStore {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
-                .query_opt(
-                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = $1",
-                    &[&name],
-                )
+                .query_opt(&format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = $1"), &[&name])
                 .await
                 .map_err(pg)?;
             Ok(row.as_ref().map(bucket_from_row))
@@ -622,8 +685,10 @@ impl MetaStore for PostgresMetaStore {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
-                     WHERE name >= $1 AND name > $2 AND ($3::TEXT IS NULL OR name < $3) ORDER BY name LIMIT $4",
+                    &format!(
+                        "SELECT {BUCKET_COLUMNS} FROM buckets \
+                         WHERE name >= $1 AND name > $2 AND ($3::TEXT IS NULL OR name < $3) ORDER BY name LIMIT $4"
+                    ),
                     &[&prefix, &marker, &end, &limit_i64(limit)],
                 )
                 .await
@@ -729,6 +794,35 @@ impl MetaStore for PostgresMetaStore {
                 last_modified_ms: row.get(2),
             })
         })
+    }
+
+    fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()> {
+        let rule = rule.cloned();
+        Box::pin(tx!(self, |tx| (name, rule) {
+            let (alg, key_id, data) = crate::rows::encryption_columns(rule.as_ref());
+            let n = tx
+                .execute(
+                    "UPDATE buckets SET sse_algorithm = $2, sse_key_id = $3, sse_data_encryption = $4 WHERE name = $1",
+                    &[&name, &alg, &key_id, &data],
+                )
+                .await
+                .map_err(sql)?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        }))
+    }
+
+    fn set_object_restore<'a>(&'a self, bucket: &'a str, key: &'a str, restore: RestoreState) -> StoreFuture<'a, ()> {
+        Box::pin(tx!(self, |tx| (bucket, key) {
+            let n = tx
+                .execute(
+                    "UPDATE objects SET restore_ready_ms = $3, restore_expiry_ms = $4 \
+                     WHERE bucket = $1 AND key = $2 AND version = ''",
+                    &[&bucket, &key.as_bytes(), &restore.ready_ms, &restore.expiry_ms],
+                )
+                .await
+                .map_err(sql)?;
+            if n == 0 { Err(StoreError::NoSuchObject) } else { Ok(()) }
+        }))
     }
 
     fn put_object<'a>(
@@ -859,7 +953,8 @@ impl MetaStore for PostgresMetaStore {
             let Some((lower, upper)) = bounds else { return Ok(Vec::new()) };
             let rows = c
                 .query(
-                    "SELECT key, size, etag, last_modified_ms, object_type FROM objects \
+                    "SELECT key, size, etag, last_modified_ms, object_type, storage_class, restore_ready_ms, \
+                     restore_expiry_ms FROM objects \
                      WHERE bucket = $1 AND key >= $2 AND key < $3 AND version = '' ORDER BY key LIMIT $4",
                     &[&bucket, &lower, &upper, &limit_i64(limit)],
                 )
@@ -873,6 +968,8 @@ impl MetaStore for PostgresMetaStore {
                     etag: r.get(2),
                     last_modified_ms: r.get(3),
                     object_type: r.get(4),
+                    storage_class: r.get(5),
+                    restore: RestoreState { ready_ms: r.get(6), expiry_ms: r.get(7) },
                 })
                 .collect())
         })
@@ -895,8 +992,21 @@ impl MetaStore for PostgresMetaStore {
             let headers = json(serde_json::to_string(&u.headers))?;
             let tags = json(serde_json::to_string(&u.tags))?;
             tx.execute(
-                &format!("INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"),
-                &[&u.bucket, &u.key.as_bytes(), &u.upload_id, &u.initiated_ms, &u.content_type, &u.acl, &headers, &tags],
+                &format!("INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"),
+                &[
+                    &u.bucket,
+                    &u.key.as_bytes(),
+                    &u.upload_id,
+                    &u.initiated_ms,
+                    &u.content_type,
+                    &u.acl,
+                    &headers,
+                    &tags,
+                    &u.storage_class,
+                    &u.encryption.algorithm,
+                    &u.encryption.key_id,
+                    &u.encryption.data_encryption,
+                ],
             )
             .await
             .map_err(sql)?;

@@ -72,6 +72,13 @@ pub(crate) struct RawObject {
     pub headers: String,
     pub tags: String,
     pub segments: String,
+    pub storage_class: String,
+    pub symlink_target: Option<String>,
+    pub restore_ready_ms: i64,
+    pub restore_expiry_ms: i64,
+    pub sse_algorithm: String,
+    pub sse_key_id: String,
+    pub sse_data_encryption: String,
 }
 
 impl RawObject {
@@ -94,7 +101,28 @@ impl RawObject {
             acl: self.acl,
             headers: json(serde_json::from_str(&self.headers))?,
             tags: json(serde_json::from_str(&self.tags))?,
+            storage_class: self.storage_class,
+            symlink_target: self.symlink_target,
+            restore: RestoreState { ready_ms: self.restore_ready_ms, expiry_ms: self.restore_expiry_ms },
+            encryption: Encryption {
+                algorithm: self.sse_algorithm,
+                key_id: self.sse_key_id,
+                data_encryption: self.sse_data_encryption,
+            },
         })
+    }
+}
+
+/// A bucket's default encryption from its three columns (an empty algorithm: none).
+pub(crate) fn bucket_encryption(algorithm: String, key_id: String, data_encryption: String) -> Option<Encryption> {
+    (!algorithm.is_empty()).then_some(Encryption { algorithm, key_id, data_encryption })
+}
+
+/// The three encryption columns of a bucket's default (empty strings: none).
+pub(crate) fn encryption_columns(e: Option<&Encryption>) -> (&str, &str, &str) {
+    match e {
+        Some(e) => (&e.algorithm, &e.key_id, &e.data_encryption),
+        None => ("", "", ""),
     }
 }
 
@@ -107,6 +135,10 @@ pub(crate) struct RawUpload {
     pub acl: String,
     pub headers: String,
     pub tags: String,
+    pub storage_class: String,
+    pub sse_algorithm: String,
+    pub sse_key_id: String,
+    pub sse_data_encryption: String,
 }
 
 impl RawUpload {
@@ -120,6 +152,12 @@ impl RawUpload {
             acl: self.acl,
             headers: json(serde_json::from_str(&self.headers))?,
             tags: json(serde_json::from_str(&self.tags))?,
+            storage_class: self.storage_class,
+            encryption: Encryption {
+                algorithm: self.sse_algorithm,
+                key_id: self.sse_key_id,
+                data_encryption: self.sse_data_encryption,
+            },
         })
     }
 }

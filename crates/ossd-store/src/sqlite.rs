@@ -180,20 +180,46 @@ CREATE TABLE bucket_configs (
 CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind, bucket);
 ";
 
-const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags";
+/// Version 7: storage classes (objects, uploads; the bucket's data redundancy type), symlinks,
+/// RestoreObject state, and server-side encryption (objects, uploads, the bucket default).
+const SCHEMA_V7: &str = "
+ALTER TABLE objects ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'Standard';
+ALTER TABLE objects ADD COLUMN symlink_target TEXT;
+ALTER TABLE objects ADD COLUMN restore_ready_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN restore_expiry_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'Standard';
+ALTER TABLE uploads ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN data_redundancy_type TEXT NOT NULL DEFAULT 'LRS';
+ALTER TABLE buckets ADD COLUMN sse_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE buckets ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
+";
+
+const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags, \
+     storage_class, sse_algorithm, sse_key_id, sse_data_encryption";
+const BUCKET_COLUMNS: &str = "name, created_ms, acl, storage_class, cors, callback_policy, \
+     data_redundancy_type, sse_algorithm, sse_key_id, sse_data_encryption";
 const PART_COLUMNS: &str = "upload_id, part_number, blob, size, etag, crc64, last_modified_ms";
 
 const OBJECT_COLUMNS: &str = "bucket, key, size, etag, crc64, content_md5, content_type, \
-     last_modified_ms, object_type, acl, headers, tags, segments";
+     last_modified_ms, object_type, acl, headers, tags, segments, storage_class, symlink_target, \
+     restore_ready_ms, restore_expiry_ms, sse_algorithm, sse_key_id, sse_data_encryption";
 
 /// One page of a bucket: `?1` bucket, `?2` inclusive lower key, `?3` exclusive upper key,
 /// `?4` limit.
 const LIST_OBJECTS_SQL: &str = "SELECT bucket, key, size, etag, crc64, content_md5, content_type, \
-     last_modified_ms, object_type, acl, headers, tags, segments \
+     last_modified_ms, object_type, acl, headers, tags, segments, storage_class, symlink_target, \
+     restore_ready_ms, restore_expiry_ms, sse_algorithm, sse_key_id, sse_data_encryption \
      FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
 
 /// The listing columns only: `?1` bucket, `?2` inclusive lower key, `?3` exclusive upper key, `?4` limit.
-const LIST_SUMMARIES_SQL: &str = "SELECT key, size, etag, last_modified_ms, object_type \
+const LIST_SUMMARIES_SQL: &str = "SELECT key, size, etag, last_modified_ms, object_type, storage_class, \
+     restore_ready_ms, restore_expiry_ms \
      FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
 
 const CALLBACK_COLUMNS: &str = "request_id, bucket, object, operation, created_ms, outcome, \
@@ -349,6 +375,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 6 {
                 tx.execute_batch(SCHEMA_V6).db()?;
             }
+            if version < 7 {
+                tx.execute_batch(SCHEMA_V7).db()?;
+            }
             if version < 8 {
                 tx.execute_batch(SCHEMA_V8).db()?;
             }
@@ -386,6 +415,10 @@ fn raw_upload(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
         acl: r.get(5)?,
         headers: r.get(6)?,
         tags: r.get(7)?,
+        storage_class: r.get(8)?,
+        sse_algorithm: r.get(9)?,
+        sse_key_id: r.get(10)?,
+        sse_data_encryption: r.get(11)?,
     })
 }
 
@@ -409,6 +442,8 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
         storage_class: r.get(3)?,
         cors: r.get(4)?,
         callback_policy: r.get(5)?,
+        data_redundancy_type: r.get(6)?,
+        encryption: crate::rows::bucket_encryption(r.get(7)?, r.get(8)?, r.get(9)?),
     })
 }
 
@@ -427,6 +462,13 @@ fn raw_object(r: &Row<'_>) -> rusqlite::Result<RawObject> {
         headers: r.get(10)?,
         tags: r.get(11)?,
         segments: r.get(12)?,
+        storage_class: r.get(13)?,
+        symlink_target: r.get(14)?,
+        restore_ready_ms: r.get(15)?,
+        restore_expiry_ms: r.get(16)?,
+        sse_algorithm: r.get(17)?,
+        sse_key_id: r.get(18)?,
+        sse_data_encryption: r.get(19)?,
     })
 }
 
@@ -576,7 +618,7 @@ fn publish_object(
     }
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
     ))
     .db()?
     .execute(params![
@@ -592,7 +634,14 @@ fn publish_object(
         o.acl,
         headers,
         tags,
-        segments
+        segments,
+        o.storage_class,
+        o.symlink_target,
+        o.restore.ready_ms,
+        o.restore.expiry_ms,
+        o.encryption.algorithm,
+        o.encryption.key_id,
+        o.encryption.data_encryption
     ])
     .db()?;
     // New references first, so blobs the new record keeps (append) never reach zero.
@@ -694,14 +743,26 @@ impl SqliteMetaStore {
 /// The operations, synchronous: one statement or one transaction each.
 impl SqliteMetaStore {
     pub fn create_bucket(&self, b: &BucketRecord) -> StoreResult<()> {
+        let sse = crate::rows::encryption_columns(b.encryption.as_ref());
         self.write(|tx| {
             let n = tx
-                .prepare_cached(
-                    "INSERT INTO buckets (name, created_ms, acl, storage_class, cors, callback_policy) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
-                )
+                .prepare_cached(&format!(
+                    "INSERT INTO buckets ({BUCKET_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING"
+                ))
                 .db()?
-                .execute(params![b.name, b.created_ms, b.acl, b.storage_class, b.cors, b.callback_policy])
+                .execute(params![
+                    b.name,
+                    b.created_ms,
+                    b.acl,
+                    b.storage_class,
+                    b.cors,
+                    b.callback_policy,
+                    b.data_redundancy_type,
+                    sse.0,
+                    sse.1,
+                    sse.2
+                ])
                 .db()?;
             if n == 0 { Err(StoreError::BucketExists) } else { Ok(()) }
         })
@@ -728,13 +789,11 @@ impl SqliteMetaStore {
 
     pub fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.read(|c| {
-            c.prepare_cached(
-                "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets WHERE name = ?1",
-            )
-            .db()?
-            .query_row([name], bucket_from_row)
-            .optional()
-            .db()
+            c.prepare_cached(&format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1"))
+                .db()?
+                .query_row([name], bucket_from_row)
+                .optional()
+                .db()
         })
     }
 
@@ -745,10 +804,10 @@ impl SqliteMetaStore {
         let end = text_prefix_end(prefix);
         self.read(|c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT name, created_ms, acl, storage_class, cors, callback_policy FROM buckets \
-                     WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {BUCKET_COLUMNS} FROM buckets \
+                     WHERE name >= ?1 AND name > ?2 AND (?3 IS NULL OR name < ?3) ORDER BY name LIMIT ?4"
+                ))
                 .db()?;
             let rows = stmt.query_map(params![prefix, marker, end, limit_i64(limit)], bucket_from_row).db()?;
             rows.collect::<rusqlite::Result<Vec<_>>>().db()
@@ -845,6 +904,33 @@ impl SqliteMetaStore {
                 })
             })
             .db()
+        })
+    }
+
+    pub fn set_bucket_encryption(&self, name: &str, rule: Option<&Encryption>) -> StoreResult<()> {
+        let (algorithm, key_id, data) = crate::rows::encryption_columns(rule);
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE buckets SET sse_algorithm = ?2, sse_key_id = ?3, sse_data_encryption = ?4 WHERE name = ?1",
+                )
+                .db()?
+                .execute(params![name, algorithm, key_id, data])
+                .db()?;
+            if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    pub fn set_object_restore(&self, bucket: &str, key: &str, restore: RestoreState) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE objects SET restore_ready_ms = ?3, restore_expiry_ms = ?4 WHERE bucket = ?1 AND key = ?2",
+                )
+                .db()?
+                .execute(params![bucket, key.as_bytes(), restore.ready_ms, restore.expiry_ms])
+                .db()?;
+            if n == 0 { Err(StoreError::NoSuchObject) } else { Ok(()) }
         })
     }
 
@@ -957,6 +1043,8 @@ impl SqliteMetaStore {
                         etag: r.get(2)?,
                         last_modified_ms: r.get(3)?,
                         object_type: r.get(4)?,
+                        storage_class: r.get(5)?,
+                        restore: RestoreState { ready_ms: r.get(6)?, expiry_ms: r.get(7)? },
                     })
                 })
                 .db()?;
@@ -982,7 +1070,7 @@ impl SqliteMetaStore {
                 return Err(StoreError::NoSuchBucket);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))
             .db()?
             .execute(params![
@@ -993,7 +1081,11 @@ impl SqliteMetaStore {
                 u.content_type,
                 u.acl,
                 headers,
-                tags
+                tags,
+                u.storage_class,
+                u.encryption.algorithm,
+                u.encryption.key_id,
+                u.encryption.data_encryption
             ])
             .db()?;
             Ok(())
@@ -1359,6 +1451,14 @@ impl MetaStore for SqliteMetaStore {
     fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
         let n = name.to_string();
         blocking(self, move |s| s.bucket_usage(&n))
+    }
+    fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()> {
+        let (name, rule) = (name.to_string(), rule.cloned());
+        blocking(self, move |s| s.set_bucket_encryption(&name, rule.as_ref()))
+    }
+    fn set_object_restore<'a>(&'a self, bucket: &'a str, key: &'a str, restore: RestoreState) -> StoreFuture<'a, ()> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(self, move |s| s.set_object_restore(&bucket, &key, restore))
     }
     fn put_object<'a>(
         &'a self,

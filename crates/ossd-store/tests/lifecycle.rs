@@ -69,6 +69,8 @@ async fn sweep_spares_blobs_in_flight_and_referenced() {
         storage_class: "Standard".into(),
         cors: None,
         callback_policy: None,
+        data_redundancy_type: "LRS".into(),
+        encryption: None,
     })
     .unwrap();
     let (inflight, lease) = finished_blob(&lc, b"in flight").await;
@@ -89,6 +91,10 @@ async fn sweep_spares_blobs_in_flight_and_referenced() {
         acl: "default".into(),
         headers: Default::default(),
         tags: Vec::new(),
+        storage_class: "Standard".into(),
+        symlink_target: None,
+        restore: Default::default(),
+        encryption: Default::default(),
     };
     meta.put_object(&record, PutMode::Overwrite, std::slice::from_ref(&published), None).unwrap();
     drop(published_lease);

@@ -15,6 +15,8 @@ fn bucket(name: &str) -> BucketRecord {
         storage_class: "Standard".into(),
         cors: None,
         callback_policy: None,
+        data_redundancy_type: "LRS".into(),
+        encryption: None,
     }
 }
 
@@ -41,6 +43,10 @@ fn object(bucket: &str, key: &str, blobs: &[&str], size: u64) -> ObjectRecord {
         acl: "default".into(),
         headers,
         tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+        storage_class: "Standard".into(),
+        symlink_target: None,
+        restore: RestoreState::default(),
+        encryption: Encryption::default(),
     }
 }
 
@@ -659,8 +665,11 @@ fn completion_checks_its_parts_in_the_commit() {
         acl: "default".into(),
         headers: BTreeMap::new(),
         tags: Vec::new(),
+        storage_class: "IA".into(),
+        encryption: Encryption { algorithm: "KMS".into(), key_id: "k".into(), data_encryption: "SM4".into() },
     };
     m.create_upload(&upload).unwrap();
+    assert_eq!(m.get_upload("U1").unwrap().unwrap(), upload);
     let part = |n: u32, b: &str| PartRecord {
         upload_id: "U1".into(),
         part_number: n,
@@ -725,9 +734,9 @@ fn schema_5_database_gains_the_callback_policy_column() {
     {
         // What a version-5 database looks like: no callback_policy column, no bucket_configs.
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(
-            "ALTER TABLE buckets DROP COLUMN callback_policy; DROP TABLE bucket_configs; PRAGMA user_version = 5",
-        )
+        c.execute_batch(&format!(
+            "{V7_DOWN} ALTER TABLE buckets DROP COLUMN callback_policy; DROP TABLE bucket_configs; PRAGMA user_version = 5"
+        ))
         .unwrap();
     }
     let m = SqliteMetaStore::open(&path, false).unwrap();
@@ -776,7 +785,7 @@ fn bucket_usage_sums_sizes_and_counts() {
 }
 
 #[test]
-fn schema_6_database_gains_bucket_configs() {
+fn schema_7_database_gains_bucket_configs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
     {
@@ -785,7 +794,7 @@ fn schema_6_database_gains_bucket_configs() {
     }
     {
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("DROP TABLE bucket_configs; PRAGMA user_version = 6").unwrap();
+        c.execute_batch("DROP TABLE bucket_configs; PRAGMA user_version = 7").unwrap();
     }
     let m = SqliteMetaStore::open(&path, false).unwrap();
     m.set_bucket_config("six", "policy", Some("{}")).unwrap();
@@ -808,4 +817,81 @@ fn delete_objects_unchanged_spares_overwrites() {
     assert_eq!(freed, vec![blob("e1")]);
     assert!(m.get_object("exp", "old").unwrap().is_none());
     assert!(m.get_object("exp", "new").unwrap().is_some());
+}
+
+/// Turns a current database back into a version-6 one (without the version-7 columns).
+const V7_DOWN: &str = "
+ALTER TABLE objects DROP COLUMN storage_class; ALTER TABLE objects DROP COLUMN symlink_target;
+ALTER TABLE objects DROP COLUMN restore_ready_ms; ALTER TABLE objects DROP COLUMN restore_expiry_ms;
+ALTER TABLE objects DROP COLUMN sse_algorithm; ALTER TABLE objects DROP COLUMN sse_key_id;
+ALTER TABLE objects DROP COLUMN sse_data_encryption;
+ALTER TABLE uploads DROP COLUMN storage_class; ALTER TABLE uploads DROP COLUMN sse_algorithm;
+ALTER TABLE uploads DROP COLUMN sse_key_id; ALTER TABLE uploads DROP COLUMN sse_data_encryption;
+ALTER TABLE buckets DROP COLUMN data_redundancy_type; ALTER TABLE buckets DROP COLUMN sse_algorithm;
+ALTER TABLE buckets DROP COLUMN sse_key_id; ALTER TABLE buckets DROP COLUMN sse_data_encryption;
+";
+
+#[test]
+fn schema_6_database_gains_classes_symlinks_restore_and_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("old")).unwrap();
+        put(&m, &object("old", "k", &["b7"], 4), PutMode::Overwrite, None).unwrap();
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(&format!("{V7_DOWN} DROP TABLE bucket_configs; PRAGMA user_version = 6")).unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    let b = m.get_bucket("old").unwrap().unwrap();
+    assert_eq!((b.data_redundancy_type.as_str(), b.encryption), ("LRS", None));
+    let o = m.get_object("old", "k").unwrap().unwrap();
+    assert_eq!((o.storage_class.as_str(), o.symlink_target, o.restore), ("Standard", None, RestoreState::default()));
+    assert_eq!(o.encryption, Encryption::default());
+}
+
+#[test]
+fn classes_symlinks_restore_and_encryption_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&BucketRecord { storage_class: "IA".into(), data_redundancy_type: "ZRS".into(), ..bucket("b") })
+        .unwrap();
+    assert_eq!(m.get_bucket("b").unwrap().unwrap().data_redundancy_type, "ZRS");
+    let rule = Encryption { algorithm: "KMS".into(), key_id: "key-1".into(), data_encryption: "SM4".into() };
+    m.set_bucket_encryption("b", Some(&rule)).unwrap();
+    assert_eq!(m.get_bucket("b").unwrap().unwrap().encryption, Some(rule.clone()));
+    m.set_bucket_encryption("b", None).unwrap();
+    assert_eq!(m.get_bucket("b").unwrap().unwrap().encryption, None);
+    assert!(matches!(m.set_bucket_encryption("nope", None), Err(StoreError::NoSuchBucket)));
+
+    let archived = ObjectRecord {
+        storage_class: "ColdArchive".into(),
+        encryption: Encryption { algorithm: "AES256".into(), ..Default::default() },
+        ..object("b", "cold", &["c1"], 8)
+    };
+    put(&m, &archived, PutMode::Overwrite, None).unwrap();
+    let link = ObjectRecord {
+        object_type: "Symlink".into(),
+        symlink_target: Some("cold/目标".into()),
+        segments: Vec::new(),
+        size: 0,
+        ..object("b", "link", &[], 0)
+    };
+    put(&m, &link, PutMode::Overwrite, None).unwrap();
+    assert_eq!(m.get_object("b", "link").unwrap().unwrap(), link);
+    assert_eq!(m.get_object("b", "cold").unwrap().unwrap(), archived);
+
+    let restore = RestoreState { ready_ms: 10, expiry_ms: 20 };
+    m.set_object_restore("b", "cold", restore).unwrap();
+    assert_eq!(m.get_object("b", "cold").unwrap().unwrap().restore, restore);
+    assert!(matches!(m.set_object_restore("b", "gone", restore), Err(StoreError::NoSuchObject)));
+    let s = m.list_object_summaries("b", "", ListStart::Beginning, 10).unwrap();
+    let cold = s.iter().find(|o| o.key == "cold").unwrap();
+    assert_eq!((cold.storage_class.as_str(), cold.restore), ("ColdArchive", restore));
+    assert_eq!(s.iter().find(|o| o.key == "link").unwrap().object_type, "Symlink");
+    // A new version of the object starts unrestored.
+    put(&m, &archived, PutMode::Overwrite, None).unwrap();
+    assert_eq!(m.get_object("b", "cold").unwrap().unwrap().restore, RestoreState::default());
 }

@@ -82,6 +82,8 @@ fn meta_put_rate() {
             storage_class: "Standard".into(),
             cors: None,
             callback_policy: None,
+            data_redundancy_type: "LRS".into(),
+            encryption: None,
         })
         .unwrap();
         let n = if durable { 2000 } else { 20000 };
@@ -101,6 +103,10 @@ fn meta_put_rate() {
                 acl: "default".into(),
                 headers: Default::default(),
                 tags: vec![],
+                storage_class: "Standard".into(),
+                symlink_target: None,
+                restore: Default::default(),
+                encryption: Default::default(),
             };
             m.put_object(&o, PutMode::Overwrite, &[o.segments[0].blob.clone()], None).unwrap();
         }

@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// other nodes [default: 300].
     #[arg(long, env = "OSSD_RECLAIM_GRACE_SECS")]
     pub reclaim_grace_secs: Option<u64>,
+    /// Seconds a RestoreObject of an Archive, ColdArchive or DeepColdArchive object takes
+    /// before the object is readable (OSS takes minutes to hours; a short default keeps tests
+    /// fast) [default: 1].
+    #[arg(long, env = "OSSD_RESTORE_DELAY_SECS")]
+    pub restore_delay_secs: Option<u64>,
     /// Seconds between two background orphan sweeps [default: 600].
     #[arg(long, env = "OSSD_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
@@ -208,6 +213,7 @@ pub struct FileConfig {
     pub meta: Option<String>,
     pub blobs: Option<String>,
     pub reclaim_grace_secs: Option<u64>,
+    pub restore_delay_secs: Option<u64>,
     pub callback_timeout_ms: Option<u64>,
     pub callback_max_response_bytes: Option<usize>,
     pub callback_private_key: Option<PathBuf>,
@@ -360,6 +366,8 @@ pub struct Settings {
     pub blobs: Option<String>,
     /// Shared stores: how long freed bytes wait for readers on other nodes.
     pub reclaim_grace: std::time::Duration,
+    /// How long a RestoreObject takes.
+    pub restore_delay: std::time::Duration,
     /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
     pub sweep_interval: std::time::Duration,
     pub sweep_idle: std::time::Duration,
@@ -569,6 +577,9 @@ impl Settings {
                 args.reclaim_grace_secs.or(file.reclaim_grace_secs).unwrap_or(300),
             ),
             blobs: args.blobs.or(file.blobs),
+            restore_delay: std::time::Duration::from_secs(
+                args.restore_delay_secs.or(file.restore_delay_secs).unwrap_or(1),
+            ),
             sweep_interval: std::time::Duration::from_secs(
                 args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
             ),

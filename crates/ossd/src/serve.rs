@@ -98,6 +98,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         credentials,
         public_endpoint: settings.public_endpoint.clone().unwrap_or_else(|| addr.to_string()),
         limits: settings.limits,
+        restore_delay: settings.restore_delay,
     };
     let callbacks = callback_runtime(&settings, &config.public_endpoint)?;
     let callback_key = {

@@ -17,6 +17,8 @@ pub async fn ensure(meta: &dyn MetaStore, specs: &[BucketSpec]) -> Result<(), St
                     storage_class: "Standard".into(),
                     cors: None,
                     callback_policy: None,
+                    data_redundancy_type: "LRS".into(),
+                    encryption: None,
                 };
                 match meta.create_bucket(&record).await {
                     Ok(()) => tracing::info!(bucket = %b.name, acl = %record.acl, "created bucket"),

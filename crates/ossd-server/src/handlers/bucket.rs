@@ -10,8 +10,9 @@ use http::Response;
 use hyper::body::Incoming;
 use ossd_proto::OssError;
 use ossd_proto::bucket_config::{self, ConfigKind};
+use ossd_proto::object_class;
 use ossd_proto::xml::{self, BucketEntry};
-use ossd_store::BucketRecord;
+use ossd_store::{BucketRecord, Encryption};
 
 const MAX_XML_BODY: usize = 64 * 1024;
 
@@ -38,22 +39,28 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
         }
     };
     let text = read_xml_body(state, body, MAX_XML_BODY).await?;
-    let storage_class = if text.trim().is_empty() {
-        "Standard".to_string()
-    } else {
-        let cfg: xml::CreateBucketConfiguration = xml::parse(&text)?;
-        match cfg.storage_class.as_deref() {
-            None | Some("") => "Standard".to_string(),
-            Some(c @ ("Standard" | "IA" | "Archive" | "ColdArchive" | "DeepColdArchive")) => c.to_string(),
-            Some(c) => {
-                return Err(OssError::new(
-                    400,
-                    "InvalidStorageClass",
-                    format!("The storage class you specified is not valid: {c}"),
-                ));
-            }
+    let cfg: xml::CreateBucketConfiguration =
+        if text.trim().is_empty() { Default::default() } else { xml::parse(&text)? };
+    let storage_class = match cfg.storage_class.as_deref().map(str::trim) {
+        None | Some("") => "Standard".to_string(),
+        Some(c) => object_class::parse_storage_class(c)
+            .map_err(|_| {
+                OssError::new(400, "InvalidStorageClass", format!("The storage class you specified is not valid: {c}"))
+            })?
+            .to_string(),
+    };
+    let data_redundancy_type = match cfg.data_redundancy_type.as_deref().map(str::trim) {
+        None | Some("") => "LRS".to_string(),
+        Some(d @ ("LRS" | "ZRS")) => d.to_string(),
+        Some(d) => {
+            return Err(OssError::invalid_argument(format!("The data redundancy type is not valid: {d}"))
+                .with("ArgumentName", "DataRedundancyType")
+                .with("ArgumentValue", d));
         }
     };
+    // `x-oss-server-side-encryption` (with its KMS key id and data encryption) on PutBucket
+    // sets the bucket's default rule.
+    let encryption = object_class::sse_from_headers(|n| ctx.header(n).map(str::to_string))?.map(encryption_of);
     let rec = BucketRecord {
         name: name.clone(),
         created_ms: ossd_proto::timefmt::now_ms(),
@@ -61,6 +68,8 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
         storage_class,
         cors: None,
         callback_policy: None,
+        data_redundancy_type,
+        encryption,
     };
     state.meta.create_bucket(&rec).await.map_err(|e| store_error(e).with("BucketName", name.clone()))?;
     if let Some(rg) = &resource_group {
@@ -69,6 +78,42 @@ pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) 
     let mut r = response::status(200);
     response::set(&mut r, "location", &format!("/{}", ctx.bucket()?));
     Ok(r)
+}
+
+/// The stored form of a validated encryption rule.
+pub fn encryption_of(s: object_class::Sse) -> Encryption {
+    Encryption { algorithm: s.algorithm, key_id: s.key_id, data_encryption: s.data_encryption }
+}
+
+fn sse_of(e: &Encryption) -> object_class::Sse {
+    object_class::Sse {
+        algorithm: e.algorithm.clone(),
+        key_id: e.key_id.clone(),
+        data_encryption: e.data_encryption.clone(),
+    }
+}
+
+pub async fn put_bucket_encryption(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
+    let text = read_xml_body(state, body, MAX_XML_BODY).await?;
+    let rule = encryption_of(object_class::parse_bucket_encryption(&text)?);
+    state.meta.set_bucket_encryption(ctx.bucket()?, Some(&rule)).await.map_err(store_error)?;
+    Ok(response::status(200))
+}
+
+pub fn get_bucket_encryption(b: &BucketRecord) -> Result<Response<Body>, OssError> {
+    match &b.encryption {
+        Some(e) => Ok(response::xml(200, object_class::bucket_encryption_xml(&sse_of(e)))),
+        None => Err(object_class::no_encryption_rule(&b.name)),
+    }
+}
+
+pub async fn delete_bucket_encryption(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    state.meta.set_bucket_encryption(ctx.bucket()?, None).await.map_err(store_error)?;
+    Ok(response::status(204))
 }
 
 pub async fn delete_bucket(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
@@ -102,11 +147,14 @@ pub async fn get_bucket_info(state: &AppState, b: &BucketRecord) -> Result<Respo
         log_bucket: logging.as_ref().map_or("", |l| l.target_bucket.as_str()),
         log_prefix: logging.as_ref().map_or("", |l| l.target_prefix.as_str()),
     };
+    let sse = b.encryption.as_ref().map(sse_of);
     let entry = BucketEntry {
         name: &b.name,
         created_ms: b.created_ms,
         storage_class: &b.storage_class,
         resource_group_id: None,
+        data_redundancy_type: &b.data_redundancy_type,
+        encryption: sse.as_ref(),
     };
     let body = xml::bucket_info(&owner(state), &region(state), &entry, &b.acl, &extras);
     Ok(response::xml(200, body))

@@ -125,6 +125,8 @@ fn object_entries<'a>(page: &'a Page, keys: &'a [String]) -> Vec<ObjectEntry<'a>
             etag: &o.etag,
             object_type: &o.object_type,
             size: o.size,
+            storage_class: &o.storage_class,
+            restore_info: crate::response::restore_info(&o.restore, ossd_proto::timefmt::now_ms()),
         })
         .collect()
 }

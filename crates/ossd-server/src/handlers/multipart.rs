@@ -50,9 +50,13 @@ async fn load_upload(state: &AppState, ctx: &RequestContext) -> Result<UploadRec
     }
 }
 
-pub async fn initiate(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+pub async fn initiate(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket_record: &BucketRecord,
+) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx, key, bucket_record)?;
     let upload = UploadRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -62,11 +66,15 @@ pub async fn initiate(state: &AppState, ctx: &RequestContext) -> Result<Response
         acl: attrs.acl,
         headers: attrs.headers,
         tags: attrs.tags,
+        storage_class: attrs.storage_class,
+        encryption: attrs.encryption,
     };
     state.meta.create_upload(&upload).await.map_err(store_error)?;
     let enc = encoding(ctx);
     let shown_key = if enc.is_some() { url_encode(key) } else { key.to_string() };
-    Ok(response::xml(200, mxml::initiate_result(bucket, &shown_key, &upload.upload_id, enc)))
+    let mut r = response::xml(200, mxml::initiate_result(bucket, &shown_key, &upload.upload_id, enc));
+    response::encryption_headers(&mut r, &upload.encryption);
+    Ok(r)
 }
 
 fn part_number(ctx: &RequestContext) -> Result<u32, OssError> {
@@ -115,6 +123,7 @@ pub async fn upload_part(state: &AppState, ctx: &RequestContext, body: Incoming)
     response::set(&mut r, "etag", &format!("\"{}\"", part.etag));
     response::set(&mut r, "x-oss-hash-crc64ecma", &part.crc64.to_string());
     response::set(&mut r, "content-md5", &md5);
+    response::encryption_headers(&mut r, &upload.encryption);
     Ok(r)
 }
 
@@ -141,6 +150,7 @@ pub async fn upload_part_copy(state: &AppState, ctx: &RequestContext) -> Result<
     let mut r = response::xml(200, mxml::copy_part_result(&part.etag, part.last_modified_ms));
     response::set(&mut r, "etag", &format!("\"{}\"", part.etag));
     response::set(&mut r, "x-oss-hash-crc64ecma", &part.crc64.to_string());
+    response::encryption_headers(&mut r, &upload.encryption);
     Ok(r)
 }
 
@@ -227,6 +237,10 @@ pub fn assemble(upload: &UploadRecord, parts: &[PartRecord]) -> ObjectRecord {
         acl: upload.acl.clone(),
         headers: upload.headers.clone(),
         tags: upload.tags.clone(),
+        storage_class: upload.storage_class.clone(),
+        symlink_target: None,
+        restore: Default::default(),
+        encryption: upload.encryption.clone(),
     }
 }
 
@@ -325,6 +339,7 @@ pub async fn list_parts(state: &AppState, ctx: &RequestContext) -> Result<Respon
         max,
         truncated,
         encoding: enc,
+        storage_class: &upload.storage_class,
     };
     Ok(response::xml(
         200,

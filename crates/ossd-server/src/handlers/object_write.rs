@@ -19,10 +19,11 @@ use hyper::body::Incoming;
 use md5::{Digest, Md5};
 use ossd_proto::OssError;
 use ossd_proto::checksum::{crc64_combine, etag_from_md5};
+use ossd_proto::object_class;
 use ossd_proto::query::decode;
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml;
-use ossd_store::{BucketRecord, ObjectRecord, PutMode, Segment};
+use ossd_store::{BucketRecord, Encryption, ObjectRecord, PutMode, RestoreState, Segment};
 use std::collections::BTreeMap;
 
 /// Largest total of user metadata (`x-oss-meta-*` names and values).
@@ -38,6 +39,27 @@ pub struct WriteAttrs {
     pub acl: String,
     pub headers: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
+    /// `x-oss-storage-class`, else the bucket's class.
+    pub storage_class: String,
+    /// `x-oss-server-side-encryption*`, else the bucket's default rule.
+    pub encryption: Encryption,
+}
+
+/// `x-oss-storage-class` (validated), else the bucket's class.
+pub fn storage_class_for(value: Option<&str>, bucket: &BucketRecord) -> Result<String, OssError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) => Ok(object_class::parse_storage_class(v)?.to_string()),
+        None => Ok(bucket.storage_class.clone()),
+    }
+}
+
+/// The encryption a write asks for (headers, or PostObject fields, via `get`), else the
+/// bucket's default rule.
+pub fn encryption_for(get: impl Fn(&str) -> Option<String>, bucket: &BucketRecord) -> Result<Encryption, OssError> {
+    Ok(match object_class::sse_from_headers(get)? {
+        Some(s) => Encryption { algorithm: s.algorithm, key_id: s.key_id, data_encryption: s.data_encryption },
+        None => bucket.encryption.clone().unwrap_or_default(),
+    })
 }
 
 fn header_text(v: &http::HeaderValue) -> String {
@@ -107,7 +129,7 @@ pub fn check_user_meta(headers: &BTreeMap<String, String>) -> Result<(), OssErro
     Ok(())
 }
 
-pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssError> {
+pub fn write_attrs(ctx: &RequestContext, key: &str, bucket: &BucketRecord) -> Result<WriteAttrs, OssError> {
     let mut headers = BTreeMap::new();
     for (name, value) in ctx.headers.iter() {
         let n = name.as_str();
@@ -121,6 +143,8 @@ pub fn write_attrs(ctx: &RequestContext, key: &str) -> Result<WriteAttrs, OssErr
         acl: object_acl_header(ctx)?,
         headers,
         tags: parse_tagging_header(ctx.header("x-oss-tagging"))?,
+        storage_class: storage_class_for(ctx.header("x-oss-storage-class"), bucket)?,
+        encryption: encryption_for(|n| ctx.header(n).map(str::to_string), bucket)?,
     })
 }
 
@@ -214,6 +238,10 @@ pub fn simple_record(bucket: &str, key: &str, stored: &StoredBody, attrs: WriteA
         acl: attrs.acl,
         headers: attrs.headers,
         tags: attrs.tags,
+        storage_class: attrs.storage_class,
+        symlink_target: None,
+        restore: RestoreState::default(),
+        encryption: attrs.encryption,
     }
 }
 
@@ -224,7 +252,7 @@ pub async fn put_object(
     body: Incoming,
 ) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx, key, bucket_record)?;
     let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
     let callback = callbacks::from_request(state, ctx, bucket_record).await?;
     let stored = receive_body(state, ctx, body).await?;
@@ -252,7 +280,12 @@ fn check_append(existing: Option<&ObjectRecord>, position: u64) -> Result<(), os
     }
 }
 
-pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
+pub async fn append_object(
+    state: &AppState,
+    ctx: &RequestContext,
+    bucket_record: &BucketRecord,
+    body: Incoming,
+) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?.to_string(), ctx.key()?.to_string());
     let position = ctx.query.get("position").and_then(|p| p.parse::<u64>().ok()).ok_or_else(|| {
         OssError::invalid_argument("Argument position is not valid.").with("ArgumentName", "position")
@@ -260,14 +293,14 @@ pub async fn append_object(state: &AppState, ctx: &RequestContext, body: Incomin
     let existing = state.meta.get_object(&bucket, &key).await.map_err(store_error)?;
     check_append(existing.as_ref(), position).map_err(store_error)?;
     let stored = receive_body(state, ctx, body).await?;
-    let first_attrs = if existing.is_none() { Some(write_attrs(ctx, &key)?) } else { None };
+    let first_attrs = if existing.is_none() { Some(write_attrs(ctx, &key, bucket_record)?) } else { None };
     // The record is built on the object read above; if that object is replaced before the
     // commit (delete and re-create at the same length), the store refuses it and the append is
     // rebuilt on what is there now, or refused by OSS's rules.
     let mut existing = existing;
     let mut first_attrs = first_attrs;
     for _ in 0..CONFLICT_RETRIES {
-        let record = appended_record(&bucket, &key, existing.clone(), &stored, &mut first_attrs, ctx)?;
+        let record = appended_record(&bucket, &key, existing.clone(), &stored, &mut first_attrs, ctx, bucket_record)?;
         match try_publish(state, &record, PutMode::AppendAt(position), Some(stored.blob.clone()), None).await {
             Ok(()) => {
                 let mut r = response::status(200);
@@ -310,6 +343,7 @@ fn appended_record(
     stored: &StoredBody,
     first_attrs: &mut Option<WriteAttrs>,
     ctx: &RequestContext,
+    bucket_record: &BucketRecord,
 ) -> Result<ObjectRecord, OssError> {
     let new_segment = Segment { blob: stored.blob.clone(), len: stored.size };
     Ok(match existing {
@@ -331,7 +365,7 @@ fn appended_record(
             // Metadata and ACL are taken from the first append only.
             let attrs = match first_attrs.take() {
                 Some(a) => a,
-                None => write_attrs(ctx, key)?,
+                None => write_attrs(ctx, key, bucket_record)?,
             };
             let mut o = simple_record(bucket, key, stored, attrs);
             o.object_type = "Appendable".to_string();
@@ -372,7 +406,7 @@ pub async fn load_copy_source(state: &AppState, ctx: &RequestContext) -> Result<
 pub async fn copy_object(
     state: &AppState,
     ctx: &RequestContext,
-    _bucket: &ossd_store::BucketRecord,
+    bucket_record: &BucketRecord,
 ) -> Result<Response<Body>, OssError> {
     let (bucket, key) = (ctx.bucket()?, ctx.key()?);
     // The copy shares the source's blobs. If the source is deleted or replaced before the
@@ -380,13 +414,14 @@ pub async fn copy_object(
     // the source as it is now (or answers NoSuchKey once it is gone).
     for _ in 0..CONFLICT_RETRIES {
         let src = load_copy_source(state, ctx).await?;
-        let record = copy_record(ctx, bucket, key, src)?;
+        let record = copy_record(ctx, bucket, key, src, bucket_record)?;
         let mode = if forbid_overwrite(ctx) { PutMode::MustNotExist } else { PutMode::Overwrite };
         match try_publish(state, &record, mode, None, None).await {
             Ok(()) => {
                 let mut r = response::xml(200, xml::copy_object_result(&record.etag, record.last_modified_ms));
                 response::set(&mut r, "etag", &format!("\"{}\"", record.etag));
                 response::set(&mut r, "x-oss-hash-crc64ecma", &record.crc64.to_string());
+                response::encryption_headers(&mut r, &record.encryption);
                 return Ok(r);
             }
             Err(ossd_store::StoreError::Conflict(_)) => continue,
@@ -397,7 +432,13 @@ pub async fn copy_object(
 }
 
 /// The record CopyObject publishes for `src` under the request's directives.
-fn copy_record(ctx: &RequestContext, bucket: &str, key: &str, src: ObjectRecord) -> Result<ObjectRecord, OssError> {
+fn copy_record(
+    ctx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    src: ObjectRecord,
+    bucket_record: &BucketRecord,
+) -> Result<ObjectRecord, OssError> {
     check_copy_conditions(ctx, &src)?;
     if src.size > MAX_COPY_SIZE {
         return Err(OssError::new(
@@ -415,7 +456,7 @@ fn copy_record(ctx: &RequestContext, bucket: &str, key: &str, src: ObjectRecord)
                 .with("ArgumentValue", other));
         }
     };
-    let attrs = write_attrs(ctx, key)?;
+    let attrs = write_attrs(ctx, key, bucket_record)?;
     let tags = match ctx.header("x-oss-tagging-directive").unwrap_or("Copy") {
         d if d.eq_ignore_ascii_case("replace") => attrs.tags.clone(),
         _ => src.tags.clone(),
@@ -426,6 +467,11 @@ fn copy_record(ctx: &RequestContext, bucket: &str, key: &str, src: ObjectRecord)
     record.last_modified_ms = now_ms();
     record.acl = attrs.acl.clone();
     record.tags = tags;
+    // The copy is a new object: the request's (or the destination bucket's) class and
+    // encryption, and nothing restored yet.
+    record.storage_class = attrs.storage_class;
+    record.encryption = attrs.encryption;
+    record.restore = RestoreState::default();
     if record.object_type == "Appendable" {
         record.object_type = "Normal".to_string();
     }

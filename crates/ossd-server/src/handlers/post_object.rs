@@ -87,7 +87,7 @@ fn authenticate(state: &AppState, fields: &FormFields, bucket: &BucketRecord) ->
     }
 }
 
-fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssError> {
+fn attrs_from_fields(fields: &FormFields, key: &str, bucket: &BucketRecord) -> Result<WriteAttrs, OssError> {
     let mut headers = BTreeMap::new();
     for (k, v) in &fields.0 {
         if k.starts_with("x-oss-meta-")
@@ -112,6 +112,8 @@ fn attrs_from_fields(fields: &FormFields, key: &str) -> Result<WriteAttrs, OssEr
         acl,
         headers,
         tags,
+        storage_class: super::object_write::storage_class_for(fields.get("x-oss-storage-class"), bucket)?,
+        encryption: super::object_write::encryption_for(|n| fields.get(n).map(str::to_string), bucket)?,
     })
 }
 
@@ -215,7 +217,7 @@ pub async fn receive_form(
             min = lo;
         }
     }
-    let attrs = attrs_from_fields(&fields, &key)?;
+    let attrs = attrs_from_fields(&fields, &key, bucket)?;
     // Validated before the file is read: a bad callback stores nothing.
     let callback = callbacks::from_form(state, bucket, &fields.0).await?;
     // The file's bytes as a stream; a form error (say, no closing boundary) is kept aside so the

@@ -77,6 +77,8 @@ pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Resp
             created_ms: b.created_ms,
             storage_class: &b.storage_class,
             resource_group_id: rg.as_deref(),
+            data_redundancy_type: &b.data_redundancy_type,
+            encryption: None,
         })
         .collect();
     let page = ListBucketsPage { prefix: &prefix, marker: &marker, max_keys, next_marker: next_marker.as_deref() };
