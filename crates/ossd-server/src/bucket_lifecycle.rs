@@ -3,10 +3,11 @@
 //! prefix and tags. Deletions take the same path as DeleteObject (one metadata commit, then
 //! the freed blobs go to the blob lifecycle's `reclaim`), and only of objects unchanged since
 //! they were judged. One runner at a time across nodes,
-//! by the `bucket-lifecycle` worker lease. Transitions need storage classes and are not run.
+//! by the `bucket-lifecycle` worker lease. Transitions move objects to a colder storage class
+//! (never back), keeping their last-modified time.
 
 use crate::state::AppState;
-use ossd_proto::bucket_config::{ConfigKind, LifecycleConfiguration, LifecycleRule};
+use ossd_proto::bucket_config::{ConfigKind, Due, LifecycleConfiguration, LifecycleRule};
 use ossd_store::{ListStart, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ const PAGE: usize = 500;
 pub struct PassStats {
     pub expired_objects: u64,
     pub aborted_uploads: u64,
+    pub transitioned_objects: u64,
 }
 
 /// Runs a pass every 1/24 of a `day` (at least every second, at most hourly) while this
@@ -62,6 +64,7 @@ pub async fn run_pass(state: &AppState, now_ms: i64, day_ms: i64) -> Result<Pass
         for (bucket, body) in &page {
             let Ok(config) = LifecycleConfiguration::parse(body) else { continue };
             for rule in config.rules.iter().filter(|r| r.enabled()) {
+                stats.transitioned_objects += transition(state, bucket, rule, now_ms, day_ms).await?;
                 stats.expired_objects += expire(state, bucket, rule, now_ms, day_ms).await?;
                 stats.aborted_uploads += abort_uploads(state, bucket, rule, now_ms, day_ms).await?;
             }
@@ -99,6 +102,54 @@ async fn expire(
         }
         if page.len() < PAGE {
             return Ok(deleted);
+        }
+        after = page.last().map(|o| o.key.clone());
+    }
+}
+
+/// How cold a storage class is (`Standard` 0 ... `DeepColdArchive` 4): transitions only go colder.
+fn coldness(class: &str) -> usize {
+    ossd_proto::object_class::STORAGE_CLASSES.iter().position(|c| *c == class).unwrap_or(0)
+}
+
+/// Transitions: each due object moves to the coldest class among the rule's due transitions,
+/// if that is colder than its own (only if unchanged since judged; the last-modified time stays).
+async fn transition(
+    state: &AppState,
+    bucket: &str,
+    rule: &LifecycleRule,
+    now: i64,
+    day_ms: i64,
+) -> Result<u64, StoreError> {
+    let steps: Vec<(Due, &str)> =
+        rule.transitions.iter().filter_map(|t| t.due().ok().map(|d| (d, t.storage_class.as_str()))).collect();
+    if steps.is_empty() {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let start = after.as_deref().map_or(ListStart::Beginning, ListStart::After);
+        let page = state.meta.list_objects(bucket, &rule.prefix, start, PAGE).await?;
+        let mut by_class: Vec<(&str, Vec<(String, i64)>)> = Vec::new();
+        for o in page.iter().filter(|o| rule.applies_to(&o.key, &o.tags) && o.object_type != "Symlink") {
+            let target = steps
+                .iter()
+                .filter(|(due, _)| due.is_due(o.last_modified_ms, now, day_ms))
+                .map(|(_, class)| *class)
+                .max_by_key(|c| coldness(c));
+            if let Some(class) = target.filter(|c| coldness(c) > coldness(&o.storage_class)) {
+                match by_class.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, keys)) => keys.push((o.key.clone(), o.last_modified_ms)),
+                    None => by_class.push((class, vec![(o.key.clone(), o.last_modified_ms)])),
+                }
+            }
+        }
+        for (class, keys) in &by_class {
+            moved += state.meta.transition_objects(bucket, keys, class).await?;
+        }
+        if page.len() < PAGE {
+            return Ok(moved);
         }
         after = page.last().map(|o| o.key.clone());
     }

@@ -299,6 +299,15 @@ pub trait MetaStore: Send + Sync + 'static {
         bucket: &'a str,
         objects: &'a [(String, i64)],
     ) -> StoreFuture<'a, Vec<BlobId>>;
+    /// Moves each `(key, last_modified_ms)` to `storage_class` if the object still has that
+    /// last-modified time (lifecycle Transitions; the last-modified time stays, as in OSS).
+    /// Returns how many moved.
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64>;
     /// Updates ACL and/or tags of an existing object (`NoSuchObject` otherwise).
     fn update_object_attrs<'a>(
         &'a self,

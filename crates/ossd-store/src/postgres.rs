@@ -890,6 +890,29 @@ impl MetaStore for PostgresMetaStore {
         }))
     }
 
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64> {
+        let objects = objects.to_vec();
+        Box::pin(tx!(self, |tx| (bucket, objects, storage_class) {
+            let mut moved = 0;
+            for (k, modified) in &objects {
+                moved += tx
+                    .execute(
+                        "UPDATE objects SET storage_class = $4 \
+                         WHERE bucket = $1 AND key = $2 AND version = '' AND last_modified_ms = $3",
+                        &[&bucket, &k.as_bytes(), modified, &storage_class],
+                    )
+                    .await
+                    .map_err(sql)?;
+            }
+            Ok(moved)
+        }))
+    }
+
     fn update_object_attrs<'a>(
         &'a self,
         bucket: &'a str,

@@ -987,6 +987,22 @@ impl SqliteMetaStore {
         })
     }
 
+    pub fn transition_objects(&self, bucket: &str, objects: &[(String, i64)], class: &str) -> StoreResult<u64> {
+        self.write(|tx| {
+            let mut moved = 0;
+            for (k, modified) in objects {
+                moved += tx
+                    .prepare_cached(
+                        "UPDATE objects SET storage_class = ?4 WHERE bucket = ?1 AND key = ?2 AND last_modified_ms = ?3",
+                    )
+                    .db()?
+                    .execute(params![bucket, k.as_bytes(), modified, class])
+                    .db()? as u64;
+            }
+            Ok(moved)
+        })
+    }
+
     pub fn update_object_attrs(
         &self,
         bucket: &str,
@@ -1431,6 +1447,15 @@ impl MetaStore for SqliteMetaStore {
     ) -> StoreFuture<'a, Vec<BlobId>> {
         let (b, o) = (bucket.to_string(), objects.to_vec());
         blocking(self, move |s| s.delete_objects_unchanged(&b, &o))
+    }
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64> {
+        let (b, o, c) = (bucket.to_string(), objects.to_vec(), storage_class.to_string());
+        blocking(self, move |s| s.transition_objects(&b, &o, &c))
     }
     fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, k, b) = (name.to_string(), kind.to_string(), body.map(str::to_string));

@@ -895,3 +895,16 @@ fn classes_symlinks_restore_and_encryption_round_trip() {
     put(&m, &archived, PutMode::Overwrite, None).unwrap();
     assert_eq!(m.get_object("b", "cold").unwrap().unwrap().restore, RestoreState::default());
 }
+
+#[test]
+fn transition_objects_moves_unchanged_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("tr")).unwrap();
+    put(&m, &object("tr", "a", &["t1"], 1), PutMode::Overwrite, None).unwrap();
+    let seen = m.get_object("tr", "a").unwrap().unwrap().last_modified_ms;
+    assert_eq!(m.transition_objects("tr", &[("a".into(), seen + 1)], "IA").unwrap(), 0);
+    assert_eq!(m.transition_objects("tr", &[("a".into(), seen), ("gone".into(), 0)], "IA").unwrap(), 1);
+    let o = m.get_object("tr", "a").unwrap().unwrap();
+    assert_eq!((o.storage_class.as_str(), o.last_modified_ms), ("IA", seen));
+}

@@ -12,7 +12,7 @@ import alibabacloud_oss_v2 as oss
 import oss2
 from oss2.models import (AbortMultipartUpload, BucketLifecycle, BucketLogging, BucketReferer,
                          BucketUserQos, BucketVersioningConfig, BucketWebsite, LifecycleExpiration,
-                         LifecycleRule, Tagging, TaggingRule)
+                         LifecycleRule, StorageTransition, Tagging, TaggingRule)
 
 from conftest import oss2_bucket, v2_client
 from ossd_helpers import OssdServer, ServerStartError, raw_request, error_fields, unique_bucket
@@ -352,6 +352,7 @@ def test_lifecycle_worker_expires_and_aborts(lifecycle_ossd):
     b.put_object("tagged/keep", b"k", headers={"x-oss-tagging": "kind=gold"})
     b.put_object("tagged/go", b"g", headers={"x-oss-tagging": "kind=scratch"})
     b.put_object("dated/x", b"x")
+    b.put_object("warm/x", b"w")
     upload = b.init_multipart_upload("tmp/big").upload_id
     old = LifecycleRule("old", "tmp/", status=LifecycleRule.ENABLED, expiration=LifecycleExpiration(days=5),
                         abort_multipart_upload=AbortMultipartUpload(days=5))
@@ -361,18 +362,24 @@ def test_lifecycle_worker_expires_and_aborts(lifecycle_ossd):
                          expiration=LifecycleExpiration(created_before_date=__import__("datetime").date(2030, 1, 1)))
     dated = LifecycleRule("dated", "dated/", status=LifecycleRule.ENABLED,
                           expiration=LifecycleExpiration(created_before_date=__import__("datetime").date(2030, 1, 1)))
-    b.put_bucket_lifecycle(BucketLifecycle([old, scratch, past, dated]))
+    cool = LifecycleRule("cool", "warm/", status=LifecycleRule.ENABLED,
+                         storage_transitions=[StorageTransition(days=3, storage_class=oss2.BUCKET_STORAGE_CLASS_IA)])
+    b.put_bucket_lifecycle(BucketLifecycle([old, scratch, past, dated, cool]))
     # Five one-second days have not passed yet: tmp/ is still there (dated/ may already go).
     time.sleep(1.5)
     assert b.object_exists("tmp/a") and b.object_exists("keep/b")
+    assert b.head_object("warm/x").headers.get("x-oss-storage-class", "Standard") == "Standard"
     deadline = time.time() + 30
-    keys = None
+    keys = warm = None
     while time.time() < deadline:
         keys = sorted(o.key for o in oss2.ObjectIterator(b))
-        if keys == ["keep/b", "tagged/keep"]:
+        warm = b.head_object("warm/x").headers.get("x-oss-storage-class")
+        if keys == ["keep/b", "tagged/keep", "warm/x"] and warm == "IA":
             break
         time.sleep(0.5)
-    assert keys == ["keep/b", "tagged/keep"]
+    assert keys == ["keep/b", "tagged/keep", "warm/x"]
+    assert warm == "IA", "the Transition moved warm/x to IA"
+    assert b.get_object("warm/x").read() == b"w"
     assert [u.upload_id for u in oss2.MultipartUploadIterator(b)] == []
     expect_oss2(lambda: b.get_object("tmp/a"), 404, "NoSuchKey")
 
@@ -473,3 +480,13 @@ def test_null_version_id_names_the_object(bucket):
     bucket.put_object("v", b"the object")
     assert bucket.get_object("v", params={"versionId": "null"}).read() == b"the object"
     expect_oss2(lambda: bucket.get_object("v", params={"versionId": "CAEQNhiBgIDmgPf8mxgiIDA2"}), 501, "NotImplemented")
+
+
+def test_put_bucket_keeps_storage_class_and_redundancy(ossd, auth_version):
+    b = oss2_bucket(ossd, unique_bucket("cls"), auth_version)
+    b.create_bucket(input=oss2.models.BucketCreateConfig(oss2.BUCKET_STORAGE_CLASS_IA, oss2.BUCKET_DATA_REDUNDANCY_TYPE_ZRS))
+    info = b.get_bucket_info()
+    assert (info.storage_class, info.data_redundancy_type) == ("IA", "ZRS")
+    from conftest import oss2_service
+    listed = [x for x in oss2.BucketIterator(oss2_service(ossd, auth_version), prefix=b.bucket_name)]
+    assert [x.storage_class for x in listed] == ["IA"]
