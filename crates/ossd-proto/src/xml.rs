@@ -263,29 +263,39 @@ pub fn access_control_policy(owner: &Owner, grant: &str) -> String {
     w.finish()
 }
 
-/// GetBucketStat's figures (every object is Standard until storage classes exist).
+/// GetBucketStat's figures.
 pub struct BucketStat {
     pub storage: u64,
     pub objects: u64,
     pub multipart_uploads: u64,
     pub last_modified_secs: i64,
+    /// `(storage class, bytes, objects)`.
+    pub by_class: Vec<(String, u64, u64)>,
 }
 
 pub fn bucket_stat(s: &BucketStat) -> String {
-    let (storage, objects) = (s.storage.to_string(), s.objects.to_string());
+    let class = |name: &str| {
+        s.by_class.iter().find(|(c, _, _)| c == name).map_or((0, 0), |(_, bytes, objects)| (*bytes, *objects))
+    };
     let mut w = XmlWriter::new();
     w.open("BucketStat")
-        .elem("Storage", &storage)
-        .elem("ObjectCount", &objects)
+        .elem("Storage", &s.storage.to_string())
+        .elem("ObjectCount", &s.objects.to_string())
         .elem("MultipartUploadCount", &s.multipart_uploads.to_string())
         .elem("LiveChannelCount", "0")
-        .elem("LastModifiedTime", &s.last_modified_secs.to_string())
-        .elem("StandardStorage", &storage)
-        .elem("StandardObjectCount", &objects);
-    for class in ["InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive"] {
-        w.elem(&format!("{class}Storage"), "0")
-            .elem(&format!("{class}RealStorage"), "0")
-            .elem(&format!("{class}ObjectCount"), "0");
+        .elem("LastModifiedTime", &s.last_modified_secs.to_string());
+    let (bytes, objects) = class("Standard");
+    w.elem("StandardStorage", &bytes.to_string()).elem("StandardObjectCount", &objects.to_string());
+    for (name, prefix) in [
+        ("IA", "InfrequentAccess"),
+        ("Archive", "Archive"),
+        ("ColdArchive", "ColdArchive"),
+        ("DeepColdArchive", "DeepColdArchive"),
+    ] {
+        let (bytes, objects) = class(name);
+        w.elem(&format!("{prefix}Storage"), &bytes.to_string())
+            .elem(&format!("{prefix}RealStorage"), &bytes.to_string())
+            .elem(&format!("{prefix}ObjectCount"), &objects.to_string());
     }
     w.elem("MultipartPartCount", "0").elem("DeleteMarkerCount", "0");
     w.close("BucketStat");

@@ -85,12 +85,28 @@ impl RestoreState {
 }
 
 /// What a bucket's objects add up to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BucketUsage {
     pub bytes: u64,
     pub objects: u64,
     /// Unix milliseconds of the newest object's last change (0 when empty).
     pub last_modified_ms: i64,
+    /// `(storage class, bytes, objects)` for each class the bucket holds, in class-name order.
+    pub by_class: Vec<(String, u64, u64)>,
+}
+
+impl BucketUsage {
+    /// Totals from per-class rows `(class, bytes, objects, newest change)`.
+    pub fn from_classes(rows: Vec<(String, u64, u64, i64)>) -> BucketUsage {
+        let mut u = BucketUsage::default();
+        for (class, bytes, objects, newest) in rows {
+            u.bytes += bytes;
+            u.objects += objects;
+            u.last_modified_ms = u.last_modified_ms.max(newest);
+            u.by_class.push((class, bytes, objects));
+        }
+        u
+    }
 }
 
 /// A contiguous run of an object's bytes held in one blob.

@@ -780,19 +780,20 @@ impl MetaStore for PostgresMetaStore {
     fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
         Box::pin(async move {
             let c = self.client().await?;
-            let row = c
-                .query_one(
-                    "SELECT COALESCE(SUM(size), 0)::BIGINT, COUNT(*), COALESCE(MAX(last_modified_ms), 0)::BIGINT \
-                     FROM objects WHERE bucket = $1 AND version = ''",
+            let rows = c
+                .query(
+                    "SELECT storage_class, COALESCE(SUM(size), 0)::BIGINT, COUNT(*), \
+                     COALESCE(MAX(last_modified_ms), 0)::BIGINT FROM objects WHERE bucket = $1 AND version = '' \
+                     GROUP BY storage_class ORDER BY storage_class",
                     &[&name],
                 )
                 .await
                 .map_err(pg)?;
-            Ok(BucketUsage {
-                bytes: row.get::<_, i64>(0) as u64,
-                objects: row.get::<_, i64>(1) as u64,
-                last_modified_ms: row.get(2),
-            })
+            Ok(BucketUsage::from_classes(
+                rows.iter()
+                    .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get(3)))
+                    .collect(),
+            ))
         })
     }
 

@@ -891,19 +891,18 @@ impl SqliteMetaStore {
 
     pub fn bucket_usage(&self, name: &str) -> StoreResult<BucketUsage> {
         self.read(|c| {
-            c.prepare_cached(
-                "SELECT COALESCE(SUM(size), 0), COUNT(*), COALESCE(MAX(last_modified_ms), 0) FROM objects \
-                 WHERE bucket = ?1",
-            )
-            .db()?
-            .query_row([name], |r| {
-                Ok(BucketUsage {
-                    bytes: r.get::<_, i64>(0)? as u64,
-                    objects: r.get::<_, i64>(1)? as u64,
-                    last_modified_ms: r.get(2)?,
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT storage_class, COALESCE(SUM(size), 0), COUNT(*), COALESCE(MAX(last_modified_ms), 0) \
+                     FROM objects WHERE bucket = ?1 GROUP BY storage_class ORDER BY storage_class",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map([name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get(3)?))
                 })
-            })
-            .db()
+                .db()?;
+            Ok(BucketUsage::from_classes(rows.collect::<rusqlite::Result<Vec<_>>>().db()?))
         })
     }
 

@@ -780,8 +780,11 @@ fn bucket_usage_sums_sizes_and_counts() {
     assert_eq!(m.bucket_usage("use").unwrap(), BucketUsage::default());
     put(&m, &object("use", "a", &["u1"], 10), PutMode::Overwrite, None).unwrap();
     put(&m, &object("use", "b", &["u2"], 5), PutMode::Overwrite, None).unwrap();
+    put(&m, &ObjectRecord { storage_class: "IA".into(), ..object("use", "c", &["u3"], 7) }, PutMode::Overwrite, None)
+        .unwrap();
     let u = m.bucket_usage("use").unwrap();
-    assert_eq!((u.bytes, u.objects, u.last_modified_ms), (15, 2, 1_700_000_000_123));
+    assert_eq!((u.bytes, u.objects, u.last_modified_ms), (22, 3, 1_700_000_000_123));
+    assert_eq!(u.by_class, vec![("IA".to_string(), 7, 1), ("Standard".to_string(), 15, 2)]);
 }
 
 #[test]

@@ -439,10 +439,12 @@ def test_bucket_info_and_stat_show_the_settings(bucket):
     assert info.bucket_encryption_rule is not None
     bucket.put_object("one", b"12345")
     bucket.put_object("two", b"678")
+    bucket.put_object("cool", b"ab", headers={"x-oss-storage-class": "IA"})
     bucket.init_multipart_upload("mp")
     stat = bucket.get_bucket_stat()
-    assert (stat.storage_size_in_bytes, stat.object_count, stat.multi_part_upload_count) == (8, 2, 1)
+    assert (stat.storage_size_in_bytes, stat.object_count, stat.multi_part_upload_count) == (10, 3, 1)
     assert stat.standard_storage == 8 and stat.standard_object_count == 2
+    assert (stat.infrequent_access_storage, stat.infrequent_access_object_count) == (2, 1)
     assert abs(stat.last_modified_time - time.time()) < 300
 
 

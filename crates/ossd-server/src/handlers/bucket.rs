@@ -209,6 +209,7 @@ pub async fn get_bucket_stat(state: &AppState, b: &BucketRecord) -> Result<Respo
         objects: usage.objects,
         multipart_uploads: uploads,
         last_modified_secs: usage.last_modified_ms / 1000,
+        by_class: usage.by_class,
     };
     Ok(response::xml(200, xml::bucket_stat(&stat)))
 }
