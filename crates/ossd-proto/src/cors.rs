@@ -61,6 +61,11 @@ pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// `InvalidArgument` naming the offending field and value, as OSS's CORS errors do.
+fn invalid_field(msg: &str, name: &'static str, value: &str) -> OssError {
+    invalid(msg).with("ArgumentName", name).with("ArgumentValue", value)
+}
+
 impl CorsConfiguration {
     /// Parses and validates a PutBucketCors body.
     pub fn from_xml(body: &str) -> Result<CorsConfiguration, OssError> {
@@ -81,23 +86,25 @@ impl CorsConfiguration {
                 expose_headers: trim(r.expose_headers),
                 max_age_seconds: match r.max_age_seconds.as_deref().map(str::trim) {
                     None | Some("") => None,
-                    Some(s) => Some(s.parse().map_err(|_| invalid("MaxAgeSeconds must be a non-negative integer."))?),
+                    Some(s) => Some(s.parse().map_err(|_| {
+                        invalid_field("MaxAgeSeconds must be a non-negative integer.", "MaxAgeSeconds", s)
+                    })?),
                 },
             };
             if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
                 return Err(invalid("Each CORSRule needs at least one AllowedOrigin and one AllowedMethod."));
             }
-            if rule.allowed_origins.iter().any(|o| o.is_empty() || o.matches('*').count() > 1) {
-                return Err(invalid("An AllowedOrigin may hold at most one '*' wildcard."));
+            if let Some(o) = rule.allowed_origins.iter().find(|o| o.is_empty() || o.matches('*').count() > 1) {
+                return Err(invalid_field("An AllowedOrigin may hold at most one '*' wildcard.", "AllowedOrigin", o));
             }
             if let Some(m) = rule.allowed_methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
-                return Err(invalid(&format!("The AllowedMethod {m} is not supported.")));
+                return Err(invalid_field(&format!("Unsupported method {m}."), "AllowedMethod", m));
             }
-            if rule.allowed_headers.iter().any(|h| h.matches('*').count() > 1) {
-                return Err(invalid("An AllowedHeader may hold at most one '*' wildcard."));
+            if let Some(h) = rule.allowed_headers.iter().find(|h| h.matches('*').count() > 1) {
+                return Err(invalid_field("An AllowedHeader may hold at most one '*' wildcard.", "AllowedHeader", h));
             }
-            if rule.expose_headers.iter().any(|h| h.contains('*')) {
-                return Err(invalid("An ExposeHeader may not hold a wildcard."));
+            if let Some(h) = rule.expose_headers.iter().find(|h| h.contains('*')) {
+                return Err(invalid_field("An ExposeHeader may not hold a wildcard.", "ExposeHeader", h));
             }
             rules.push(rule);
         }

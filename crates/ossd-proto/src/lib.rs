@@ -2,6 +2,7 @@
 //! Nothing here performs I/O; the server crate feeds it parsed requests.
 
 pub mod auth;
+pub mod bucket_config;
 pub mod checksum;
 pub mod cors;
 pub mod error;

@@ -140,6 +140,9 @@ struct Condition {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Statement {
+    /// Bucket policies only: who the statement is about (`*`, account or user ids, STS
+    /// assumed-role ARNs, all matched with wildcards). `None` in identity policies.
+    principals: Option<Vec<String>>,
     effect: Effect,
     actions: PatternSet,
     resources: PatternSet,
@@ -195,8 +198,19 @@ impl Policy {
         Policy::parse(&value)
     }
 
+    /// Parses and checks a bucket policy: the same language, each statement naming its
+    /// `Principal` (a string or list; `*` is everybody, anonymous callers included).
+    pub fn parse_bucket_policy(text: &str) -> Result<Policy, PolicyError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| PolicyError(format!("not JSON: {e}")))?;
+        Policy::parse_with(&value, true)
+    }
+
     /// Parses and checks a policy document.
     pub fn parse(doc: &Value) -> Result<Policy, PolicyError> {
+        Policy::parse_with(doc, false)
+    }
+
+    fn parse_with(doc: &Value, bucket_policy: bool) -> Result<Policy, PolicyError> {
         let Some(obj) = doc.as_object() else { return err("the policy must be a JSON object") };
         for k in obj.keys() {
             if !matches!(k.as_str(), "Version" | "Statement") {
@@ -207,9 +221,10 @@ impl Policy {
             Some(Value::String(v)) if v == "1" => {}
             _ => return err("Version must be \"1\""),
         }
+        let parse = |s: &Value| parse_statement(s, bucket_policy);
         let statements = match obj.get("Statement") {
-            Some(Value::Array(list)) => list.iter().map(parse_statement).collect::<Result<Vec<_>, _>>()?,
-            Some(single @ Value::Object(_)) => vec![parse_statement(single)?],
+            Some(Value::Array(list)) => list.iter().map(parse).collect::<Result<Vec<_>, _>>()?,
+            Some(single @ Value::Object(_)) => vec![parse(single)?],
             _ => return err("Statement must be a list of statements"),
         };
         Ok(Policy { statements })
@@ -219,9 +234,22 @@ impl Policy {
     /// `acs:oss:cn-hangzhou:1234:bucket/key`): a matching Deny wins, then a matching Allow,
     /// else the default deny.
     pub fn evaluate(&self, action: &str, resource: &Resource, ctx: &Context) -> Decision {
+        self.evaluate_for(None, action, resource, ctx)
+    }
+
+    /// Like [`Policy::evaluate`] for a bucket policy: only statements whose `Principal`
+    /// names the caller count. `caller` lists the caller's names (account id, STS ARN); an
+    /// anonymous caller has none and is matched only by `*`.
+    pub fn evaluate_for(
+        &self,
+        caller: Option<&[String]>,
+        action: &str,
+        resource: &Resource,
+        ctx: &Context,
+    ) -> Decision {
         let mut allowed = false;
         for s in &self.statements {
-            if !s.matches(action, resource, ctx) {
+            if !s.names(caller) || !s.matches(action, resource, ctx) {
                 continue;
             }
             match s.effect {
@@ -246,10 +274,37 @@ pub fn evaluate_all(policies: &[Policy], action: &str, resource: &Resource, ctx:
     (Decision::Allow, 0)
 }
 
-fn parse_statement(v: &Value) -> Result<Statement, PolicyError> {
+impl Policy {
+    /// Whether some statement allows everybody (`Principal` `*`) without conditions: what
+    /// GetBucketPolicyStatus calls public.
+    pub fn is_public(&self) -> bool {
+        self.statements.iter().any(|s| {
+            s.effect == Effect::Allow
+                && s.conditions.is_empty()
+                && s.principals.as_ref().is_some_and(|p| p.iter().any(|p| p == "*"))
+        })
+    }
+
+    /// A copy without the statements that make it public (PublicAccessBlock ignores them).
+    pub fn without_public_grants(&self) -> Policy {
+        let statements = self
+            .statements
+            .iter()
+            .filter(|s| {
+                !(s.effect == Effect::Allow && s.principals.as_ref().is_some_and(|p| p.iter().any(|p| p == "*")))
+            })
+            .cloned()
+            .collect();
+        Policy { statements }
+    }
+}
+
+fn parse_statement(v: &Value, bucket_policy: bool) -> Result<Statement, PolicyError> {
     let Some(obj) = v.as_object() else { return err("each statement must be an object") };
     for k in obj.keys() {
-        if !matches!(k.as_str(), "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" | "Sid") {
+        let known =
+            matches!(k.as_str(), "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" | "Sid");
+        if !(known || (bucket_policy && k == "Principal")) {
             // `Principal` belongs in trust and bucket policies, not in identity policies.
             return err(format!("unknown statement element `{k}`"));
         }
@@ -265,7 +320,15 @@ fn parse_statement(v: &Value) -> Result<Statement, PolicyError> {
         None => Vec::new(),
         Some(c) => parse_conditions(c)?,
     };
-    Ok(Statement { effect, actions, resources, conditions })
+    let principals = if bucket_policy {
+        let p =
+            obj.get("Principal").ok_or_else(|| PolicyError("a bucket policy statement needs a Principal".into()))?;
+        let list = string_list(p).filter(|l| !l.is_empty());
+        Some(list.ok_or_else(|| PolicyError("Principal must be a string or a list of strings".into()))?)
+    } else {
+        None
+    };
+    Ok(Statement { principals, effect, actions, resources, conditions })
 }
 
 fn pattern_set(
@@ -352,6 +415,11 @@ fn parse_conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
 }
 
 impl Statement {
+    fn names(&self, caller: Option<&[String]>) -> bool {
+        let Some(principals) = &self.principals else { return true };
+        principals.iter().any(|p| p == "*" || caller.is_some_and(|names| names.iter().any(|n| glob(p, n))))
+    }
+
     fn matches(&self, action: &str, resource: &Resource, ctx: &Context) -> bool {
         let action_hit =
             self.actions.patterns.iter().any(|p| glob(&p.to_ascii_lowercase(), &action.to_ascii_lowercase()));
@@ -494,6 +562,9 @@ pub fn action_for(endpoint: Endpoint) -> Option<(&'static str, Scope)> {
         PutBucketCallbackPolicy => ("oss:PutBucketCallbackPolicy", Bucket),
         GetBucketCallbackPolicy => ("oss:GetBucketCallbackPolicy", Bucket),
         DeleteBucketCallbackPolicy => ("oss:DeleteBucketCallbackPolicy", Bucket),
+        BucketConfig(kind, op) => (kind.ram_action(op), Bucket),
+        GetBucketPolicyStatus => ("oss:GetBucketPolicyStatus", Bucket),
+        ListObjectVersions => ("oss:ListObjectVersions", Bucket),
         // Each key of the batch is an oss:DeleteObject on that key.
         DeleteMultipleObjects => ("oss:DeleteObject", Object),
         PostObject | PutObject | AppendObject | CopyObject => ("oss:PutObject", Object),
@@ -537,6 +608,31 @@ mod tests {
 
     fn ctx() -> Context {
         Context { source_ip: Some("10.1.2.3".parse().unwrap()), ..Context::default() }
+    }
+
+    #[test]
+    fn bucket_policies_name_their_principals() {
+        let text = r#"{"Version":"1","Statement":[
+            {"Effect":"Allow","Principal":["*"],"Action":"oss:GetObject","Resource":"acs:oss:*:*:b/pub/*"},
+            {"Effect":"Allow","Principal":["1234"],"Action":"oss:PutObject","Resource":"acs:oss:*:*:b/*"},
+            {"Effect":"Deny","Principal":"*","Action":"oss:GetObject","Resource":"acs:oss:*:*:b/pub/secret"}]}"#;
+        let p = Policy::parse_bucket_policy(text).unwrap();
+        let me = vec!["1234".to_string()];
+        let c = ctx();
+        assert_eq!(p.evaluate_for(None, "oss:GetObject", &obj("b", "pub/a"), &c), Decision::Allow);
+        assert_eq!(p.evaluate_for(None, "oss:GetObject", &obj("b", "pub/secret"), &c), Decision::ExplicitDeny);
+        assert_eq!(p.evaluate_for(None, "oss:PutObject", &obj("b", "x"), &c), Decision::ImplicitDeny);
+        assert_eq!(p.evaluate_for(Some(&me), "oss:PutObject", &obj("b", "x"), &c), Decision::Allow);
+        assert!(p.is_public());
+        assert!(!p.without_public_grants().is_public());
+        assert_eq!(
+            p.without_public_grants().evaluate_for(None, "oss:GetObject", &obj("b", "pub/a"), &c),
+            Decision::ImplicitDeny
+        );
+        // Identity policies refuse Principal; bucket policies need it.
+        assert!(Policy::parse_str(text).is_err());
+        let no_principal = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        assert!(Policy::parse_bucket_policy(no_principal).is_err());
     }
 
     #[test]

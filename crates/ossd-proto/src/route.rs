@@ -2,6 +2,7 @@
 //! Addressing follows oss-api.md §5: `<bucket>.<base>` hosts select the bucket (virtual-hosted
 //! style), otherwise the first path segment is the bucket (path style).
 
+use crate::bucket_config::{ConfigKind, ConfigOp};
 use crate::error::OssError;
 use crate::query::{Query, decode};
 use http::{HeaderMap, Method};
@@ -179,6 +180,12 @@ pub enum Endpoint {
     PutBucketEncryption,
     GetBucketEncryption,
     DeleteBucketEncryption,
+    /// Put/Get/Delete of one bucket configuration (`?website`, `?lifecycle`, `?tagging`, ...).
+    BucketConfig(ConfigKind, ConfigOp),
+    /// `GET /?policyStatus`.
+    GetBucketPolicyStatus,
+    /// `GET /?versions`: without versioning, every object once as its `null` version.
+    ListObjectVersions,
     /// CORS preflight.
     Options,
 }
@@ -232,6 +239,9 @@ impl Endpoint {
             PutBucketEncryption => "PutBucketEncryption",
             GetBucketEncryption => "GetBucketEncryption",
             DeleteBucketEncryption => "DeleteBucketEncryption",
+            BucketConfig(kind, op) => kind.operation(op).unwrap_or("BucketConfig"),
+            GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            ListObjectVersions => "ListObjectVersions",
             Options => "Options",
         }
     }
@@ -245,26 +255,14 @@ impl Endpoint {
 
 /// Bucket sub-resources that select an operation and that this server does not implement.
 const UNIMPLEMENTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "website",
-    "referer",
-    "logging",
-    "lifecycle",
-    "tagging",
-    "policy",
-    "requestPayment",
-    "versioning",
-    "versions",
     "replication",
     "inventory",
     "worm",
-    "transferAcceleration",
-    "qos",
     "cname",
     "img",
     "style",
     "metaQuery",
     "accessPoint",
-    "publicAccessBlock",
     "httpsConfig",
     "resourceGroup",
 ];
@@ -299,6 +297,30 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
         if let Some(sub) = UNIMPLEMENTED_BUCKET_SUBRESOURCES.iter().find(|s| has(s)) {
             return Err(OssError::not_implemented(&format!("The bucket sub-resource '{sub}'")));
         }
+        if has("policyStatus") {
+            return match *method {
+                Method::GET => Ok(GetBucketPolicyStatus),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket policy status"))),
+            };
+        }
+        if has("versions") {
+            return match *method {
+                Method::GET => Ok(ListObjectVersions),
+                _ => Err(OssError::not_implemented(&format!("{method} on the bucket's versions"))),
+            };
+        }
+        if let Some(kind) = ConfigKind::from_query(has) {
+            let op = match *method {
+                Method::PUT => ConfigOp::Put,
+                Method::GET => ConfigOp::Get,
+                Method::DELETE => ConfigOp::Delete,
+                _ => return Err(OssError::not_implemented(&format!("{method} on '{}'", kind.subresource()))),
+            };
+            if kind.operation(op).is_none() {
+                return Err(OssError::not_implemented(&format!("{method} on '{}'", kind.subresource())));
+            }
+            return Ok(BucketConfig(kind, op));
+        }
         let ep = match *method {
             Method::PUT if has("encryption") => PutBucketEncryption,
             Method::GET if has("encryption") => GetBucketEncryption,
@@ -324,7 +346,12 @@ pub fn endpoint(method: &Method, target: &Target, query: &Query, headers: &Heade
         };
         return Ok(ep);
     }
-    if let Some(sub) = UNIMPLEMENTED_OBJECT_SUBRESOURCES.iter().find(|s| has(s)) {
+    // Without versioning every object is its `null` version (ListObjectVersions says so), so
+    // `versionId=null` names the object itself.
+    let null_version = query.get("versionId") == Some("null");
+    if let Some(sub) =
+        UNIMPLEMENTED_OBJECT_SUBRESOURCES.iter().find(|s| has(s) && !(null_version && **s == "versionId"))
+    {
         return Err(OssError::not_implemented(&format!("The object sub-resource '{sub}'")));
     }
     let copy = headers.contains_key("x-oss-copy-source");
@@ -412,10 +439,17 @@ mod tests {
         assert_eq!(e(Method::PUT, "symlink").unwrap(), Endpoint::PutSymlink);
         assert_eq!(e(Method::GET, "symlink").unwrap(), Endpoint::GetSymlink);
         assert_eq!(e(Method::POST, "restore").unwrap(), Endpoint::RestoreObject);
+        assert_eq!(e(Method::GET, "versionId=null").unwrap(), Endpoint::GetObject);
+        assert_eq!(e(Method::GET, "versionId=CAEQ").unwrap_err().status, 501);
         let bt = Target { key: None, ..t.clone() };
         let q = Query::parse(Some("list-type=2&prefix="));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap(), Endpoint::ListObjectsV2);
         let q = Query::parse(Some("website"));
+        assert_eq!(
+            endpoint(&Method::GET, &bt, &q, &h).unwrap(),
+            Endpoint::BucketConfig(ConfigKind::Website, ConfigOp::Get)
+        );
+        let q = Query::parse(Some("replication"));
         assert_eq!(endpoint(&Method::GET, &bt, &q, &h).unwrap_err().status, 501);
         // The bucket callback policy shares `?policy` with the (unimplemented) bucket policy.
         let b = |m: Method, q: &str| endpoint(&m, &bt, &Query::parse(Some(q)), &h);
@@ -423,7 +457,8 @@ mod tests {
         assert_eq!(b(Method::GET, "comp=callback&policy").unwrap(), Endpoint::GetBucketCallbackPolicy);
         assert_eq!(b(Method::DELETE, "policy&comp=callback").unwrap(), Endpoint::DeleteBucketCallbackPolicy);
         assert_eq!(b(Method::POST, "policy&comp=callback").unwrap_err().status, 501);
-        assert_eq!(b(Method::GET, "policy").unwrap_err().status, 501);
-        assert_eq!(b(Method::GET, "policy&comp=other").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "policy").unwrap(), Endpoint::BucketConfig(ConfigKind::Policy, ConfigOp::Get));
+        assert_eq!(b(Method::DELETE, "referer").unwrap_err().status, 501);
+        assert_eq!(b(Method::GET, "versions").unwrap(), Endpoint::ListObjectVersions);
     }
 }

@@ -134,6 +134,8 @@ pub struct BucketEntry<'a> {
     pub data_redundancy_type: &'a str,
     /// The bucket's default encryption rule (GetBucketInfo shows `None` without one).
     pub encryption: Option<&'a crate::object_class::Sse>,
+    /// Shown in ListBuckets when the request filtered by resource group.
+    pub resource_group_id: Option<&'a str>,
 }
 
 /// Region facts shown in bucket listings and info.
@@ -172,14 +174,36 @@ pub fn list_buckets(owner: &Owner, region: &RegionInfo, page: &ListBucketsPage, 
             .elem("Location", &location)
             .elem("Name", b.name)
             .elem("Region", region.region)
-            .elem("StorageClass", b.storage_class)
-            .close("Bucket");
+            .elem("StorageClass", b.storage_class);
+        if let Some(rg) = b.resource_group_id {
+            w.elem("ResourceGroupId", rg);
+        }
+        w.close("Bucket");
     }
     w.close("Buckets").close("ListAllMyBucketsResult");
     w.finish()
 }
 
-pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl: &str) -> String {
+/// What GetBucketInfo shows of the bucket's configurations.
+#[derive(Default)]
+pub struct BucketInfoExtras<'a> {
+    pub resource_group_id: &'a str,
+    pub transfer_acceleration: bool,
+    /// `Suspended` once set; `None` while versioning was never enabled (the element is left out).
+    pub versioning: Option<&'a str>,
+    pub block_public_access: bool,
+    pub log_bucket: &'a str,
+    pub log_prefix: &'a str,
+}
+
+pub fn bucket_info(
+    owner: &Owner,
+    region: &RegionInfo,
+    bucket: &BucketEntry,
+    acl: &str,
+    extras: &BucketInfoExtras,
+) -> String {
+    let enabled = |on: bool| if on { "Enabled" } else { "Disabled" };
     let mut w = XmlWriter::new();
     w.open("BucketInfo").open("Bucket");
     w.elem("AccessMonitor", "Disabled")
@@ -188,11 +212,16 @@ pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl
         .elem("IntranetEndpoint", region.endpoint)
         .elem("Location", &format!("oss-{}", region.region))
         .elem("StorageClass", bucket.storage_class)
-        .elem("TransferAcceleration", "Disabled")
+        .elem("TransferAcceleration", enabled(extras.transfer_acceleration))
         .elem("CrossRegionReplication", "Disabled")
         .elem("Name", bucket.name)
-        .elem("ResourceGroupId", "")
-        .elem("DataRedundancyType", bucket.data_redundancy_type);
+        .elem("ResourceGroupId", extras.resource_group_id)
+        .elem("DataRedundancyType", bucket.data_redundancy_type)
+        .elem("Comment", "")
+        .elem("BlockPublicAccess", if extras.block_public_access { "true" } else { "false" });
+    if let Some(v) = extras.versioning {
+        w.elem("Versioning", v);
+    }
     owner.write(&mut w);
     w.open("AccessControlList").elem("Grant", acl).close("AccessControlList");
     w.open("ServerSideEncryptionRule");
@@ -211,7 +240,10 @@ pub fn bucket_info(owner: &Owner, region: &RegionInfo, bucket: &BucketEntry, acl
         }
     }
     w.close("ServerSideEncryptionRule");
-    w.open("BucketPolicy").elem("LogBucket", "").elem("LogPrefix", "").close("BucketPolicy");
+    w.open("BucketPolicy")
+        .elem("LogBucket", extras.log_bucket)
+        .elem("LogPrefix", extras.log_prefix)
+        .close("BucketPolicy");
     w.close("Bucket").close("BucketInfo");
     w.finish()
 }
@@ -231,13 +263,42 @@ pub fn access_control_policy(owner: &Owner, grant: &str) -> String {
     w.finish()
 }
 
-pub fn bucket_stat(storage: u64, objects: u64) -> String {
+/// GetBucketStat's figures.
+pub struct BucketStat {
+    pub storage: u64,
+    pub objects: u64,
+    pub multipart_uploads: u64,
+    pub last_modified_secs: i64,
+    /// `(storage class, bytes, objects)`.
+    pub by_class: Vec<(String, u64, u64)>,
+}
+
+pub fn bucket_stat(s: &BucketStat) -> String {
+    let class = |name: &str| {
+        s.by_class.iter().find(|(c, _, _)| c == name).map_or((0, 0), |(_, bytes, objects)| (*bytes, *objects))
+    };
     let mut w = XmlWriter::new();
     w.open("BucketStat")
-        .elem("Storage", &storage.to_string())
-        .elem("ObjectCount", &objects.to_string())
-        .elem("MultipartUploadCount", "0")
-        .close("BucketStat");
+        .elem("Storage", &s.storage.to_string())
+        .elem("ObjectCount", &s.objects.to_string())
+        .elem("MultipartUploadCount", &s.multipart_uploads.to_string())
+        .elem("LiveChannelCount", "0")
+        .elem("LastModifiedTime", &s.last_modified_secs.to_string());
+    let (bytes, objects) = class("Standard");
+    w.elem("StandardStorage", &bytes.to_string()).elem("StandardObjectCount", &objects.to_string());
+    for (name, prefix) in [
+        ("IA", "InfrequentAccess"),
+        ("Archive", "Archive"),
+        ("ColdArchive", "ColdArchive"),
+        ("DeepColdArchive", "DeepColdArchive"),
+    ] {
+        let (bytes, objects) = class(name);
+        w.elem(&format!("{prefix}Storage"), &bytes.to_string())
+            .elem(&format!("{prefix}RealStorage"), &bytes.to_string())
+            .elem(&format!("{prefix}ObjectCount"), &objects.to_string());
+    }
+    w.elem("MultipartPartCount", "0").elem("DeleteMarkerCount", "0");
+    w.close("BucketStat");
     w.finish()
 }
 
@@ -613,4 +674,57 @@ mod hostile_tests {
             let _ = super::parse::<super::TaggingRequest>(body);
         }
     }
+}
+
+/// A ListObjectVersions page of a bucket without versioning: every object once, as its
+/// `null` version, latest. Text fields are already URL-encoded by the caller when asked.
+pub struct ListVersionsPage<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub key_marker: &'a str,
+    pub version_id_marker: &'a str,
+    pub delimiter: &'a str,
+    pub max_keys: usize,
+    pub encoding_type: Option<&'a str>,
+    /// The last key of a truncated page.
+    pub next_key_marker: Option<&'a str>,
+}
+
+pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEntry], prefixes: &[String]) -> String {
+    let mut w = XmlWriter::new();
+    w.open("ListVersionsResult");
+    w.elem("Name", page.bucket)
+        .elem("Prefix", page.prefix)
+        .elem("KeyMarker", page.key_marker)
+        .elem("VersionIdMarker", page.version_id_marker)
+        .elem("MaxKeys", &page.max_keys.to_string())
+        .elem("Delimiter", page.delimiter);
+    if let Some(e) = page.encoding_type {
+        w.elem("EncodingType", e);
+    }
+    w.elem("IsTruncated", if page.next_key_marker.is_some() { "true" } else { "false" });
+    if let Some(m) = page.next_key_marker {
+        w.elem("NextKeyMarker", m).elem("NextVersionIdMarker", "null");
+    }
+    for o in objects {
+        w.open("Version")
+            .elem("Key", o.key)
+            .elem("VersionId", "null")
+            .elem("IsLatest", "true")
+            .elem("LastModified", &iso8601_ms(o.last_modified_ms))
+            .elem("ETag", &format!("\"{}\"", o.etag))
+            .elem("Type", o.object_type)
+            .elem("Size", &o.size.to_string())
+            .elem("StorageClass", o.storage_class);
+        if let Some(r) = &o.restore_info {
+            w.elem("RestoreInfo", r);
+        }
+        owner.write(&mut w);
+        w.close("Version");
+    }
+    for p in prefixes {
+        w.open("CommonPrefixes").elem("Prefix", p).close("CommonPrefixes");
+    }
+    w.close("ListVersionsResult");
+    w.finish()
 }

@@ -1,7 +1,12 @@
 //! Who may do what. A signed request by the root key may do anything; an anonymous request is
-//! judged by the bucket's and object's ACL (oss-api.md §1.5).
+//! judged by the bucket policy (a Deny wins, an Allow grants), then the bucket's and object's
+//! ACL (oss-api.md §1.5), PublicAccessBlock turning public ACLs and public policy grants off;
+//! anonymous and presigned requests also pass the bucket's referer lists.
 
+use crate::context::RequestContext;
 use ossd_proto::OssError;
+use ossd_proto::bucket_config::{self, ConfigKind, RefererConfiguration, WebsiteConfiguration};
+use ossd_proto::ram::{self, Decision};
 use ossd_proto::route::Endpoint;
 
 pub const PRIVATE: &str = "private";
@@ -58,4 +63,116 @@ pub fn anonymous_may(endpoint: Endpoint, bucket_acl: &str) -> Result<(), OssErro
         }
         _ => Err(OssError::access_denied("You are forbidden to perform this operation anonymously.")),
     }
+}
+
+/// The bucket configurations that decide access for callers other than the root key: the
+/// bucket policy, the referer lists, PublicAccessBlock, and the static website. Loaded (one
+/// store read) only for anonymous, presigned and STS requests.
+#[derive(Default)]
+pub struct BucketSettings {
+    pub policy: Option<ram::Policy>,
+    pub referer: Option<RefererConfiguration>,
+    pub website: Option<WebsiteConfiguration>,
+    pub block_public_access: bool,
+}
+
+impl BucketSettings {
+    /// From the bucket's stored configurations (validated when they were put; one that no
+    /// longer parses counts as absent).
+    pub fn from_configs(configs: &[(String, String)]) -> BucketSettings {
+        let mut s = BucketSettings::default();
+        for (kind, body) in configs {
+            match ConfigKind::from_query(|q| q == kind) {
+                Some(ConfigKind::Policy) => s.policy = ram::Policy::parse_bucket_policy(body).ok(),
+                Some(ConfigKind::Referer) => s.referer = RefererConfiguration::parse(body).ok(),
+                Some(ConfigKind::Website) => s.website = WebsiteConfiguration::parse(body).ok(),
+                Some(ConfigKind::PublicAccessBlock) => {
+                    s.block_public_access = bucket_config::blocks_public_access(body)
+                }
+                _ => {}
+            }
+        }
+        if s.block_public_access {
+            s.policy = s.policy.map(|p| p.without_public_grants());
+        }
+        s
+    }
+
+    /// The bucket ACL as it counts for anonymous callers: PublicAccessBlock makes it private.
+    pub fn effective_bucket_acl<'a>(&self, acl: &'a str) -> &'a str {
+        if self.block_public_access { PRIVATE } else { acl }
+    }
+
+    /// The bucket policy's decision for `caller` (`None`: anonymous); no policy is no decision.
+    pub fn policy_decision(
+        &self,
+        caller: Option<&[String]>,
+        action: &str,
+        resource: &ram::Resource,
+        ctx: &ram::Context,
+    ) -> Decision {
+        match &self.policy {
+            Some(p) => p.evaluate_for(caller, action, resource, ctx),
+            None => Decision::ImplicitDeny,
+        }
+    }
+
+    /// Referer protection, applied to anonymous and presigned-URL requests as OSS applies it.
+    pub fn check_referer(&self, referer: Option<&str>) -> Result<(), OssError> {
+        match &self.referer {
+            Some(r) if !r.allows(referer) => Err(bucket_config::referer_denied()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A bucket policy's explicit denial.
+pub fn denied_by_bucket_policy() -> OssError {
+    OssError::access_denied("You have no right to access this object because of bucket policy.")
+        .with_ec("0003-00000001")
+}
+
+/// The account that owns every bucket (the root key's), as bucket-policy resources name it.
+fn resource_for(ctx: &RequestContext, region: &str, account: &str, scope: ram::Scope) -> Option<ram::Resource> {
+    let bucket = ctx.target.bucket.as_deref()?;
+    Some(match scope {
+        ram::Scope::Service => ram::Resource::service(region, account),
+        ram::Scope::Bucket => ram::Resource::bucket(region, account, bucket),
+        ram::Scope::Object => ram::Resource::object(region, account, bucket, ctx.target.key.as_deref().unwrap_or("")),
+    })
+}
+
+/// The bucket-level decision for an anonymous request, and referer protection for anonymous
+/// and presigned ones. A bucket policy's Deny refuses; its Allow grants (recorded in
+/// `ctx.policy_allowed`, so object ACLs are not consulted); otherwise the ACLs decide.
+pub fn judge(
+    ctx: &mut RequestContext,
+    bucket_acl: &str,
+    settings: &BucketSettings,
+    region: &str,
+    account: &str,
+) -> Result<(), OssError> {
+    ctx.block_public_access = settings.block_public_access;
+    if ctx.endpoint == Endpoint::Options {
+        return Ok(());
+    }
+    if ctx.identity.is_none() || ctx.is_presigned() {
+        settings.check_referer(ctx.header("referer"))?;
+    }
+    if ctx.identity.is_some() {
+        return Ok(());
+    }
+    if let Some((action, scope)) = ram::action_for(ctx.endpoint)
+        && let Some(resource) = resource_for(ctx, region, account, scope)
+    {
+        match settings.policy_decision(None, action, &resource, &crate::authz::condition_context(ctx)) {
+            Decision::ExplicitDeny => return Err(denied_by_bucket_policy()),
+            Decision::Allow => {
+                ctx.policy_allowed = true;
+                return Ok(());
+            }
+            Decision::ImplicitDeny => {}
+        }
+    }
+    anonymous_may(ctx.endpoint, settings.effective_bucket_acl(bucket_acl))
 }

@@ -24,8 +24,10 @@ fn may_set_attributes(endpoint: Endpoint) -> bool {
 pub const ATTRIBUTE_ACTIONS: &[(&str, &str)] =
     &[("x-oss-tagging", "oss:PutObjectTagging"), ("x-oss-object-acl", "oss:PutObjectAcl")];
 
-/// The request-level check: nothing to do unless the caller used a security token.
-pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError> {
+/// The request-level check: nothing to do unless the caller used a security token. The
+/// bucket's policy counts with the token's: a Deny in either refuses, an Allow in either
+/// grants the request's own action (as OSS combines RAM and bucket policies).
+pub fn authorize(state: &AppState, ctx: &RequestContext, bucket_policy: Option<&Policy>) -> Result<(), OssError> {
     let Some(token) = ctx.identity.as_ref().and_then(|i| i.security_token.as_deref()) else { return Ok(()) };
     // PostObject authenticates its form in its handler, and DeleteMultipleObjects finds its
     // keys in the body: both handlers call `check` themselves, per object.
@@ -40,7 +42,18 @@ pub fn authorize(state: &AppState, ctx: &RequestContext) -> Result<(), OssError>
         Scope::Bucket => Resource::bucket(region, &principal.account, ctx.bucket()?),
         Scope::Object => Resource::object(region, &principal.account, ctx.bucket()?, ctx.key()?),
     };
-    principal.require(action, &resource, ctx)?;
+    match bucket_policy.map(|p| p.evaluate_for(Some(&principal.names), action, &resource, &condition_context(ctx))) {
+        Some(Decision::ExplicitDeny) => return Err(crate::access::denied_by_bucket_policy()),
+        Some(Decision::Allow) => {
+            // The bucket policy grants; the token's policies may still deny explicitly.
+            if ram::evaluate_all(&principal.policies, action, &resource, &condition_context(ctx)).0
+                == Decision::ExplicitDeny
+            {
+                principal.require(action, &resource, ctx)?;
+            }
+        }
+        _ => principal.require(action, &resource, ctx)?,
+    }
     if matches!(ctx.endpoint, Endpoint::CopyObject | Endpoint::UploadPartCopy) {
         let source = ctx.header("x-oss-copy-source").unwrap_or("");
         let (src_bucket, src_key) = crate::handlers::object_write::parse_copy_source(source)?;
@@ -88,6 +101,9 @@ pub fn check(
 /// The rights a security token carries.
 struct Principal {
     account: String,
+    /// What a bucket policy's `Principal` may name this caller by: the account id, the role's
+    /// ARN and the session's `arn:sts::<account>:assumed-role/<role>/<session>`.
+    names: Vec<String>,
     /// The role's policy, then the session policy if any.
     policies: Vec<Policy>,
 }
@@ -102,7 +118,14 @@ impl Principal {
         let issuer = state.config.credentials.sts.as_ref().ok_or_else(invalid_token)?;
         let claims = issuer.key.open(token).map_err(|_| invalid_token())?;
         let policies = claims.parsed_policies().map_err(|_| invalid_token())?;
-        Ok(Principal { account: claims.account().to_string(), policies })
+        let account = claims.account().to_string();
+        let role_name = claims.role.rsplit_once('/').map(|(_, n)| n).unwrap_or("");
+        let names = vec![
+            account.clone(),
+            claims.role.clone(),
+            format!("arn:sts::{account}:assumed-role/{role_name}/{}", claims.session),
+        ];
+        Ok(Principal { account, names, policies })
     }
 
     fn require(&self, action: &str, resource: &Resource, ctx: &RequestContext) -> Result<(), OssError> {
@@ -134,7 +157,7 @@ fn denied(action: &str, decision: Decision, by_session_policy: bool) -> OssError
 }
 
 /// The facts conditions test: source address, transport, and for listings prefix/delimiter.
-fn condition_context(ctx: &RequestContext) -> ram::Context {
+pub(crate) fn condition_context(ctx: &RequestContext) -> ram::Context {
     let listing = matches!(ctx.endpoint, Endpoint::ListObjects | Endpoint::ListObjectsV2);
     let list_param = |name: &str| listing.then(|| ctx.query.get(name).unwrap_or("").to_string());
     ram::Context {

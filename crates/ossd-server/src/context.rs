@@ -19,6 +19,11 @@ pub struct RequestContext {
     pub endpoint: Endpoint,
     pub identity: Option<Identity>,
     pub client_ip: IpAddr,
+    /// An anonymous caller whom the bucket policy allows this request: the object ACL is not
+    /// consulted.
+    pub policy_allowed: bool,
+    /// The bucket's PublicAccessBlock is on: public ACLs count as private for anonymous callers.
+    pub block_public_access: bool,
 }
 
 impl RequestContext {
@@ -28,6 +33,11 @@ impl RequestContext {
 
     pub fn key(&self) -> Result<&str, OssError> {
         self.target.key.as_deref().ok_or_else(|| OssError::invalid_object_name(""))
+    }
+
+    /// Signed with a presigned URL (referer protection applies to these, as to anonymous ones).
+    pub fn is_presigned(&self) -> bool {
+        self.identity.as_ref().is_some_and(|i| i.carrier == ossd_proto::auth::SignatureCarrier::PresignedUrl)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -8,6 +8,7 @@ pub mod access_log;
 // STS: authorisation by RAM policy for temporary credentials.
 pub mod authz;
 pub mod body;
+pub mod bucket_lifecycle;
 pub mod callbacks;
 pub mod context;
 pub mod credentials;

@@ -148,6 +148,24 @@ async fn dispatch(
     if let Some(k) = &target.key {
         ossd_proto::names::check_object_key(k).map_err(fail)?;
     }
+    // OSS answers a request for a bucket that does not exist with 404 before it judges the
+    // credentials (an unknown AccessKeyId on a missing bucket is NoSuchBucket, not 403), which
+    // the SDKs' bucket-exists probes rely on.
+    let bucket = match (&target.bucket, endpoint) {
+        (_, Endpoint::ListBuckets | Endpoint::PutBucket) | (None, _) => None,
+        (Some(name), _) => {
+            let found = state.meta.get_bucket(name).await.map_err(handlers::store_error).map_err(fail)?;
+            if wants_cors {
+                *cors = CorsSource::Loaded(found.as_ref().and_then(|b| b.cors.clone()));
+            }
+            // PutBucketAcl on a bucket that does not exist creates it, as OSS documents (for a
+            // signed caller: see below).
+            match found {
+                None if endpoint == Endpoint::PutBucketAcl => None,
+                found => Some(found.ok_or_else(|| fail(OssError::no_such_bucket(name)))?),
+            }
+        }
+    };
     let identity = if endpoint == Endpoint::Options {
         None
     } else {
@@ -160,7 +178,7 @@ async fn dispatch(
         };
         auth::authenticate(&signed, SystemTime::now(), &state.config.credentials).map_err(fail)?
     };
-    let ctx = RequestContext {
+    let mut ctx = RequestContext {
         request_id: request_id.to_string(),
         host_id: host_id.clone(),
         method: parts.method,
@@ -170,40 +188,55 @@ async fn dispatch(
         endpoint,
         identity,
         client_ip,
+        policy_allowed: false,
+        block_public_access: false,
     };
-    let bucket = load_bucket(state, &ctx, wants_cors.then_some(cors)).await.map_err(fail)?;
-    // STS: temporary credentials may do only what their token's policies allow.
-    crate::authz::authorize(state, &ctx).map_err(fail)?;
-    handlers::dispatch(state, &ctx, bucket, body).await.map_err(fail)
+    if matches!(ctx.endpoint, Endpoint::ListBuckets | Endpoint::PutBucket) && ctx.identity.is_none() {
+        return Err(fail(OssError::access_denied("You are forbidden to perform this operation anonymously.")));
+    }
+    if ctx.endpoint == Endpoint::PutBucketAcl && bucket.is_none() && ctx.identity.is_none() {
+        return Err(fail(OssError::no_such_bucket(ctx.bucket().map_err(fail)?)));
+    }
+    let settings = load_settings(state, &ctx, bucket.as_ref()).await.map_err(fail)?;
+    // A static website's index document is what an anonymous GET of the root or of `dir/`
+    // asks for, and is judged as such.
+    let website = settings.website.as_ref().filter(|_| ctx.identity.is_none() && ctx.method == Method::GET);
+    if let Some(site) = website {
+        crate::handlers::website::route_to_index(&mut ctx, site);
+    }
+    if let Some(b) = &bucket {
+        access::judge(&mut ctx, &b.acl, &settings, &state.config.region, &state.config.owner_id).map_err(fail)?;
+    }
+    // STS: temporary credentials may do only what their token's policies (and the bucket
+    // policy) allow.
+    crate::authz::authorize(state, &ctx, settings.policy.as_ref()).map_err(fail)?;
+    if let Some(b) = &bucket {
+        handlers::bucket_config::check_capacity(state, &ctx, b).await.map_err(fail)?;
+    }
+    let answer = handlers::dispatch(state, &ctx, bucket.clone(), body).await;
+    match (answer, website) {
+        (Err(e), Some(site)) if e.code == "NoSuchKey" && ctx.endpoint == Endpoint::GetObject => {
+            crate::handlers::website::error_document(state, &mut ctx, bucket.as_ref(), site, e).await.map_err(fail)
+        }
+        (answer, _) => answer.map_err(fail),
+    }
 }
 
-/// Loads the addressed bucket (every endpoint but ListBuckets and PutBucket needs it; PutBucketAcl
-/// goes on without one, see there) and applies
-/// the bucket-level access check for anonymous callers.
-/// With `cors`, the loaded bucket's CORS rules are kept there for the response.
-async fn load_bucket(
+/// The bucket configurations that judge callers other than the root key (anonymous,
+/// presigned, STS); root-signed header requests skip the read.
+async fn load_settings(
     state: &AppState,
     ctx: &RequestContext,
-    cors: Option<&mut CorsSource>,
-) -> Result<Option<BucketRecord>, OssError> {
-    if matches!(ctx.endpoint, Endpoint::ListBuckets | Endpoint::PutBucket) {
-        if ctx.identity.is_none() {
-            return Err(OssError::access_denied("You are forbidden to perform this operation anonymously."));
-        }
-        return Ok(None);
+    bucket: Option<&BucketRecord>,
+) -> Result<access::BucketSettings, OssError> {
+    let Some(bucket) = bucket else { return Ok(access::BucketSettings::default()) };
+    let judged = match &ctx.identity {
+        None => true,
+        Some(i) => ctx.is_presigned() || i.security_token.is_some(),
+    };
+    if !judged {
+        return Ok(access::BucketSettings::default());
     }
-    let name = ctx.bucket()?.to_string();
-    let bucket = state.meta.get_bucket(&name).await.map_err(handlers::store_error)?;
-    if let Some(cors) = cors {
-        *cors = CorsSource::Loaded(bucket.as_ref().and_then(|b| b.cors.clone()));
-    }
-    // PutBucketAcl on a bucket that does not exist creates it, as OSS documents.
-    if bucket.is_none() && ctx.endpoint == Endpoint::PutBucketAcl && ctx.identity.is_some() {
-        return Ok(None);
-    }
-    let bucket = bucket.ok_or_else(|| OssError::no_such_bucket(&name))?;
-    if ctx.identity.is_none() {
-        access::anonymous_may(ctx.endpoint, &bucket.acl)?;
-    }
-    Ok(Some(bucket))
+    let configs = state.meta.bucket_configs(&bucket.name).await.map_err(handlers::store_error)?;
+    Ok(access::BucketSettings::from_configs(&configs))
 }

@@ -84,6 +84,31 @@ impl RestoreState {
     }
 }
 
+/// What a bucket's objects add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BucketUsage {
+    pub bytes: u64,
+    pub objects: u64,
+    /// Unix milliseconds of the newest object's last change (0 when empty).
+    pub last_modified_ms: i64,
+    /// `(storage class, bytes, objects)` for each class the bucket holds, in class-name order.
+    pub by_class: Vec<(String, u64, u64)>,
+}
+
+impl BucketUsage {
+    /// Totals from per-class rows `(class, bytes, objects, newest change)`.
+    pub fn from_classes(rows: Vec<(String, u64, u64, i64)>) -> BucketUsage {
+        let mut u = BucketUsage::default();
+        for (class, bytes, objects, newest) in rows {
+            u.bytes += bytes;
+            u.objects += objects;
+            u.last_modified_ms = u.last_modified_ms.max(newest);
+            u.by_class.push((class, bytes, objects));
+        }
+        u
+    }
+}
+
 /// A contiguous run of an object's bytes held in one blob.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
@@ -246,6 +271,22 @@ pub trait MetaStore: Send + Sync + 'static {
     fn set_bucket_cors<'a>(&'a self, name: &'a str, cors: Option<&'a str>) -> StoreFuture<'a, ()>;
     /// Replaces (`Some`) or removes (`None`) the bucket's callback policies (`NoSuchBucket` if absent).
     fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Sets (`Some`) or removes (`None`) one configuration of a bucket, by kind (`website`,
+    /// `lifecycle`, ...; the body is opaque here). `NoSuchBucket` if the bucket is absent.
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()>;
+    /// Every configuration of a bucket as `(kind, body)`, in kind order (empty for a missing bucket).
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>>;
+    /// Buckets that have a configuration of `kind`, as `(bucket, body)`, names after `after`, at
+    /// most `limit`, in name order (the lifecycle worker, ListBuckets' tag filter).
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>>;
+    /// Bytes, number and latest change of the bucket's objects (GetBucketStat, the
+    /// storage-capacity quota). One aggregate over the bucket's rows.
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage>;
     /// Replaces (`Some`) or removes (`None`) the bucket's default encryption (`NoSuchBucket` if absent).
     fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()>;
 
@@ -266,6 +307,23 @@ pub trait MetaStore: Send + Sync + 'static {
     fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>>;
     /// Deletes several objects of one bucket in one transaction; returns the unreferenced blobs.
     fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>>;
+    /// Deletes each `(key, last_modified_ms)` only if the object still has that last-modified
+    /// time (the lifecycle worker: an object overwritten since it was judged expired stays);
+    /// one transaction; returns the unreferenced blobs.
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>>;
+    /// Moves each `(key, last_modified_ms)` to `storage_class` if the object still has that
+    /// last-modified time (lifecycle Transitions; the last-modified time stays, as in OSS).
+    /// Returns how many moved.
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64>;
     /// Updates ACL and/or tags of an existing object (`NoSuchObject` otherwise).
     fn update_object_attrs<'a>(
         &'a self,

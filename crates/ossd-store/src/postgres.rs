@@ -18,11 +18,22 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row, Transaction};
 
 /// Current schema version (stored in `ossd_schema`).
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 /// Pooled connections per node.
 const POOL_SIZE: usize = 16;
 /// Attempts of a transaction that keeps losing serialization races.
 const TX_ATTEMPTS: usize = 32;
+
+/// Version 8: bucket configurations, one row per bucket and kind (see the SQLite store).
+const SCHEMA_V8: &str = r#"
+CREATE TABLE bucket_configs (
+    bucket TEXT COLLATE "C" NOT NULL,
+    kind   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+);
+CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind, bucket);
+"#;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE buckets (
@@ -203,11 +214,16 @@ impl PostgresMetaStore {
         let version: Option<i32> =
             tx.query_opt("SELECT max(version) FROM ossd_schema", &[]).await.map_err(pg)?.and_then(|r| r.get(0));
         match version.unwrap_or(0) {
-            version @ 0..=6 => {
+            version @ 0..SCHEMA_VERSION => {
                 if version < 1 {
                     tx.batch_execute(SCHEMA_V1).await.map_err(pg)?;
                 }
-                tx.batch_execute(SCHEMA_V7).await.map_err(pg)?;
+                if version < 7 {
+                    tx.batch_execute(SCHEMA_V7).await.map_err(pg)?;
+                }
+                if version < 8 {
+                    tx.batch_execute(SCHEMA_V8).await.map_err(pg)?;
+                }
                 tx.execute("DELETE FROM ossd_schema", &[]).await.map_err(pg)?;
                 tx.execute("INSERT INTO ossd_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(pg)?;
             }
@@ -642,6 +658,7 @@ impl MetaStore for PostgresMetaStore {
                 return Err(StoreError::BucketNotEmpty);
             }
             tx.execute("DELETE FROM buckets WHERE name = $1", &[&name]).await.map_err(sql)?;
+            tx.execute("DELETE FROM bucket_configs WHERE bucket = $1", &[&name]).await.map_err(sql)?;
             Ok(())
         }))
     }
@@ -704,6 +721,80 @@ impl MetaStore for PostgresMetaStore {
                 .map_err(sql)?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         }))
+    }
+
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let body = body.map(str::to_string);
+        Box::pin(tx!(self, |tx| (name, kind, body) {
+            if !bucket_exists(tx, &name).await? {
+                return Err(StoreError::NoSuchBucket);
+            }
+            match &body {
+                Some(b) => tx
+                    .execute(
+                        "INSERT INTO bucket_configs (bucket, kind, body) VALUES ($1, $2, $3) \
+                         ON CONFLICT (bucket, kind) DO UPDATE SET body = excluded.body",
+                        &[&name, &kind, b],
+                    )
+                    .await
+                    .map_err(sql)?,
+                None => tx
+                    .execute("DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&name, &kind])
+                    .await
+                    .map_err(sql)?,
+            };
+            Ok(())
+        }))
+    }
+
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query("SELECT kind, body FROM bucket_configs WHERE bucket = $1 ORDER BY kind", &[&name])
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT bucket, body FROM bucket_configs WHERE kind = $1 AND bucket > $2 ORDER BY bucket LIMIT $3",
+                    &[&kind, &after, &limit_i64(limit)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT storage_class, COALESCE(SUM(size), 0)::BIGINT, COUNT(*), \
+                     COALESCE(MAX(last_modified_ms), 0)::BIGINT FROM objects WHERE bucket = $1 AND version = '' \
+                     GROUP BY storage_class ORDER BY storage_class",
+                    &[&name],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(BucketUsage::from_classes(
+                rows.iter()
+                    .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get(3)))
+                    .collect(),
+            ))
+        })
     }
 
     fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()> {
@@ -772,6 +863,54 @@ impl MetaStore for PostgresMetaStore {
                 freed.extend(remove_object(tx, &bucket, k).await?);
             }
             Ok(freed)
+        }))
+    }
+
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let objects = objects.to_vec();
+        Box::pin(tx!(self, |tx| (bucket, objects) {
+            let mut freed = Vec::new();
+            for (k, modified) in &objects {
+                let current = tx
+                    .query_opt(
+                        "SELECT last_modified_ms FROM objects WHERE bucket = $1 AND key = $2 AND version = ''",
+                        &[&bucket, &k.as_bytes()],
+                    )
+                    .await
+                    .map_err(sql)?
+                    .map(|r| r.get::<_, i64>(0));
+                if current == Some(*modified) {
+                    freed.extend(remove_object(tx, &bucket, k).await?);
+                }
+            }
+            Ok(freed)
+        }))
+    }
+
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64> {
+        let objects = objects.to_vec();
+        Box::pin(tx!(self, |tx| (bucket, objects, storage_class) {
+            let mut moved = 0;
+            for (k, modified) in &objects {
+                moved += tx
+                    .execute(
+                        "UPDATE objects SET storage_class = $4 \
+                         WHERE bucket = $1 AND key = $2 AND version = '' AND last_modified_ms = $3",
+                        &[&bucket, &k.as_bytes(), modified, &storage_class],
+                    )
+                    .await
+                    .map_err(sql)?;
+            }
+            Ok(moved)
         }))
     }
 

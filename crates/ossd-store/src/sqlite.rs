@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -166,6 +166,19 @@ CREATE TABLE workers (
 
 /// Version 6: per-bucket callback policies (`?policy&comp=callback`).
 const SCHEMA_V6: &str = "ALTER TABLE buckets ADD COLUMN callback_policy TEXT;";
+
+/// Version 8: bucket configurations (website, referer, lifecycle, policy, tagging, ...), one row
+/// per bucket and kind, the body opaque here (the server validates and renders it).
+/// (Version 7 is the storage-class work; the two migrations are independent.)
+const SCHEMA_V8: &str = "
+CREATE TABLE bucket_configs (
+    bucket TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind, bucket);
+";
 
 /// Version 7: storage classes (objects, uploads; the bucket's data redundancy type), symlinks,
 /// RestoreObject state, and server-side encryption (objects, uploads, the bucket default).
@@ -343,7 +356,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).db()?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     match version {
-        0..=6 => {
+        0..SCHEMA_VERSION => {
             if version < 1 {
                 tx.execute_batch(SCHEMA_V1).db()?;
             }
@@ -362,7 +375,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             if version < 6 {
                 tx.execute_batch(SCHEMA_V6).db()?;
             }
-            tx.execute_batch(SCHEMA_V7).db()?;
+            if version < 7 {
+                tx.execute_batch(SCHEMA_V7).db()?;
+            }
+            if version < 8 {
+                tx.execute_batch(SCHEMA_V8).db()?;
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
         SCHEMA_VERSION => {}
@@ -764,6 +782,7 @@ impl SqliteMetaStore {
                 return Err(StoreError::BucketNotEmpty);
             }
             tx.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([name]).db()?;
+            tx.prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1").db()?.execute([name]).db()?;
             Ok(())
         })
     }
@@ -821,6 +840,69 @@ impl SqliteMetaStore {
                 .execute(params![name, policy])
                 .db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
+        })
+    }
+
+    pub fn set_bucket_config(&self, name: &str, kind: &str, body: Option<&str>) -> StoreResult<()> {
+        self.write(|tx| {
+            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([name]).db()?;
+            if !exists {
+                return Err(StoreError::NoSuchBucket);
+            }
+            match body {
+                Some(b) => tx
+                    .prepare_cached(
+                        "INSERT INTO bucket_configs (bucket, kind, body) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (bucket, kind) DO UPDATE SET body = excluded.body",
+                    )
+                    .db()?
+                    .execute([name, kind, b])
+                    .db()?,
+                None => tx
+                    .prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2")
+                    .db()?
+                    .execute([name, kind])
+                    .db()?,
+            };
+            Ok(())
+        })
+    }
+
+    pub fn bucket_configs(&self, name: &str) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT kind, body FROM bucket_configs WHERE bucket = ?1 ORDER BY kind").db()?;
+            let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    pub fn list_bucket_configs(&self, kind: &str, after: &str, limit: usize) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT bucket, body FROM bucket_configs WHERE kind = ?1 AND bucket > ?2 ORDER BY bucket LIMIT ?3",
+                )
+                .db()?;
+            let rows = stmt.query_map(params![kind, after, limit_i64(limit)], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        })
+    }
+
+    pub fn bucket_usage(&self, name: &str) -> StoreResult<BucketUsage> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT storage_class, COALESCE(SUM(size), 0), COUNT(*), COALESCE(MAX(last_modified_ms), 0) \
+                     FROM objects WHERE bucket = ?1 GROUP BY storage_class ORDER BY storage_class",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map([name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get(3)?))
+                })
+                .db()?;
+            Ok(BucketUsage::from_classes(rows.collect::<rusqlite::Result<Vec<_>>>().db()?))
         })
     }
 
@@ -883,6 +965,40 @@ impl SqliteMetaStore {
                 freed.extend(remove_object(tx, bucket, k)?);
             }
             Ok(freed)
+        })
+    }
+
+    pub fn delete_objects_unchanged(&self, bucket: &str, objects: &[(String, i64)]) -> StoreResult<Vec<BlobId>> {
+        self.write(|tx| {
+            let mut freed = Vec::new();
+            for (k, modified) in objects {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT last_modified_ms FROM objects WHERE bucket = ?1 AND key = ?2")
+                    .db()?
+                    .query_row(params![bucket, k.as_bytes()], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                if current == Some(*modified) {
+                    freed.extend(remove_object(tx, bucket, k)?);
+                }
+            }
+            Ok(freed)
+        })
+    }
+
+    pub fn transition_objects(&self, bucket: &str, objects: &[(String, i64)], class: &str) -> StoreResult<u64> {
+        self.write(|tx| {
+            let mut moved = 0;
+            for (k, modified) in objects {
+                moved += tx
+                    .prepare_cached(
+                        "UPDATE objects SET storage_class = ?4 WHERE bucket = ?1 AND key = ?2 AND last_modified_ms = ?3",
+                    )
+                    .db()?
+                    .execute(params![bucket, k.as_bytes(), modified, class])
+                    .db()? as u64;
+            }
+            Ok(moved)
         })
     }
 
@@ -1322,6 +1438,43 @@ impl MetaStore for SqliteMetaStore {
     fn set_bucket_callback_policy<'a>(&'a self, name: &'a str, policy: Option<&'a str>) -> StoreFuture<'a, ()> {
         let (n, p) = (name.to_string(), policy.map(str::to_string));
         blocking(self, move |s| s.set_bucket_callback_policy(&n, p.as_deref()))
+    }
+    fn delete_objects_unchanged<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+    ) -> StoreFuture<'a, Vec<BlobId>> {
+        let (b, o) = (bucket.to_string(), objects.to_vec());
+        blocking(self, move |s| s.delete_objects_unchanged(&b, &o))
+    }
+    fn transition_objects<'a>(
+        &'a self,
+        bucket: &'a str,
+        objects: &'a [(String, i64)],
+        storage_class: &'a str,
+    ) -> StoreFuture<'a, u64> {
+        let (b, o, c) = (bucket.to_string(), objects.to_vec(), storage_class.to_string());
+        blocking(self, move |s| s.transition_objects(&b, &o, &c))
+    }
+    fn set_bucket_config<'a>(&'a self, name: &'a str, kind: &'a str, body: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let (n, k, b) = (name.to_string(), kind.to_string(), body.map(str::to_string));
+        blocking(self, move |s| s.set_bucket_config(&n, &k, b.as_deref()))
+    }
+    fn bucket_configs<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Vec<(String, String)>> {
+        inline(SqliteMetaStore::bucket_configs(self, name))
+    }
+    fn list_bucket_configs<'a>(
+        &'a self,
+        kind: &'a str,
+        after: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(String, String)>> {
+        let (k, a) = (kind.to_string(), after.to_string());
+        blocking(self, move |s| s.list_bucket_configs(&k, &a, limit))
+    }
+    fn bucket_usage<'a>(&'a self, name: &'a str) -> StoreFuture<'a, BucketUsage> {
+        let n = name.to_string();
+        blocking(self, move |s| s.bucket_usage(&n))
     }
     fn set_bucket_encryption<'a>(&'a self, name: &'a str, rule: Option<&'a Encryption>) -> StoreFuture<'a, ()> {
         let (name, rule) = (name.to_string(), rule.cloned());

@@ -732,15 +732,94 @@ fn schema_5_database_gains_the_callback_policy_column() {
         m.create_bucket(&bucket("old")).unwrap();
     }
     {
-        // What a version-5 database looks like: no callback_policy column.
+        // What a version-5 database looks like: no callback_policy column, no bucket_configs.
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(&format!("{V7_DOWN} ALTER TABLE buckets DROP COLUMN callback_policy; PRAGMA user_version = 5"))
-            .unwrap();
+        c.execute_batch(&format!(
+            "{V7_DOWN} ALTER TABLE buckets DROP COLUMN callback_policy; DROP TABLE bucket_configs; PRAGMA user_version = 5"
+        ))
+        .unwrap();
     }
     let m = SqliteMetaStore::open(&path, false).unwrap();
     assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy, None);
     m.set_bucket_callback_policy("old", Some("p")).unwrap();
     assert_eq!(m.get_bucket("old").unwrap().unwrap().callback_policy.as_deref(), Some("p"));
+}
+
+#[test]
+fn bucket_configs_are_stored_listed_and_go_with_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("cfg-a")).unwrap();
+    m.create_bucket(&bucket("cfg-b")).unwrap();
+    assert!(m.bucket_configs("cfg-a").unwrap().is_empty());
+    m.set_bucket_config("cfg-a", "website", Some("<w/>")).unwrap();
+    m.set_bucket_config("cfg-a", "lifecycle", Some("<l1/>")).unwrap();
+    m.set_bucket_config("cfg-a", "lifecycle", Some("<l2/>")).unwrap();
+    m.set_bucket_config("cfg-b", "lifecycle", Some("<l3/>")).unwrap();
+    assert_eq!(
+        m.bucket_configs("cfg-a").unwrap(),
+        vec![("lifecycle".to_string(), "<l2/>".to_string()), ("website".to_string(), "<w/>".to_string())]
+    );
+    let all = m.list_bucket_configs("lifecycle", "", 10).unwrap();
+    assert_eq!(all.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(), ["cfg-a", "cfg-b"]);
+    assert_eq!(m.list_bucket_configs("lifecycle", "cfg-a", 10).unwrap().len(), 1);
+    assert_eq!(m.list_bucket_configs("lifecycle", "", 1).unwrap().len(), 1);
+    m.set_bucket_config("cfg-a", "website", None).unwrap();
+    assert_eq!(m.bucket_configs("cfg-a").unwrap().len(), 1);
+    assert!(matches!(m.set_bucket_config("nope", "website", Some("x")), Err(StoreError::NoSuchBucket)));
+    m.delete_bucket("cfg-a").unwrap();
+    m.create_bucket(&bucket("cfg-a")).unwrap();
+    assert!(m.bucket_configs("cfg-a").unwrap().is_empty(), "a re-created bucket starts without configurations");
+}
+
+#[test]
+fn bucket_usage_sums_sizes_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("use")).unwrap();
+    assert_eq!(m.bucket_usage("use").unwrap(), BucketUsage::default());
+    put(&m, &object("use", "a", &["u1"], 10), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("use", "b", &["u2"], 5), PutMode::Overwrite, None).unwrap();
+    put(&m, &ObjectRecord { storage_class: "IA".into(), ..object("use", "c", &["u3"], 7) }, PutMode::Overwrite, None)
+        .unwrap();
+    let u = m.bucket_usage("use").unwrap();
+    assert_eq!((u.bytes, u.objects, u.last_modified_ms), (22, 3, 1_700_000_000_123));
+    assert_eq!(u.by_class, vec![("IA".to_string(), 7, 1), ("Standard".to_string(), 15, 2)]);
+}
+
+#[test]
+fn schema_7_database_gains_bucket_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("six")).unwrap();
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE bucket_configs; PRAGMA user_version = 7").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    m.set_bucket_config("six", "policy", Some("{}")).unwrap();
+    assert_eq!(m.bucket_configs("six").unwrap().len(), 1);
+}
+
+#[test]
+fn delete_objects_unchanged_spares_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("exp")).unwrap();
+    put(&m, &object("exp", "old", &["e1"], 1), PutMode::Overwrite, None).unwrap();
+    put(&m, &object("exp", "new", &["e2"], 1), PutMode::Overwrite, None).unwrap();
+    let seen = m.get_object("exp", "new").unwrap().unwrap().last_modified_ms;
+    let mut newer = object("exp", "new", &["e3"], 1);
+    newer.last_modified_ms = seen + 1;
+    put(&m, &newer, PutMode::Overwrite, None).unwrap();
+    let freed =
+        m.delete_objects_unchanged("exp", &[("old".into(), seen), ("new".into(), seen), ("gone".into(), 0)]).unwrap();
+    assert_eq!(freed, vec![blob("e1")]);
+    assert!(m.get_object("exp", "old").unwrap().is_none());
+    assert!(m.get_object("exp", "new").unwrap().is_some());
 }
 
 /// Turns a current database back into a version-6 one (without the version-7 columns).
@@ -766,7 +845,7 @@ fn schema_6_database_gains_classes_symlinks_restore_and_encryption() {
     }
     {
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(&format!("{V7_DOWN} PRAGMA user_version = 6")).unwrap();
+        c.execute_batch(&format!("{V7_DOWN} DROP TABLE bucket_configs; PRAGMA user_version = 6")).unwrap();
     }
     let m = SqliteMetaStore::open(&path, false).unwrap();
     let b = m.get_bucket("old").unwrap().unwrap();
@@ -818,4 +897,17 @@ fn classes_symlinks_restore_and_encryption_round_trip() {
     // A new version of the object starts unrestored.
     put(&m, &archived, PutMode::Overwrite, None).unwrap();
     assert_eq!(m.get_object("b", "cold").unwrap().unwrap().restore, RestoreState::default());
+}
+
+#[test]
+fn transition_objects_moves_unchanged_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    m.create_bucket(&bucket("tr")).unwrap();
+    put(&m, &object("tr", "a", &["t1"], 1), PutMode::Overwrite, None).unwrap();
+    let seen = m.get_object("tr", "a").unwrap().unwrap().last_modified_ms;
+    assert_eq!(m.transition_objects("tr", &[("a".into(), seen + 1)], "IA").unwrap(), 0);
+    assert_eq!(m.transition_objects("tr", &[("a".into(), seen), ("gone".into(), 0)], "IA").unwrap(), 1);
+    let o = m.get_object("tr", "a").unwrap().unwrap();
+    assert_eq!((o.storage_class.as_str(), o.last_modified_ms), ("IA", seen));
 }

@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Seconds between two background orphan sweeps [default: 600].
     #[arg(long, env = "OSSD_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
+    /// Length in seconds of a lifecycle "day" (rules' Days count these; shorter for tests).
+    /// The lifecycle worker runs every 1/24 of it, at least every second [default: 86400].
+    #[arg(long, env = "OSSD_LIFECYCLE_DAY_SECS")]
+    pub lifecycle_day_secs: Option<u64>,
     /// A blob the sweep may remove must also be unwritten for this many seconds (a margin on top
     /// of the in-flight registry, which is what protects running uploads) [default: 600].
     #[arg(long, env = "OSSD_SWEEP_IDLE_SECS")]
@@ -205,6 +209,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub sweep_interval_secs: Option<u64>,
     pub sweep_idle_secs: Option<u64>,
+    pub lifecycle_day_secs: Option<u64>,
     pub meta: Option<String>,
     pub blobs: Option<String>,
     pub reclaim_grace_secs: Option<u64>,
@@ -379,6 +384,8 @@ pub struct Settings {
     /// Background orphan sweep: how often, and how long a blob must sit unwritten first.
     pub sweep_interval: std::time::Duration,
     pub sweep_idle: std::time::Duration,
+    /// Bucket lifecycle rules: the length of their "day".
+    pub lifecycle_day: std::time::Duration,
     pub callback: CallbackSettings,
     pub sts: StsSettings,
     pub limits: ossd_server::limits::Limits,
@@ -602,6 +609,9 @@ impl Settings {
                 args.sweep_interval_secs.or(file.sweep_interval_secs).unwrap_or(600).max(1),
             ),
             sweep_idle: std::time::Duration::from_secs(args.sweep_idle_secs.or(file.sweep_idle_secs).unwrap_or(600)),
+            lifecycle_day: std::time::Duration::from_secs(
+                args.lifecycle_day_secs.or(file.lifecycle_day_secs).unwrap_or(86_400).max(1),
+            ),
             callback,
             sts: StsSettings::resolve(file.sts, sts_secret)?,
             log_format,

@@ -114,6 +114,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let state = Arc::new(AppState { config, meta, blobs, callbacks: Some(callbacks), metrics, ops });
     tokio::spawn(prune_callback_log(state.clone(), settings.callback.clone()));
     tokio::spawn(sweep_orphans_periodically(state.clone(), settings.sweep_interval, settings.sweep_idle, shared));
+    tokio::spawn(ossd_server::bucket_lifecycle::run_periodically(state.clone(), settings.lifecycle_day));
     if shared {
         tokio::spawn(heartbeats(state.clone(), node, heartbeat));
     }

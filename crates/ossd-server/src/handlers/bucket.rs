@@ -9,9 +9,10 @@ use crate::state::AppState;
 use http::Response;
 use hyper::body::Incoming;
 use ossd_proto::OssError;
+use ossd_proto::bucket_config::{self, ConfigKind};
 use ossd_proto::object_class;
 use ossd_proto::xml::{self, BucketEntry};
-use ossd_store::{BucketRecord, Encryption, ListStart};
+use ossd_store::{BucketRecord, Encryption};
 
 const MAX_XML_BODY: usize = 64 * 1024;
 
@@ -28,8 +29,20 @@ fn acl_header(ctx: &RequestContext, name: &str) -> Result<Option<String>, OssErr
 pub async fn put_bucket(state: &AppState, ctx: &RequestContext, body: Incoming) -> Result<Response<Body>, OssError> {
     let name = ctx.bucket()?.to_string();
     let acl = acl_header(ctx, "x-oss-acl")?.unwrap_or_else(|| access::PRIVATE.to_string());
+    let resource_group = match ctx.header("x-oss-resource-group-id") {
+        None => None,
+        Some(rg) if bucket_config::is_resource_group_id(rg) => Some(rg.to_string()),
+        Some(rg) => {
+            return Err(OssError::invalid_argument("The resource group id is not valid.")
+                .with("ArgumentName", "x-oss-resource-group-id")
+                .with("ArgumentValue", rg));
+        }
+    };
     let text = read_xml_body(state, body, MAX_XML_BODY).await?;
     create_bucket(state, ctx, &name, acl, &text).await?;
+    if let Some(rg) = &resource_group {
+        state.meta.set_bucket_config(&name, bucket_config::RESOURCE_GROUP_KIND, Some(rg)).await.map_err(store_error)?;
+    }
     let mut r = response::status(200);
     response::set(&mut r, "location", &format!("/{name}"));
     Ok(r)
@@ -122,17 +135,41 @@ pub async fn delete_bucket(state: &AppState, ctx: &RequestContext) -> Result<Res
     Ok(response::status(204))
 }
 
-pub fn get_bucket_info(state: &AppState, ctx: &RequestContext, b: &BucketRecord) -> Result<Response<Body>, OssError> {
+/// The bucket's resource group: the one PutBucket named, else the account's default.
+pub fn resource_group_of(state: &AppState, configs: &[(String, String)]) -> String {
+    configs
+        .iter()
+        .find(|(k, _)| k == bucket_config::RESOURCE_GROUP_KIND)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| bucket_config::default_resource_group_id(&state.config.owner_id))
+}
+
+pub async fn get_bucket_info(state: &AppState, b: &BucketRecord) -> Result<Response<Body>, OssError> {
+    let configs = state.meta.bucket_configs(&b.name).await.map_err(store_error)?;
+    let get = |kind: ConfigKind| configs.iter().find(|(k, _)| k == kind.subresource()).map(|(_, v)| v.as_str());
+    let logging = get(ConfigKind::Logging).and_then(|body| xml::parse::<bucket_config::BucketLoggingStatus>(body).ok());
+    let logging = logging.and_then(|l| l.logging_enabled);
+    let versioning = get(ConfigKind::Versioning).and_then(bucket_config::versioning_status);
+    let resource_group_id = resource_group_of(state, &configs);
+    let extras = xml::BucketInfoExtras {
+        resource_group_id: &resource_group_id,
+        transfer_acceleration: get(ConfigKind::TransferAcceleration)
+            .is_some_and(bucket_config::transfer_acceleration_enabled),
+        versioning: versioning.as_deref(),
+        block_public_access: get(ConfigKind::PublicAccessBlock).is_some_and(bucket_config::blocks_public_access),
+        log_bucket: logging.as_ref().map_or("", |l| l.target_bucket.as_str()),
+        log_prefix: logging.as_ref().map_or("", |l| l.target_prefix.as_str()),
+    };
     let sse = b.encryption.as_ref().map(sse_of);
     let entry = BucketEntry {
         name: &b.name,
         created_ms: b.created_ms,
         storage_class: &b.storage_class,
+        resource_group_id: None,
         data_redundancy_type: &b.data_redundancy_type,
         encryption: sse.as_ref(),
     };
-    let body = xml::bucket_info(&owner(state), &region(state), &entry, &b.acl);
-    let _ = ctx;
+    let body = xml::bucket_info(&owner(state), &region(state), &entry, &b.acl, &extras);
     Ok(response::xml(200, body))
 }
 
@@ -166,6 +203,7 @@ pub async fn put_bucket_acl(
         }
     };
     let name = ctx.bucket()?;
+    super::bucket_config::refuse_if_public_blocked(state, name, acl != access::PRIVATE).await?;
     if bucket.is_none() {
         match create_bucket(state, ctx, name, acl.clone(), "").await {
             Ok(()) => return Ok(response::status(200)),
@@ -178,25 +216,28 @@ pub async fn put_bucket_acl(
     Ok(response::status(200))
 }
 
-/// `GET /?stat`: counts by walking the listing in pages (bounded per page).
+/// `GET /?stat`: bytes and objects from one aggregate read; multipart uploads counted a page
+/// at a time (bounded per page).
 pub async fn get_bucket_stat(state: &AppState, b: &BucketRecord) -> Result<Response<Body>, OssError> {
-    let mut storage = 0u64;
-    let mut count = 0u64;
-    let mut after: Option<String> = None;
+    let usage = state.meta.bucket_usage(&b.name).await.map_err(store_error)?;
+    let mut uploads = 0u64;
+    let (mut key, mut id) = (String::new(), String::new());
     loop {
-        let start = match &after {
-            Some(k) => ListStart::After(k),
-            None => ListStart::Beginning,
-        };
-        let page = state.meta.list_object_summaries(&b.name, "", start, 1000).await.map_err(store_error)?;
-        count += page.len() as u64;
-        storage += page.iter().map(|o| o.size).sum::<u64>();
-        if page.len() < 1000 {
-            break;
+        let page = state.meta.list_uploads(&b.name, "", &key, &id, 1000).await.map_err(store_error)?;
+        uploads += page.len() as u64;
+        match page.last() {
+            Some(u) if page.len() == 1000 => (key, id) = (u.key.clone(), u.upload_id.clone()),
+            _ => break,
         }
-        after = page.last().map(|o| o.key.clone());
     }
-    Ok(response::xml(200, xml::bucket_stat(storage, count)))
+    let stat = xml::BucketStat {
+        storage: usage.bytes,
+        objects: usage.objects,
+        multipart_uploads: uploads,
+        last_modified_secs: usage.last_modified_ms / 1000,
+        by_class: usage.by_class,
+    };
+    Ok(response::xml(200, xml::bucket_stat(&stat)))
 }
 
 pub fn list_live_channels() -> Response<Body> {

@@ -28,6 +28,17 @@ pub fn parse_max_keys(v: Option<&str>, default: usize) -> Result<usize, OssError
     }
 }
 
+/// `encoding-type`: absent or `url`.
+fn encoding_type(q: &ossd_proto::query::Query) -> Result<Option<&'static str>, OssError> {
+    match q.non_empty("encoding-type") {
+        None => Ok(None),
+        Some("url") => Ok(Some("url")),
+        Some(other) => Err(OssError::invalid_argument("The encoding-type is not valid.")
+            .with("ArgumentName", "encoding-type")
+            .with("ArgumentValue", other)),
+    }
+}
+
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// `encoding-type=url` encoding of names in listings.
@@ -103,6 +114,23 @@ pub async fn list_page(
     }
 }
 
+/// A page's objects as listing entries, with their keys as shown (URL-encoded if asked).
+fn object_entries<'a>(page: &'a Page, keys: &'a [String]) -> Vec<ObjectEntry<'a>> {
+    page.objects
+        .iter()
+        .zip(keys)
+        .map(|(o, k)| ObjectEntry {
+            key: k,
+            last_modified_ms: o.last_modified_ms,
+            etag: &o.etag,
+            object_type: &o.object_type,
+            size: o.size,
+            storage_class: &o.storage_class,
+            restore_info: crate::response::restore_info(&o.restore, ossd_proto::timefmt::now_ms()),
+        })
+        .collect()
+}
+
 fn token_encode(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes())
 }
@@ -126,15 +154,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
     let prefix = q.get("prefix").unwrap_or("").to_string();
     let delimiter = q.get("delimiter").unwrap_or("").to_string();
     let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
-    let encoding = match q.non_empty("encoding-type") {
-        None => None,
-        Some("url") => Some("url"),
-        Some(other) => {
-            return Err(OssError::invalid_argument("The encoding-type is not valid.")
-                .with("ArgumentName", "encoding-type")
-                .with("ArgumentValue", other));
-        }
-    };
+    let encoding = encoding_type(q)?;
     let token = if v2 { q.non_empty("continuation-token").map(token_decode).transpose()? } else { None };
     let start_after = q.non_empty("start-after").unwrap_or("").to_string();
     let marker = q.get("marker").unwrap_or("").to_string();
@@ -144,20 +164,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
 
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
     let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
-    let entries: Vec<ObjectEntry> = page
-        .objects
-        .iter()
-        .zip(&keys)
-        .map(|(o, k)| ObjectEntry {
-            key: k,
-            last_modified_ms: o.last_modified_ms,
-            etag: &o.etag,
-            object_type: &o.object_type,
-            size: o.size,
-            storage_class: &o.storage_class,
-            restore_info: crate::response::restore_info(&o.restore, ossd_proto::timefmt::now_ms()),
-        })
-        .collect();
+    let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&marker));
     let next_marker = page.next.as_deref().map(enc);
@@ -183,4 +190,38 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
     };
     let owner = super::service::owner(state);
     Ok(response::xml(200, xml::list_objects(&listing, &owner, &entries, &prefixes)))
+}
+
+/// ListObjectVersions on a bucket without versioning: the objects, each once as its `null`
+/// version. `key-marker` starts after that key (its only version is `null`).
+pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
+    let q = &ctx.query;
+    let bucket = ctx.bucket()?.to_string();
+    let prefix = q.get("prefix").unwrap_or("").to_string();
+    let delimiter = q.get("delimiter").unwrap_or("").to_string();
+    let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
+    let encoding = encoding_type(q)?;
+    let key_marker = q.get("key-marker").unwrap_or("").to_string();
+    let version_marker = q.get("version-id-marker").unwrap_or("").to_string();
+    let page = list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &key_marker, max_keys)
+        .await
+        .map_err(store_error)?;
+    let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
+    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    let entries = object_entries(&page, &keys);
+    let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
+    let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&key_marker));
+    let next = page.next.as_deref().map(enc);
+    let listing = xml::ListVersionsPage {
+        bucket: &bucket,
+        prefix: &eprefix,
+        key_marker: &emarker,
+        version_id_marker: &version_marker,
+        delimiter: &edelim,
+        max_keys,
+        encoding_type: encoding,
+        next_key_marker: next.as_deref(),
+    };
+    let owner = super::service::owner(state);
+    Ok(response::xml(200, xml::list_versions(&listing, &owner, &entries, &prefixes)))
 }

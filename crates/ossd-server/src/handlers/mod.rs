@@ -1,6 +1,7 @@
 //! One module per operation family; `dispatch` maps an [`Endpoint`] to its handler.
 
 pub mod bucket;
+pub mod bucket_config;
 pub mod callback_policy;
 pub mod cors;
 pub mod list;
@@ -11,6 +12,7 @@ pub mod object_read;
 pub mod object_write;
 pub mod post_object;
 pub mod service;
+pub mod website;
 
 use crate::context::RequestContext;
 use crate::response::Body;
@@ -34,7 +36,7 @@ pub async fn dispatch(
         ListBuckets => service::list_buckets(state, ctx).await,
         PutBucket => bucket::put_bucket(state, ctx, body).await,
         DeleteBucket => bucket::delete_bucket(state, ctx).await,
-        GetBucketInfo => bucket::get_bucket_info(state, ctx, &b()?),
+        GetBucketInfo => bucket::get_bucket_info(state, &b()?).await,
         GetBucketLocation => Ok(bucket::get_bucket_location(state)),
         GetBucketAcl => Ok(bucket::get_bucket_acl(state, &b()?)),
         PutBucketAcl => bucket::put_bucket_acl(state, ctx, bucket.as_ref(), body).await,
@@ -73,6 +75,9 @@ pub async fn dispatch(
         PutBucketEncryption => bucket::put_bucket_encryption(state, ctx, body).await,
         GetBucketEncryption => bucket::get_bucket_encryption(&b()?),
         DeleteBucketEncryption => bucket::delete_bucket_encryption(state, ctx).await,
+        BucketConfig(kind, op) => bucket_config::handle(state, ctx, &b()?, kind, op, body).await,
+        GetBucketPolicyStatus => bucket_config::policy_status(state, &b()?).await,
+        ListObjectVersions => list::list_versions(state, ctx).await,
         Options => cors::preflight(ctx, &b()?),
     }
 }

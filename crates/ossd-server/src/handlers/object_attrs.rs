@@ -35,6 +35,8 @@ pub async fn put_object_acl(state: &AppState, ctx: &RequestContext) -> Result<Re
             .with("ArgumentName", "x-oss-object-acl"));
     }
     let acl = object_acl_header(ctx)?;
+    let public = matches!(acl.as_str(), crate::access::PUBLIC_READ | crate::access::PUBLIC_READ_WRITE);
+    super::bucket_config::refuse_if_public_blocked(state, ctx.bucket()?, public).await?;
     update(state, ctx, Some(acl), None).await?;
     Ok(response::status(200))
 }

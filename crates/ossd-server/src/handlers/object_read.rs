@@ -29,8 +29,9 @@ pub async fn load_readable(
 ) -> Result<ObjectRecord, OssError> {
     let obj = state.meta.get_object(&bucket.name, key).await.map_err(store_error)?;
     let obj = obj.ok_or_else(|| OssError::no_such_key(key))?;
-    if ctx.identity.is_none() {
-        access::anonymous_may_read(access::effective_acl(&bucket.acl, &obj.acl))?;
+    if ctx.identity.is_none() && !ctx.policy_allowed {
+        let acl = access::effective_acl(&bucket.acl, &obj.acl);
+        access::anonymous_may_read(if ctx.block_public_access { access::PRIVATE } else { acl })?;
     }
     let Some(target) = obj.symlink_target.as_deref() else { return Ok(obj) };
     let t = state.meta.get_object(&bucket.name, target).await.map_err(store_error)?;

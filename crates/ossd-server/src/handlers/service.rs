@@ -5,7 +5,9 @@ use crate::response::{self, Body};
 use crate::state::AppState;
 use http::Response;
 use ossd_proto::OssError;
+use ossd_proto::bucket_config::{self, ConfigKind};
 use ossd_proto::xml::{self, BucketEntry, ListBucketsPage, Owner, RegionInfo};
+use ossd_store::BucketRecord;
 
 /// The bucket owner: an opaque account id, never the root AccessKeyId.
 pub fn owner(state: &AppState) -> Owner<'_> {
@@ -16,20 +18,65 @@ pub fn region(state: &AppState) -> RegionInfo<'_> {
     RegionInfo { region: &state.config.region, endpoint: &state.config.public_endpoint }
 }
 
+/// ListBuckets: by prefix and marker; with `tag-key` (and `tag-value`) or the
+/// `x-oss-resource-group-id` header, only the buckets that match (each bucket's
+/// configurations read once; pages are scanned until the page is full).
 pub async fn list_buckets(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
     let marker = ctx.query.get("marker").unwrap_or("").to_string();
     let max_keys = super::list::parse_max_keys(ctx.query.non_empty("max-keys"), 100)?;
-    let mut buckets = state.meta.list_buckets(&prefix, &marker, max_keys + 1).await.map_err(super::store_error)?;
-    let truncated = buckets.len() > max_keys;
-    buckets.truncate(max_keys);
-    let next_marker = if truncated { buckets.last().map(|b| b.name.clone()) } else { None };
-    let entries: Vec<BucketEntry> = buckets
+    let tag_key = ctx.query.non_empty("tag-key");
+    let tag_value = ctx.query.non_empty("tag-value");
+    if tag_value.is_some() && tag_key.is_none() {
+        return Err(OssError::invalid_argument("tag-value needs tag-key.")
+            .with("ArgumentName", "tag-value")
+            .with("ArgumentValue", tag_value.unwrap_or("")));
+    }
+    let group = ctx.header("x-oss-resource-group-id").filter(|g| !g.is_empty());
+    let filtered = tag_key.is_some() || group.is_some();
+    let mut chosen: Vec<(BucketRecord, Option<String>)> = Vec::new();
+    let mut after = marker.clone();
+    let mut truncated = false;
+    loop {
+        let page = state.meta.list_buckets(&prefix, &after, max_keys + 1).await.map_err(super::store_error)?;
+        let exhausted = page.len() <= max_keys;
+        for b in page {
+            after = b.name.clone();
+            let rg = if filtered {
+                let configs = state.meta.bucket_configs(&b.name).await.map_err(super::store_error)?;
+                let tags = configs
+                    .iter()
+                    .find(|(k, _)| k == ConfigKind::Tagging.subresource())
+                    .and_then(|(_, body)| bucket_config::parse_tagging(body).ok())
+                    .unwrap_or_default();
+                let tag_ok =
+                    tag_key.is_none_or(|k| tags.iter().any(|(tk, tv)| tk == k && tag_value.is_none_or(|v| tv == v)));
+                let rg = super::bucket::resource_group_of(state, &configs);
+                if !tag_ok || group.is_some_and(|g| g != rg) {
+                    continue;
+                }
+                group.map(|_| rg)
+            } else {
+                None
+            };
+            if chosen.len() == max_keys {
+                truncated = true;
+                break;
+            }
+            chosen.push((b, rg));
+        }
+        if truncated || exhausted {
+            break;
+        }
+    }
+    let next_marker = if truncated { chosen.last().map(|(b, _)| b.name.clone()) } else { None };
+    let entries: Vec<BucketEntry> = chosen
         .iter()
-        .map(|b| BucketEntry {
+        .map(|(b, rg)| BucketEntry {
             name: &b.name,
             created_ms: b.created_ms,
             storage_class: &b.storage_class,
+            resource_group_id: rg.as_deref(),
             data_redundancy_type: &b.data_redundancy_type,
             encryption: None,
         })
