@@ -192,6 +192,17 @@ def test_nodes_must_share_the_sts_key(cluster):
     assert "STS token key" in str(e.value)
 
 
+def test_nodes_must_share_the_callback_key(cluster):
+    """A node started with another callback signing key would sign callbacks receivers cannot
+    verify with the key the others publish: it refuses to start, naming the setting."""
+    args = cluster.args(8)
+    args[args.index("--callback-private-key") + 1] = str(cluster.tmp / "another_callback_key.pem")
+    node = OssdServer(cluster.tmp / "node8", ak=cluster.ak, sk=cluster.sk, extra_args=args)
+    with pytest.raises(ServerStartError) as e:
+        node.start()
+    assert "callback signing key" in str(e.value), str(e.value)[-800:]
+
+
 def cli(cluster, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSSD_")}
     r = subprocess.run([str(ossd_binary()), "callbacks", *args, "--meta", cluster.pg.url(cluster.db),
