@@ -52,11 +52,11 @@ pub fn check_declared_length(content_length: Option<u64>, limit: u64) -> Result<
     }
 }
 
-/// Bodies at least this large are hashed on a blocking thread while the next bytes arrive and
+/// Bodies at least this large are hashed on blocking threads while the next bytes arrive and
 /// are written; smaller ones are hashed inline (a thread hand-off would cost more than it saves).
 const PARALLEL_HASH_MIN: u64 = 1024 * 1024;
 
-/// Uploads hashed on their own thread at once. More than the machine's cores gain nothing, and
+/// Uploads hashed on their own threads at once. More than the machine's cores gain nothing, and
 /// each holds a few chunks in flight: further large uploads hash inline, so memory stays bounded
 /// by concurrency (64 parallel 256 MiB uploads stay well under 150 MiB of RSS).
 static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
@@ -64,15 +64,21 @@ static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semapho
     std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
 });
 
-/// MD5 and CRC-64 of a byte stream, computed inline or on a blocking thread.
+/// MD5 and CRC-64 of a byte stream, computed inline or on two blocking threads (one each, so
+/// the CRC-64 runs beside the MD5 instead of after it and a large PUT goes at one core's MD5
+/// rate). Each thread is fed through a bounded channel of [`HASH_QUEUE`] chunks; both hold
+/// the same `Bytes` (refcounted), so the queues cost no copy.
 enum Hasher {
     Inline(Md5, Crc64),
-    Threaded(
-        tokio::sync::mpsc::Sender<Bytes>,
-        tokio::task::JoinHandle<([u8; 16], u64)>,
-        tokio::sync::OwnedSemaphorePermit,
-    ),
+    Threaded {
+        md5: (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<[u8; 16]>),
+        crc: (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<u64>),
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    },
 }
+
+/// Chunks queued per hashing thread.
+const HASH_QUEUE: usize = 4;
 
 impl Hasher {
     fn new(size_hint: Option<u64>) -> Hasher {
@@ -83,16 +89,23 @@ impl Hasher {
         let Ok(permit) = PARALLEL_HASHERS.clone().try_acquire_owned() else {
             return Hasher::Inline(Md5::new(), Crc64::new());
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        let task = tokio::task::spawn_blocking(move || {
-            let (mut md5, mut crc) = (Md5::new(), Crc64::new());
-            while let Some(chunk) = rx.blocking_recv() {
+        let (md5_tx, mut md5_rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let md5_task = tokio::task::spawn_blocking(move || {
+            let mut md5 = Md5::new();
+            while let Some(chunk) = md5_rx.blocking_recv() {
                 md5.update(&chunk);
+            }
+            md5.finalize().into()
+        });
+        let (crc_tx, mut crc_rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let crc_task = tokio::task::spawn_blocking(move || {
+            let mut crc = Crc64::new();
+            while let Some(chunk) = crc_rx.blocking_recv() {
                 crc.update(&chunk);
             }
-            (md5.finalize().into(), crc.finish())
+            crc.finish()
         });
-        Hasher::Threaded(tx, task, permit)
+        Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), _permit: permit }
     }
 
     async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
@@ -102,8 +115,10 @@ impl Hasher {
                 crc.update(chunk);
                 Ok(())
             }
-            Hasher::Threaded(tx, _, _) => {
-                tx.send(chunk.clone()).await.map_err(|_| OssError::internal("the hashing thread stopped"))
+            Hasher::Threaded { md5, crc, .. } => {
+                let stopped = |_| OssError::internal("a hashing thread stopped");
+                md5.0.send(chunk.clone()).await.map_err(stopped)?;
+                crc.0.send(chunk.clone()).await.map_err(stopped)
             }
         }
     }
@@ -111,9 +126,12 @@ impl Hasher {
     async fn finish(self) -> Result<([u8; 16], u64), OssError> {
         match self {
             Hasher::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
-            Hasher::Threaded(tx, task, _permit) => {
-                drop(tx);
-                task.await.map_err(|e| OssError::internal(format!("the hashing thread failed: {e}")))
+            Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), _permit } => {
+                drop((md5_tx, crc_tx));
+                let failed = |e| OssError::internal(format!("a hashing thread failed: {e}"));
+                let md5 = md5_task.await.map_err(failed)?;
+                let crc = crc_task.await.map_err(failed)?;
+                Ok((md5, crc))
             }
         }
     }
