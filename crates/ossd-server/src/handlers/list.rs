@@ -91,7 +91,6 @@ pub async fn list_page(
                     break;
                 }
                 None => {
-                    cursor = Some((o.key.clone(), false));
                     page.objects.push(o);
                     count += 1;
                 }
@@ -99,6 +98,12 @@ pub async fn list_page(
         }
         if exhausted && !jumped {
             return Ok(page);
+        }
+        if !jumped {
+            // Every row of this batch was listed: the next batch starts after the last one.
+            if let Some(o) = page.objects.last() {
+                cursor = Some((o.key.clone(), false));
+            }
         }
     }
 }
@@ -143,7 +148,12 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
         list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &start, max_keys).await.map_err(store_error)?;
 
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
-    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    // Keys are borrowed from the page unless they must be URL-encoded.
+    let keys: Vec<std::borrow::Cow<'_, str>> = page
+        .objects
+        .iter()
+        .map(|o| if encoding.is_some() { url_encode(&o.key).into() } else { o.key.as_str().into() })
+        .collect();
     let entries: Vec<ObjectEntry> = page
         .objects
         .iter()
