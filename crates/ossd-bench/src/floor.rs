@@ -122,12 +122,18 @@ async fn handle(floor: &Floor, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// MD5 and CRC-64 of a body: inline for small bodies, else each on its own blocking thread fed
-/// through a bounded channel (4 chunks), so neither waits for the other nor for the writes.
+/// through a bounded channel (4 batches of 256 KiB of frames, shared, not copied), so neither
+/// waits for the other nor for the writes. The same scheme as ossd's `body.rs`.
 enum Hashes {
     None,
     Inline(Md5, Crc64),
-    Threaded(Vec<(tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<()>)>),
+    Threaded(Vec<HashWorker>, Vec<Bytes>, usize),
 }
+
+const HASH_BATCH: usize = 256 * 1024;
+
+/// One hashing thread: its queue and its handle.
+type HashWorker = (tokio::sync::mpsc::Sender<Arc<Vec<Bytes>>>, tokio::task::JoinHandle<()>);
 
 impl Hashes {
     fn new(enabled: bool, size_hint: Option<u64>) -> Hashes {
@@ -138,17 +144,19 @@ impl Hashes {
             return Hashes::Inline(Md5::new(), Crc64::new());
         }
         let spawn = |md5: bool| {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<Bytes>>>(4);
             let task = tokio::task::spawn_blocking(move || {
                 let (mut m, mut c) = (Md5::new(), Crc64::new());
-                while let Some(chunk) = rx.blocking_recv() {
-                    if md5 { m.update(&chunk) } else { c.update(&chunk) }
+                while let Some(batch) = rx.blocking_recv() {
+                    for chunk in batch.iter() {
+                        if md5 { m.update(chunk) } else { c.update(chunk) }
+                    }
                 }
                 std::hint::black_box((m.finalize(), c.finish()));
             });
             (tx, task)
         };
-        Hashes::Threaded(vec![spawn(true), spawn(false)])
+        Hashes::Threaded(vec![spawn(true), spawn(false)], Vec::new(), 0)
     }
 
     async fn update(&mut self, chunk: &Bytes) -> io::Result<()> {
@@ -158,9 +166,12 @@ impl Hashes {
                 m.update(chunk);
                 c.update(chunk);
             }
-            Hashes::Threaded(workers) => {
-                for (tx, _) in workers.iter() {
-                    tx.send(chunk.clone()).await.map_err(|_| io::Error::other("hash thread stopped"))?;
+            Hashes::Threaded(workers, batch, len) => {
+                batch.push(chunk.clone());
+                *len += chunk.len();
+                if *len >= HASH_BATCH {
+                    *len = 0;
+                    send_batch(workers, std::mem::take(batch)).await?;
                 }
             }
         }
@@ -173,7 +184,10 @@ impl Hashes {
             Hashes::Inline(m, c) => {
                 std::hint::black_box((m.finalize(), c.finish()));
             }
-            Hashes::Threaded(workers) => {
+            Hashes::Threaded(workers, batch, _) => {
+                if !batch.is_empty() {
+                    send_batch(&workers, batch).await?;
+                }
                 for (tx, task) in workers {
                     drop(tx);
                     task.await.map_err(io::Error::other)?;
@@ -182,6 +196,14 @@ impl Hashes {
         }
         Ok(())
     }
+}
+
+async fn send_batch(workers: &[HashWorker], batch: Vec<Bytes>) -> io::Result<()> {
+    let batch = Arc::new(batch);
+    for (tx, _) in workers {
+        tx.send(batch.clone()).await.map_err(|_| io::Error::other("hash thread stopped"))?;
+    }
+    Ok(())
 }
 
 async fn put(floor: &Floor, name: &str, mut body: Incoming, size_hint: Option<u64>) -> io::Result<()> {

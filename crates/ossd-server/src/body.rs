@@ -66,19 +66,27 @@ static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semapho
 
 /// MD5 and CRC-64 of a byte stream, computed inline or on two blocking threads (one each, so
 /// the CRC-64 runs beside the MD5 instead of after it and a large PUT goes at one core's MD5
-/// rate). Each thread is fed through a bounded channel of [`HASH_QUEUE`] chunks; both hold
-/// the same `Bytes` (refcounted), so the queues cost no copy.
+/// rate). The body's frames (often 16 KiB or less) are gathered into batches of
+/// [`HASH_BATCH`] bytes, so each thread wakes once per batch, not per frame; each thread is fed
+/// through a bounded channel of [`HASH_QUEUE`] batches, and both share the same refcounted
+/// `Bytes`, so the queues cost no copy.
 enum Hasher {
     Inline(Md5, Crc64),
     Threaded {
-        md5: (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<[u8; 16]>),
-        crc: (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<u64>),
+        md5: (tokio::sync::mpsc::Sender<HashBatch>, tokio::task::JoinHandle<[u8; 16]>),
+        crc: (tokio::sync::mpsc::Sender<HashBatch>, tokio::task::JoinHandle<u64>),
+        batch: Vec<Bytes>,
+        batch_len: usize,
         _permit: tokio::sync::OwnedSemaphorePermit,
     },
 }
 
-/// Chunks queued per hashing thread.
+type HashBatch = std::sync::Arc<Vec<Bytes>>;
+
+/// Batches queued per hashing thread.
 const HASH_QUEUE: usize = 4;
+/// Bytes gathered before a batch is handed to the hashing threads.
+const HASH_BATCH: usize = 256 * 1024;
 
 impl Hasher {
     fn new(size_hint: Option<u64>) -> Hasher {
@@ -89,23 +97,29 @@ impl Hasher {
         let Ok(permit) = PARALLEL_HASHERS.clone().try_acquire_owned() else {
             return Hasher::Inline(Md5::new(), Crc64::new());
         };
-        let (md5_tx, mut md5_rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let (md5_tx, mut md5_rx) = tokio::sync::mpsc::channel::<HashBatch>(HASH_QUEUE);
         let md5_task = tokio::task::spawn_blocking(move || {
             let mut md5 = Md5::new();
-            while let Some(chunk) = md5_rx.blocking_recv() {
-                md5.update(&chunk);
+            while let Some(batch) = md5_rx.blocking_recv() {
+                batch.iter().for_each(|chunk| md5.update(chunk));
             }
             md5.finalize().into()
         });
-        let (crc_tx, mut crc_rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let (crc_tx, mut crc_rx) = tokio::sync::mpsc::channel::<HashBatch>(HASH_QUEUE);
         let crc_task = tokio::task::spawn_blocking(move || {
             let mut crc = Crc64::new();
-            while let Some(chunk) = crc_rx.blocking_recv() {
-                crc.update(&chunk);
+            while let Some(batch) = crc_rx.blocking_recv() {
+                batch.iter().for_each(|chunk| crc.update(chunk));
             }
             crc.finish()
         });
-        Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), _permit: permit }
+        Hasher::Threaded {
+            md5: (md5_tx, md5_task),
+            crc: (crc_tx, crc_task),
+            batch: Vec::new(),
+            batch_len: 0,
+            _permit: permit,
+        }
     }
 
     async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
@@ -115,10 +129,14 @@ impl Hasher {
                 crc.update(chunk);
                 Ok(())
             }
-            Hasher::Threaded { md5, crc, .. } => {
-                let stopped = |_| OssError::internal("a hashing thread stopped");
-                md5.0.send(chunk.clone()).await.map_err(stopped)?;
-                crc.0.send(chunk.clone()).await.map_err(stopped)
+            Hasher::Threaded { md5, crc, batch, batch_len, .. } => {
+                batch.push(chunk.clone());
+                *batch_len += chunk.len();
+                if *batch_len < HASH_BATCH {
+                    return Ok(());
+                }
+                *batch_len = 0;
+                send_batch(&md5.0, &crc.0, std::mem::take(batch)).await
             }
         }
     }
@@ -126,7 +144,10 @@ impl Hasher {
     async fn finish(self) -> Result<([u8; 16], u64), OssError> {
         match self {
             Hasher::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
-            Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), _permit } => {
+            Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), batch, .. } => {
+                if !batch.is_empty() {
+                    send_batch(&md5_tx, &crc_tx, batch).await?;
+                }
                 drop((md5_tx, crc_tx));
                 let failed = |e| OssError::internal(format!("a hashing thread failed: {e}"));
                 let md5 = md5_task.await.map_err(failed)?;
@@ -135,6 +156,17 @@ impl Hasher {
             }
         }
     }
+}
+
+async fn send_batch(
+    md5: &tokio::sync::mpsc::Sender<HashBatch>,
+    crc: &tokio::sync::mpsc::Sender<HashBatch>,
+    batch: Vec<Bytes>,
+) -> Result<(), OssError> {
+    let batch = std::sync::Arc::new(batch);
+    let stopped = |_| OssError::internal("a hashing thread stopped");
+    md5.send(batch.clone()).await.map_err(stopped)?;
+    crc.send(batch).await.map_err(stopped)
 }
 
 /// Writes `body` into a new blob. On any failure the partial blob is removed (the writer is
