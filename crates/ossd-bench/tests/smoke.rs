@@ -44,11 +44,11 @@ fn quick_run_reports_put_and_get() {
             "--duration",
             "300ms",
             "--sizes",
-            "4k",
+            "4k,1m",
             "--concurrency",
             "1,4",
             "--targets",
-            "ossd-relaxed,floor-relaxed",
+            "ossd-relaxed,floor-relaxed,floor-md5",
             "--workloads",
             "put,get,callback,list,multipart",
             "--list-keys",
@@ -80,6 +80,10 @@ fn quick_run_reports_put_and_get() {
             assert!(ops > 0, "no successful {workload} on {target}\n{stdout}");
         }
     }
+    // The hashing floor is measured on large PUTs only.
+    let md5_puts: Vec<_> = cells.iter().filter(|c| c["target"] == "floor-md5").collect();
+    assert!(!md5_puts.is_empty() && md5_puts.iter().all(|c| c["workload"] == "PUT" && c["size"] == 1 << 20));
+    assert!(md5_puts.iter().any(|c| c["ops"].as_u64().unwrap_or(0) > 0), "no floor-md5 PUT\n{stdout}");
     // The other workloads ran and were recorded (their success depends on server features).
     for workload in ["PUT+callback", "LIST 1000", "CompleteMultipart"] {
         assert!(cells.iter().any(|c| c["workload"] == workload), "no {workload} cell\n{stdout}");

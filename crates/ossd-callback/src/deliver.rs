@@ -569,8 +569,8 @@ impl Deliverer {
 
     /// POSTs `body` to the URLs of `spec` in order until one answers 200 with a JSON body of
     /// at most `max_response_bytes` and a `Content-Length`. No retries, no redirects.
-    pub async fn deliver(&self, spec: &CallbackSpec, body: Vec<u8>, request_id: &str) -> Delivery {
-        let body = Bytes::from(body);
+    pub async fn deliver(&self, spec: &CallbackSpec, body: impl Into<Bytes>, request_id: &str) -> Delivery {
+        let body: Bytes = body.into();
         let mut attempts = Vec::with_capacity(spec.urls.len());
         let mut last = None;
         for url in &spec.urls {

@@ -138,14 +138,18 @@ pub fn push_elem(s: &mut String, name: &str, value: &str) {
 
 /// XML-escapes text content (quotes stay literal, as OSS writes `<ETag>".."</ETag>`).
 pub fn push_escaped(s: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '<' => s.push_str("&lt;"),
-            '>' => s.push_str("&gt;"),
-            '&' => s.push_str("&amp;"),
-            c => s.push(c),
-        }
+    // Runs without a special character are copied whole (listings write thousands of names).
+    let mut rest = value;
+    while let Some(i) = rest.bytes().position(|b| matches!(b, b'<' | b'>' | b'&')) {
+        s.push_str(&rest[..i]);
+        s.push_str(match rest.as_bytes()[i] {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&amp;",
+        });
+        rest = &rest[i + 1..];
     }
+    s.push_str(rest);
 }
 
 #[cfg(test)]
@@ -160,5 +164,15 @@ mod tests {
         assert!(xml.contains("<BucketName>a&amp;b</BucketName>"));
         assert!(xml.contains("<EC>0015-00000101</EC>"));
         assert_eq!(e.status, 404);
+    }
+
+    #[test]
+    fn escapes_every_special_character_and_keeps_the_rest() {
+        let mut s = String::new();
+        push_escaped(&mut s, "<a&b>\"ü&&<");
+        assert_eq!(s, "&lt;a&amp;b&gt;\"ü&amp;&amp;&lt;");
+        s.clear();
+        push_escaped(&mut s, "plain/key-ü.txt");
+        assert_eq!(s, "plain/key-ü.txt");
     }
 }

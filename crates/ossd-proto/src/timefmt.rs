@@ -24,8 +24,17 @@ pub fn parse_http_date(s: &str) -> Option<SystemTime> {
 /// `2026-11-25T12:00:00.000Z`. OSS always writes `.000` (seconds precision), and oss2 parses
 /// with the literal format `%Y-%m-%dT%H:%M:%S.000Z`, so the milliseconds are never shown.
 pub fn iso8601_ms(ms: i64) -> String {
+    let mut s = String::with_capacity(24);
+    push_iso8601_ms(&mut s, ms);
+    s
+}
+
+/// [`iso8601_ms`] appended to `out` (listings write one per row into the body buffer).
+pub fn push_iso8601_ms(out: &mut String, ms: i64) {
+    use std::fmt::Write as _;
     let dt = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
         dt.year(),
         dt.month() as u8,
@@ -33,7 +42,7 @@ pub fn iso8601_ms(ms: i64) -> String {
         dt.hour(),
         dt.minute(),
         dt.second(),
-    )
+    );
 }
 
 /// Parses ISO 8601 / RFC 3339 (`2030-01-01T00:00:00.000Z`), as used by PostObject policies.

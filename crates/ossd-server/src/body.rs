@@ -52,11 +52,11 @@ pub fn check_declared_length(content_length: Option<u64>, limit: u64) -> Result<
     }
 }
 
-/// Bodies at least this large are hashed on a blocking thread while the next bytes arrive and
+/// Bodies at least this large are hashed on blocking threads while the next bytes arrive and
 /// are written; smaller ones are hashed inline (a thread hand-off would cost more than it saves).
 const PARALLEL_HASH_MIN: u64 = 1024 * 1024;
 
-/// Uploads hashed on their own thread at once. More than the machine's cores gain nothing, and
+/// Uploads hashed on their own threads at once. More than the machine's cores gain nothing, and
 /// each holds a few chunks in flight: further large uploads hash inline, so memory stays bounded
 /// by concurrency (64 parallel 256 MiB uploads stay well under 150 MiB of RSS).
 static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
@@ -64,15 +64,29 @@ static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semapho
     std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
 });
 
-/// MD5 and CRC-64 of a byte stream, computed inline or on a blocking thread.
+/// MD5 and CRC-64 of a byte stream, computed inline or on two blocking threads (one each, so
+/// the CRC-64 runs beside the MD5 instead of after it and a large PUT goes at one core's MD5
+/// rate). The body's frames (often 16 KiB or less) are gathered into batches of
+/// [`HASH_BATCH`] bytes, so each thread wakes once per batch, not per frame; each thread is fed
+/// through a bounded channel of [`HASH_QUEUE`] batches, and both share the same refcounted
+/// `Bytes`, so the queues cost no copy.
 enum Hasher {
     Inline(Md5, Crc64),
-    Threaded(
-        tokio::sync::mpsc::Sender<Bytes>,
-        tokio::task::JoinHandle<([u8; 16], u64)>,
-        tokio::sync::OwnedSemaphorePermit,
-    ),
+    Threaded {
+        md5: (tokio::sync::mpsc::Sender<HashBatch>, tokio::task::JoinHandle<[u8; 16]>),
+        crc: (tokio::sync::mpsc::Sender<HashBatch>, tokio::task::JoinHandle<u64>),
+        batch: Vec<Bytes>,
+        batch_len: usize,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    },
 }
+
+type HashBatch = std::sync::Arc<Vec<Bytes>>;
+
+/// Batches queued per hashing thread.
+const HASH_QUEUE: usize = 4;
+/// Bytes gathered before a batch is handed to the hashing threads.
+const HASH_BATCH: usize = 256 * 1024;
 
 impl Hasher {
     fn new(size_hint: Option<u64>) -> Hasher {
@@ -83,16 +97,29 @@ impl Hasher {
         let Ok(permit) = PARALLEL_HASHERS.clone().try_acquire_owned() else {
             return Hasher::Inline(Md5::new(), Crc64::new());
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        let task = tokio::task::spawn_blocking(move || {
-            let (mut md5, mut crc) = (Md5::new(), Crc64::new());
-            while let Some(chunk) = rx.blocking_recv() {
-                md5.update(&chunk);
-                crc.update(&chunk);
+        let (md5_tx, mut md5_rx) = tokio::sync::mpsc::channel::<HashBatch>(HASH_QUEUE);
+        let md5_task = tokio::task::spawn_blocking(move || {
+            let mut md5 = Md5::new();
+            while let Some(batch) = md5_rx.blocking_recv() {
+                batch.iter().for_each(|chunk| md5.update(chunk));
             }
-            (md5.finalize().into(), crc.finish())
+            md5.finalize().into()
         });
-        Hasher::Threaded(tx, task, permit)
+        let (crc_tx, mut crc_rx) = tokio::sync::mpsc::channel::<HashBatch>(HASH_QUEUE);
+        let crc_task = tokio::task::spawn_blocking(move || {
+            let mut crc = Crc64::new();
+            while let Some(batch) = crc_rx.blocking_recv() {
+                batch.iter().for_each(|chunk| crc.update(chunk));
+            }
+            crc.finish()
+        });
+        Hasher::Threaded {
+            md5: (md5_tx, md5_task),
+            crc: (crc_tx, crc_task),
+            batch: Vec::new(),
+            batch_len: 0,
+            _permit: permit,
+        }
     }
 
     async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
@@ -102,8 +129,14 @@ impl Hasher {
                 crc.update(chunk);
                 Ok(())
             }
-            Hasher::Threaded(tx, _, _) => {
-                tx.send(chunk.clone()).await.map_err(|_| OssError::internal("the hashing thread stopped"))
+            Hasher::Threaded { md5, crc, batch, batch_len, .. } => {
+                batch.push(chunk.clone());
+                *batch_len += chunk.len();
+                if *batch_len < HASH_BATCH {
+                    return Ok(());
+                }
+                *batch_len = 0;
+                send_batch(&md5.0, &crc.0, std::mem::take(batch)).await
             }
         }
     }
@@ -111,12 +144,29 @@ impl Hasher {
     async fn finish(self) -> Result<([u8; 16], u64), OssError> {
         match self {
             Hasher::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
-            Hasher::Threaded(tx, task, _permit) => {
-                drop(tx);
-                task.await.map_err(|e| OssError::internal(format!("the hashing thread failed: {e}")))
+            Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), batch, .. } => {
+                if !batch.is_empty() {
+                    send_batch(&md5_tx, &crc_tx, batch).await?;
+                }
+                drop((md5_tx, crc_tx));
+                let failed = |e| OssError::internal(format!("a hashing thread failed: {e}"));
+                let md5 = md5_task.await.map_err(failed)?;
+                let crc = crc_task.await.map_err(failed)?;
+                Ok((md5, crc))
             }
         }
     }
+}
+
+async fn send_batch(
+    md5: &tokio::sync::mpsc::Sender<HashBatch>,
+    crc: &tokio::sync::mpsc::Sender<HashBatch>,
+    batch: Vec<Bytes>,
+) -> Result<(), OssError> {
+    let batch = std::sync::Arc::new(batch);
+    let stopped = |_| OssError::internal("a hashing thread stopped");
+    md5.send(batch.clone()).await.map_err(stopped)?;
+    crc.send(batch).await.map_err(stopped)
 }
 
 /// Writes `body` into a new blob. On any failure the partial blob is removed (the writer is

@@ -178,8 +178,12 @@ pub async fn deliver_and_answer(
     o: &ObjectRecord,
     ctx: &RequestContext,
 ) -> Response<Body> {
+    // The body moves into the delivery (shared by its attempts) and back into the entry
+    // afterwards; `Vec::from(Bytes)` reuses the allocation once the delivery has dropped its
+    // handles, so the rendered body is not copied.
+    let body = bytes::Bytes::from(std::mem::take(&mut entry.body));
     let delivery = match &state.callbacks {
-        Some(rt) => rt.deliverer.deliver(&pending.spec, entry.body.clone(), &ctx.request_id).await,
+        Some(rt) => rt.deliverer.deliver(&pending.spec, body.clone(), &ctx.request_id).await,
         None => Delivery {
             attempts: Vec::new(),
             outcome: Outcome::Failed {
@@ -188,6 +192,7 @@ pub async fn deliver_and_answer(
             },
         },
     };
+    entry.body = Vec::from(body);
     state.metrics.callback_delivered(&delivery);
     record_outcome(&mut entry, &delivery);
     if let Err(e) = state.meta.finish_callback(&entry).await {

@@ -239,6 +239,8 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     reserve: SpaceReserve,
+    /// `synchronous=FULL` on the writer (restored after an unsynced write).
+    durable: bool,
 }
 
 /// Bytes kept in a file beside the database so that, on a full disk, a delete can still
@@ -679,6 +681,7 @@ impl SqliteMetaStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 reserve: SpaceReserve::new(PathBuf::from(reserve)),
+                durable,
             }),
         })
     }
@@ -723,6 +726,29 @@ impl SqliteMetaStore {
             }
             other => other,
         }
+    }
+
+    /// [`write`](Self::write) without waiting for the disk: the commit is not fsynced
+    /// (`synchronous=NORMAL` for this transaction), so it becomes durable with the next synced
+    /// commit or checkpoint; a crash before that loses it, never corrupts the database or an
+    /// earlier commit. For records whose loss the caller tolerates (a callback's outcome).
+    fn write_unsynced<T>(&self, f: impl Fn(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        if !self.inner.durable {
+            return self.write(f);
+        }
+        let mut conn = lock(&self.inner.writer);
+        conn.execute_batch("PRAGMA synchronous = NORMAL;").db()?;
+        let out = (|| -> StoreResult<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+            let out = f(&tx)?;
+            tx.commit().db()?;
+            Ok(out)
+        })();
+        // Restore before the lock is released, whatever happened: the next writer expects FULL.
+        let restored = conn.execute_batch("PRAGMA synchronous = FULL;").db();
+        let out = out?;
+        restored?;
+        Ok(out)
     }
 
     /// `EXPLAIN QUERY PLAN` of the `list_objects` query (for tests and diagnostics).
@@ -1238,9 +1264,11 @@ impl SqliteMetaStore {
     }
 
     /// Updates the outcome fields of `entry.request_id`; if the entry is missing (e.g. pruned
-    /// meanwhile) the whole entry is inserted so the result is not lost.
+    /// meanwhile) the whole entry is inserted so the result is not lost. Not fsynced (the
+    /// trait allows it): the object and its `pending` entry were committed durably with the
+    /// publish; a crash before the next synced commit leaves the entry `pending`.
     pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_unsynced(|tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE callbacks SET outcome = ?2, attempts = ?3, message = ?4, finished_ms = ?5 \

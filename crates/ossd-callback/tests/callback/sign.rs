@@ -86,3 +86,21 @@ fn load_or_create_writes_0600_and_reloads() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "garbage");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// RSASSA-PKCS1-v1_5 is deterministic: OpenSSL's signature (what `sign` now uses) must equal,
+/// byte for byte, the one the pure-Rust `rsa` crate computes with the same key over the same
+/// string to sign, for a 2048-bit key as served.
+#[test]
+fn openssl_signature_equals_the_rsa_crates() {
+    use rsa::RsaPrivateKey;
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let s = CallbackSigner::from_pkcs8_or_pkcs1_pem(&private.to_pkcs8_pem(LineEnding::LF).unwrap()).unwrap();
+    for (path, query, body) in
+        [("/cb", None, &b"{}"[..]), ("/a%20b/%C3%BC", Some("x=1&y=%20"), &[7u8; 5000][..]), ("/p", Some(""), b"")]
+    {
+        let msg = string_to_sign(path, query, body);
+        let expected = private.sign(Pkcs1v15Sign::new::<Md5>(), &Md5::digest(&msg)).unwrap();
+        assert_eq!(STANDARD.decode(s.sign(path, query, body)).unwrap(), expected, "{path} {query:?}");
+    }
+}

@@ -102,7 +102,6 @@ pub async fn list_page(
                     break;
                 }
                 None => {
-                    cursor = Some((o.key.clone(), false));
                     page.objects.push(o);
                     count += 1;
                 }
@@ -111,16 +110,22 @@ pub async fn list_page(
         if exhausted && !jumped {
             return Ok(page);
         }
+        if !jumped {
+            // Every row of this batch was listed: the next batch starts after the last one.
+            if let Some(o) = page.objects.last() {
+                cursor = Some((o.key.clone(), false));
+            }
+        }
     }
 }
 
 /// A page's objects as listing entries, with their keys as shown (URL-encoded if asked).
-fn object_entries<'a>(page: &'a Page, keys: &'a [String]) -> Vec<ObjectEntry<'a>> {
+fn object_entries<'a, K: AsRef<str>>(page: &'a Page, keys: &'a [K]) -> Vec<ObjectEntry<'a>> {
     page.objects
         .iter()
         .zip(keys)
         .map(|(o, k)| ObjectEntry {
-            key: k,
+            key: k.as_ref(),
             last_modified_ms: o.last_modified_ms,
             etag: &o.etag,
             object_type: &o.object_type,
@@ -163,7 +168,12 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
         list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &start, max_keys).await.map_err(store_error)?;
 
     let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
-    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    // Keys are borrowed from the page unless they must be URL-encoded.
+    let keys: Vec<std::borrow::Cow<'_, str>> = page
+        .objects
+        .iter()
+        .map(|o| if encoding.is_some() { url_encode(&o.key).into() } else { o.key.as_str().into() })
+        .collect();
     let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&marker));
