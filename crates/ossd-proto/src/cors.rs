@@ -97,7 +97,8 @@ impl CorsConfiguration {
             if let Some(o) = rule.allowed_origins.iter().find(|o| o.is_empty() || o.matches('*').count() > 1) {
                 return Err(invalid_field("An AllowedOrigin may hold at most one '*' wildcard.", "AllowedOrigin", o));
             }
-            if let Some(m) = rule.allowed_methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+            // Methods are kept as written (GetBucketCors answers them so) and compared without case.
+            if let Some(m) = rule.allowed_methods.iter().find(|m| !METHODS.iter().any(|k| k.eq_ignore_ascii_case(m))) {
                 return Err(invalid_field(&format!("Unsupported method {m}."), "AllowedMethod", m));
             }
             if let Some(h) = rule.allowed_headers.iter().find(|h| h.matches('*').count() > 1) {
@@ -143,7 +144,7 @@ impl CorsConfiguration {
     pub fn match_preflight(&self, origin: &str, method: &str, request_headers: &[String]) -> Option<&CorsRule> {
         self.rules.iter().find(|r| {
             r.allows_origin(origin)
-                && r.allowed_methods.iter().any(|m| m == method)
+                && r.allowed_methods.iter().any(|m| m.eq_ignore_ascii_case(method))
                 && request_headers.iter().all(|h| {
                     r.allowed_headers.iter().any(|p| wildcard_match(&p.to_ascii_lowercase(), &h.to_ascii_lowercase()))
                 })
@@ -152,7 +153,9 @@ impl CorsConfiguration {
 
     /// The first rule allowing an actual request's origin and method.
     pub fn match_actual(&self, origin: &str, method: &str) -> Option<&CorsRule> {
-        self.rules.iter().find(|r| r.allows_origin(origin) && r.allowed_methods.iter().any(|m| m == method))
+        self.rules
+            .iter()
+            .find(|r| r.allows_origin(origin) && r.allowed_methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 }
 
@@ -184,6 +187,17 @@ mod tests {
         assert!(c.match_preflight("http://a.example.com", "PUT", &["authorization".to_string()]).is_none());
         assert!(c.match_preflight("http://evil.com", "PUT", &[]).is_none());
         assert_eq!(c.match_actual("http://evil.com", "GET").unwrap().allowed_origins, vec!["*"]);
+    }
+
+    #[test]
+    fn methods_keep_their_case_and_match_without_it() {
+        let doc = "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>get</AllowedMethod>\
+                   <AllowedMethod>Put</AllowedMethod></CORSRule></CORSConfiguration>";
+        let c = CorsConfiguration::from_xml(doc).unwrap();
+        assert!(c.to_xml().contains("<AllowedMethod>get</AllowedMethod><AllowedMethod>Put</AllowedMethod>"));
+        assert!(c.match_preflight("http://a.example.com", "PUT", &[]).is_some());
+        assert!(c.match_actual("http://a.example.com", "GET").is_some());
+        assert!(c.match_actual("http://a.example.com", "DELETE").is_none());
     }
 
     #[test]

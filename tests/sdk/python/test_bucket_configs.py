@@ -478,6 +478,23 @@ def test_cors_errors_name_the_argument(bucket):
     assert (e.details.get("ArgumentName"), e.details.get("ArgumentValue")) == ("AllowedMethod", "FETCH")
 
 
+def test_cors_methods_keep_their_case(bucket):
+    """AllowedMethod is answered as it was written; matching ignores case, and the preflight's
+    Access-Control-Allow-Methods is upper case (browsers compare it byte for byte)."""
+    rule = oss2.models.CorsRule(allowed_origins=["http://app.example"], allowed_methods=["get", "Put"],
+                                allowed_headers=["*"], max_age_seconds=10)
+    bucket.put_bucket_cors(oss2.models.BucketCors([rule]))
+    assert bucket.get_bucket_cors().rules[0].allowed_methods == ["get", "Put"]
+    url = f"{bucket.endpoint}/{bucket.bucket_name}/k"
+    r = requests.options(url, headers={"Origin": "http://app.example", "Access-Control-Request-Method": "PUT"},
+                         timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Methods"] == "GET, PUT"
+    r = requests.options(url, headers={"Origin": "http://app.example", "Access-Control-Request-Method": "DELETE"},
+                         timeout=30)
+    assert r.status_code == 403, r.text
+
+
 def test_null_version_id_names_the_object(bucket):
     bucket.put_object("v", b"the object")
     assert bucket.get_object("v", params={"versionId": "null"}).read() == b"the object"

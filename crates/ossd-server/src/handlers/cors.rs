@@ -46,7 +46,9 @@ fn forbidden(msg: &str) -> OssError {
 
 fn set_rule_headers(r: &mut Response<Body>, rule: &CorsRule, origin: &str) {
     response::set(r, "access-control-allow-origin", origin);
-    response::set(r, "access-control-allow-methods", &rule.allowed_methods.join(", "));
+    // Browsers compare the methods they send (upper case) byte for byte with this list.
+    let methods: Vec<String> = rule.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+    response::set(r, "access-control-allow-methods", &methods.join(", "));
     if !rule.expose_headers.is_empty() {
         response::set(r, "access-control-expose-headers", &rule.expose_headers.join(", "));
     }
