@@ -53,11 +53,20 @@ class PostgresServer:
         data = self.dir / "data"
         self.run(find_bin("initdb"), "-D", str(data), "-U", "ossd", "--auth=trust", "--locale=C",
                  "-E", "UTF8")
+        return self.resume()
+
+    def resume(self):
+        """Starts the server on the existing cluster (after `pause`)."""
         # Tests need no durability from it; the benchmark asks for the real thing.
         fsync = "on" if os.environ.get("OSSD_PG_FSYNC") == "on" else "off"
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=200"
-        self.run(find_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        self.run(find_bin("pg_ctl"), "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"), "-w",
+                 "start")
         return self
+
+    def pause(self):
+        """Stops the server (clients see it down), keeping its data for `resume`."""
+        self.run(find_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop", check=False)
 
     def psql(self, sql, db="postgres"):
         r = subprocess.run([find_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "ossd", "-d", db,

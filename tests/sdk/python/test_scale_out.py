@@ -203,6 +203,38 @@ def test_nodes_must_share_the_callback_key(cluster):
     assert "callback signing key" in str(e.value), str(e.value)[-800:]
 
 
+def test_ready_is_503_while_the_database_is_down(tmp_path):
+    """/ready asks the metadata store: with its PostgreSQL stopped a node answers 503 (metadata
+    not ok) within a bounded time while /live stays 200; once the database is back, 200 again."""
+    own = pg_server.PostgresServer().start()
+    node = None
+    try:
+        db = own.new_database()
+        node = OssdServer(tmp_path / "n", extra_args=["--meta", own.url(db), "--blobs", str(tmp_path / "blobs")])
+        node.start()
+        ready = node.endpoint + "/_ossd/health/ready"
+        assert requests.get(ready, timeout=10).status_code == 200
+        own.pause()
+        deadline, r = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            r = requests.get(ready, timeout=30)
+            if r.status_code == 503:
+                break
+            time.sleep(0.5)
+        assert r is not None and r.status_code == 503, r.text if r is not None else None
+        assert r.json()["checks"]["metadata"] != "ok", r.text
+        assert requests.get(node.endpoint + "/_ossd/health/live", timeout=10).status_code == 200
+        own.resume()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and requests.get(ready, timeout=30).status_code != 200:
+            time.sleep(0.5)
+        assert requests.get(ready, timeout=30).status_code == 200
+    finally:
+        if node:
+            node.stop()
+        own.stop()
+
+
 def cli(cluster, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSSD_")}
     r = subprocess.run([str(ossd_binary()), "callbacks", *args, "--meta", cluster.pg.url(cluster.db),
