@@ -310,6 +310,38 @@ def peer_cn(conn):
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
 
 
+def test_tls_with_the_v2_sdk(tmp_path, monkeypatch):
+    """alibabacloud-oss-v2 over HTTPS: refused while the CA is unknown, working once requests trusts
+    it (REQUESTS_CA_BUNDLE, which the SDK's requests session honours)."""
+    import alibabacloud_oss_v2 as oss
+    ca, issue = make_ca_and_cert(tmp_path / "pki")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    c, k = issue("v2")
+    cert.write_bytes(c)
+    key.write_bytes(k)
+    s = start(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        def client():
+            cfg = oss.config.load_default()
+            cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(s.ak, s.sk)
+            cfg.region = "cn-hangzhou"
+            cfg.endpoint = f"https://127.0.0.1:{s.port}"
+            cfg.retry_max_attempts = 1
+            return oss.Client(cfg)
+        name = unique_bucket("tlsv2")
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        with pytest.raises(Exception) as e:
+            client().put_bucket(oss.PutBucketRequest(bucket=name))
+        assert "SSL" in repr(e.value) or "certificate" in repr(e.value).lower(), repr(e.value)[:500]
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+        v2 = client()
+        v2.put_bucket(oss.PutBucketRequest(bucket=name))
+        v2.put_object(oss.PutObjectRequest(bucket=name, key="k", body=b"over tls, v2"))
+        assert v2.get_object(oss.GetObjectRequest(bucket=name, key="k")).body.read() == b"over tls, v2"
+    finally:
+        s.stop()
+
+
 def test_tls_sdk_and_sighup_reload_keeps_connections(tmp_path):
     ca, issue = make_ca_and_cert(tmp_path / "pki")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
