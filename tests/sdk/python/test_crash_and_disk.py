@@ -235,6 +235,40 @@ def test_disk_full_error_is_oss_xml(small_disk):
         server.stop()
 
 
+def test_disk_full_on_upload_part_append_and_post_object(small_disk):
+    """UploadPart, AppendObject and PostObject share the body path: each answers 507
+    InsufficientStorage XML on a full disk, leaves no partial blob, and publishes nothing."""
+    data_dir = small_disk / "data"
+    server = OssdServer(data_dir)
+    server.start()
+    try:
+        name = unique_bucket("fullpaths")
+        b = oss2_bucket(server, name)
+        b.create_bucket(oss2.BUCKET_ACL_PUBLIC_READ_WRITE)
+        big = os.urandom((DISK_MB + 8) * 1024 * 1024)
+        blobs_before = set((data_dir / "blobs").glob("*/*"))
+
+        def assert_507(resp):
+            assert resp.status_code == 507, (resp.status_code, resp.content[:300])
+            assert error_fields(resp.content)["Code"] == "InsufficientStorage"
+            assert set((data_dir / "blobs").glob("*/*")) == blobs_before, "a partial blob was left behind"
+
+        upload_id = b.init_multipart_upload("mp").upload_id
+        assert_507(requests.put(f"{server.endpoint}/{name}/mp", params={"partNumber": "1", "uploadId": upload_id},
+                                data=big, timeout=60))
+        assert b.list_parts("mp", upload_id).parts == []
+        assert_507(requests.post(f"{server.endpoint}/{name}/ap", params={"append": "", "position": "0"},
+                                 data=big, timeout=60))
+        assert not b.object_exists("ap")
+        form = {"key": "posted"}
+        assert_507(requests.post(f"{server.endpoint}/{name}", data=form, files={"file": ("f", big)}, timeout=60))
+        assert not b.object_exists("posted")
+        b.put_object("small", b"fits")
+        assert b.get_object("small").read() == b"fits"
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------- relaxed durability, lost bytes ---
 
 def segments_of(data_dir, key):
