@@ -129,6 +129,35 @@ def test_copy_racing_delete_of_its_source(rb):
     report("copy vs delete", failures, n, answered)
 
 
+def test_upload_part_copy_racing_delete_of_its_source(rb):
+    """UploadPartCopy reads its source under a reader guard and publishes the part in a
+    re-validated commit: a part copied while its source is deleted is whole (or the copy
+    answers NoSuchKey), and the completed object reads back byte for byte."""
+    seen = {"copied": 0, "gone": 0}
+    failures = []
+    n = rounds(100)
+    for i in range(n):
+        data = os.urandom(16 * 1024 + i)
+        rb.put_object(f"pcsrc{i}", data)
+        key = f"pc{i}"
+        up = rb.init_multipart_upload(key).upload_id
+        copy, delete = race(lambda: rb.upload_part_copy(rb.bucket_name, f"pcsrc{i}", (0, len(data) - 1), key, up, 1),
+                            lambda: rb.delete_object(f"pcsrc{i}"))
+        assert status_of(delete)[0] in (200, 204)
+        st = status_of(copy)
+        if st[0] == 200:
+            seen["copied"] += 1
+            rb.complete_multipart_upload(key, up, [oss2.models.PartInfo(1, copy.etag)])
+            problem = intact(rb, key, data)
+            if problem:
+                failures.append(problem)
+        else:
+            assert st == (404, "NoSuchKey"), st
+            seen["gone"] += 1
+            rb.abort_multipart_upload(key, up)
+    report("part copy vs delete", failures, n, seen)
+
+
 def test_complete_racing_reupload_of_a_part(rb):
     seen = {"completed": 0, "invalid_part": 0}
     failures = []
