@@ -3,22 +3,13 @@
 // effect for anonymous callers (fetch without credentials).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { OssdServer, VARIANTS, expectOssError, makeClient, uniqueBucket } from './helpers.mjs';
+import { VARIANTS, expectOssError, makeClient, uniqueBucket, useServer } from './helpers.mjs';
 
 let server;
-
-before(async () => {
-  server = new OssdServer();
-  await server.start();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
+useServer((s) => {
+  server = s;
 });
 
 async function freshBucket(variant, opts = {}) {

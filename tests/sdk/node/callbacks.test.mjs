@@ -3,23 +3,14 @@
 // server advertises); variables are compared with values computed here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { OssdServer, VARIANTS, b64md5, crc64, makeClient, md5Etag, uniqueBucket } from './helpers.mjs';
+import { VARIANTS, b64md5, crc64, makeClient, md5Etag, uniqueBucket, useServer } from './helpers.mjs';
 import { Receiver, closedPort } from './receiver.mjs';
 
 let server;
-
-before(async () => {
-  server = new OssdServer();
-  await server.start();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
+useServer((s) => {
+  server = s;
 });
 
 const AWKWARD = 'a b&c=d"e\'f\\g ü 文件 +/%20 ;#?';

@@ -1,24 +1,15 @@
 // ali-oss 6.x against a real ossd, in four addressing/signature variants.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
-  OssdServer, VARIANTS, b64md5, crc64, expectOssError, makeClient, md5Etag, uniqueBucket,
+  VARIANTS, b64md5, crc64, expectOssError, makeClient, md5Etag, uniqueBucket, useServer,
 } from './helpers.mjs';
 
 let server;
-
-before(async () => {
-  server = new OssdServer();
-  await server.start();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
+useServer((s) => {
+  server = s;
 });
 
 test('own tools: crc64 check value', () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import OSS from 'ali-oss';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -147,6 +148,23 @@ export class OssdServer {
 //  ip        endpoint http://127.0.0.1:PORT, forged Host <bucket>.oss-cn-hangzhou.aliyuncs.com
 //  localhost endpoint http://localhost:PORT with sldEnable (path style)
 // each with V1 (the default) and V4 signatures.
+/** One real ossd for a test file: started before its tests, stopped and removed after them;
+ *  `set` receives the started server. */
+export function useServer(set, options) {
+  let server;
+  before(async () => {
+    server = new OssdServer(options);
+    await server.start();
+    set(server);
+  });
+  after(async () => {
+    if (server) {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+}
+
 export const VARIANTS = [
   { name: 'ip-v1', style: 'ip', v4: false },
   { name: 'ip-v4', style: 'ip', v4: true },

@@ -1,22 +1,13 @@
 // Symlinks, storage classes with restore, and bucket encryption through ali-oss against a real
 // ossd (restore delay: the server's default 1 s).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { OssdServer, VARIANTS, expectOssError, makeClient, uniqueBucket } from './helpers.mjs';
+import { VARIANTS, expectOssError, makeClient, uniqueBucket, useServer } from './helpers.mjs';
 
 let server;
-
-before(async () => {
-  server = new OssdServer();
-  await server.start();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
+useServer((s) => {
+  server = s;
 });
 
 async function freshBucket(variant) {

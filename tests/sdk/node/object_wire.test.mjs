@@ -2,22 +2,13 @@
 // keys, tag validation, the append position error, copy conditions, multipart listings with a
 // delimiter, bucket CORS and ACL.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { OssdServer, VARIANTS, expectOssError, makeClient, uniqueBucket } from './helpers.mjs';
+import { VARIANTS, expectOssError, makeClient, uniqueBucket, useServer } from './helpers.mjs';
 
 let server;
-
-before(async () => {
-  server = new OssdServer();
-  await server.start();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
+useServer((s) => {
+  server = s;
 });
 
 async function freshBucket(variant) {
