@@ -725,7 +725,7 @@ pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEn
         .elem("Prefix", page.prefix)
         .elem("KeyMarker", page.key_marker)
         .elem("VersionIdMarker", page.version_id_marker)
-        .elem("MaxKeys", &page.max_keys.to_string())
+        .elem_display("MaxKeys", page.max_keys)
         .elem("Delimiter", page.delimiter);
     if let Some(e) = page.encoding_type {
         w.elem("EncodingType", e);
@@ -739,10 +739,10 @@ pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEn
             .elem("Key", o.key)
             .elem("VersionId", "null")
             .elem("IsLatest", "true")
-            .elem("LastModified", &iso8601_ms(o.last_modified_ms))
-            .elem("ETag", &format!("\"{}\"", o.etag))
+            .elem_time("LastModified", o.last_modified_ms)
+            .elem_quoted("ETag", o.etag)
             .elem("Type", o.object_type)
-            .elem("Size", &o.size.to_string())
+            .elem_display("Size", o.size)
             .elem("StorageClass", o.storage_class);
         if let Some(r) = &o.restore_info {
             w.elem("RestoreInfo", r);
