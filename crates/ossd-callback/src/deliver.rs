@@ -467,6 +467,11 @@ struct AnswerTrace {
 
 /// Bytes of a refused answer kept in [`Attempt::answer_head`].
 const ANSWER_HEAD_BYTES: usize = 256;
+/// Idle connections kept per receiver (host and port). Every concurrent callback to a receiver
+/// needs its own connection; with fewer kept than run at once, each callback beyond the count
+/// paid a new TCP (and TLS) handshake and left a socket in TIME_WAIT. 64 covers the upload
+/// concurrency of a busy node; idle ones close after 60 s.
+const MAX_IDLE_PER_RECEIVER: usize = 64;
 
 /// The result of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -548,7 +553,7 @@ impl Deliverer {
                 .no_proxy()
                 .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
                 .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(8)
+                .pool_max_idle_per_host(MAX_IDLE_PER_RECEIVER)
                 .tcp_nodelay(true)
                 .user_agent(concat!("ossd-callback/", env!("CARGO_PKG_VERSION")))
                 .build()

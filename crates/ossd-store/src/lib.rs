@@ -20,4 +20,4 @@ pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadG
 pub use meta::*;
 pub use postgres::PostgresMetaStore;
 pub use s3::{S3BlobStore, S3Credentials};
-pub use sqlite::SqliteMetaStore;
+pub use sqlite::{SqliteMetaStore, WriteStats};

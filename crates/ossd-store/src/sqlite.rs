@@ -8,12 +8,15 @@
 //! that need several ossd nodes on one metadata store; nothing here leaks out of the trait.
 //!
 //! Concurrency: WAL mode lets readers proceed while a commit is in progress. There is one
-//! writer connection behind a `Mutex` (SQLite serialises writers anyway; queueing them on the
-//! mutex avoids `SQLITE_BUSY` churn) and a small pool of read-only (`query_only`) connections,
-//! each behind its own `Mutex`, chosen round-robin with `try_lock` so a read only waits when
-//! every reader is busy. Every trait method is one statement or one `BEGIN IMMEDIATE`
-//! transaction. Durability: `synchronous=FULL` (fsync of the WAL on every commit) when
-//! `durable`, else `NORMAL` (a crash may lose the last commits, never corrupt the database).
+//! writer connection, owned by a writer thread (`writer.rs`) that commits the writes queued
+//! while the previous commit waited for the disk as one group, a savepoint each (SQLite
+//! serialises writers anyway; one fsync per group instead of per write), and a small pool of
+//! read-only (`query_only`) connections, each behind its own `Mutex`, chosen round-robin with
+//! `try_lock` so a read only waits when every reader is busy. Every trait method is one
+//! statement or one transaction (or savepoint of a group) that commits or leaves nothing.
+//! Durability: `synchronous=FULL` (fsync of the WAL on every commit) when `durable`, else
+//! `NORMAL` (a crash may lose the last commits, never corrupt the database); a write is
+//! answered only after the commit holding it returned.
 //!
 //! Keys: object keys are stored as BLOBs holding their UTF-8 bytes, so the primary-key order is
 //! byte order, as OSS lists. A string never contains the byte 0xFF, hence the keys starting with
@@ -36,6 +39,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+mod writer;
+pub use writer::WriteStats;
 
 /// Current schema version (stored in `PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 8;
@@ -235,12 +241,10 @@ pub struct SqliteMetaStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// The write connection, on its own thread, committing queued writes in groups.
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    reserve: SpaceReserve,
-    /// `synchronous=FULL` on the writer (restored after an unsynced write).
-    durable: bool,
 }
 
 /// Bytes kept in a file beside the database so that, on a full disk, a delete can still
@@ -674,16 +678,15 @@ impl SqliteMetaStore {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut reserve = path.as_os_str().to_owned();
         reserve.push(".reserve");
+        let writer = writer::Writer::start(writer, durable, SpaceReserve::new(PathBuf::from(reserve)))?;
         Ok(SqliteMetaStore {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                writer: Mutex::new(writer),
-                readers,
-                next_reader: AtomicUsize::new(0),
-                reserve: SpaceReserve::new(PathBuf::from(reserve)),
-                durable,
-            }),
+            inner: Arc::new(Inner { path: path.to_path_buf(), writer, readers, next_reader: AtomicUsize::new(0) }),
         })
+    }
+
+    /// How many writes and commits the writer has made (group commit: fewer commits than writes).
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner.writer.stats()
     }
 
     /// The database file.
@@ -707,48 +710,27 @@ impl SqliteMetaStore {
         f(&lock(&readers[start]))
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits if it returns `Ok`.
-    /// A transaction that fails because the disk is full is tried once more after releasing the
-    /// space reserve (so that deletes, which free space, still commit on a full disk).
-    fn write<T>(&self, f: impl Fn(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = lock(&self.inner.writer);
-        let attempt = |conn: &mut Connection| -> StoreResult<T> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
-            let out = f(&tx)?;
-            tx.commit().db()?;
-            Ok(out)
-        };
-        match attempt(&mut conn) {
-            Err(StoreError::Full(_)) if self.inner.reserve.release() => attempt(&mut conn),
-            Ok(out) => {
-                self.inner.reserve.restore_if_due();
-                Ok(out)
-            }
-            other => other,
-        }
+    /// Runs `f` in one transaction on the writer (`BEGIN IMMEDIATE`, or a savepoint of a group
+    /// commit, see `writer.rs`); returns once its changes are committed and, when `durable`,
+    /// fsynced. An `Err` from `f` leaves no changes. A write that fails because the disk is
+    /// full is tried once more after releasing the space reserve (so that deletes, which free
+    /// space, still commit on a full disk).
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.inner.writer.write(true, f)
     }
 
-    /// [`write`](Self::write) without waiting for the disk: the commit is not fsynced
-    /// (`synchronous=NORMAL` for this transaction), so it becomes durable with the next synced
-    /// commit or checkpoint; a crash before that loses it, never corrupts the database or an
-    /// earlier commit. For records whose loss the caller tolerates (a callback's outcome).
-    fn write_unsynced<T>(&self, f: impl Fn(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        if !self.inner.durable {
-            return self.write(f);
-        }
-        let mut conn = lock(&self.inner.writer);
-        conn.execute_batch("PRAGMA synchronous = NORMAL;").db()?;
-        let out = (|| -> StoreResult<T> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
-            let out = f(&tx)?;
-            tx.commit().db()?;
-            Ok(out)
-        })();
-        // Restore before the lock is released, whatever happened: the next writer expects FULL.
-        let restored = conn.execute_batch("PRAGMA synchronous = FULL;").db();
-        let out = out?;
-        restored?;
-        Ok(out)
+    /// [`write`](Self::write) without waiting for the disk: the commit is not fsynced unless it
+    /// shares a group with synced writes, so it becomes durable with the next synced commit or
+    /// checkpoint; a crash before that loses it, never corrupts the database or an earlier
+    /// commit. For records whose loss the caller tolerates (a callback's outcome).
+    fn write_unsynced<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.inner.writer.write(false, f)
     }
 
     /// `EXPLAIN QUERY PLAN` of the `list_objects` query (for tests and diagnostics).
@@ -769,8 +751,9 @@ impl SqliteMetaStore {
 /// The operations, synchronous: one statement or one transaction each.
 impl SqliteMetaStore {
     pub fn create_bucket(&self, b: &BucketRecord) -> StoreResult<()> {
-        let sse = crate::rows::encryption_columns(b.encryption.as_ref());
-        self.write(|tx| {
+        let b = b.clone();
+        self.write(move |tx| {
+            let sse = crate::rows::encryption_columns(b.encryption.as_ref());
             let n = tx
                 .prepare_cached(&format!(
                     "INSERT INTO buckets ({BUCKET_COLUMNS}) \
@@ -795,20 +778,21 @@ impl SqliteMetaStore {
     }
 
     pub fn delete_bucket(&self, name: &str) -> StoreResult<()> {
-        self.write(|tx| {
-            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([name]).db()?;
+        let name = name.to_owned();
+        self.write(move |tx| {
+            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&name]).db()?;
             if !exists {
                 return Err(StoreError::NoSuchBucket);
             }
             let has_objects =
-                tx.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1").db()?.exists([name]).db()?;
+                tx.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1").db()?.exists([&name]).db()?;
             let has_uploads =
-                tx.prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1").db()?.exists([name]).db()?;
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1").db()?.exists([&name]).db()?;
             if has_objects || has_uploads {
                 return Err(StoreError::BucketNotEmpty);
             }
-            tx.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([name]).db()?;
-            tx.prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1").db()?.execute([name]).db()?;
+            tx.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([&name]).db()?;
+            tx.prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1").db()?.execute([&name]).db()?;
             Ok(())
         })
     }
@@ -841,14 +825,17 @@ impl SqliteMetaStore {
     }
 
     pub fn set_bucket_acl(&self, name: &str, acl: &str) -> StoreResult<()> {
-        self.write(|tx| {
-            let n = tx.prepare_cached("UPDATE buckets SET acl = ?2 WHERE name = ?1").db()?.execute([name, acl]).db()?;
+        let (name, acl) = (name.to_owned(), acl.to_owned());
+        self.write(move |tx| {
+            let n =
+                tx.prepare_cached("UPDATE buckets SET acl = ?2 WHERE name = ?1").db()?.execute([&name, &acl]).db()?;
             if n == 0 { Err(StoreError::NoSuchBucket) } else { Ok(()) }
         })
     }
 
     pub fn set_bucket_cors(&self, name: &str, cors: Option<&str>) -> StoreResult<()> {
-        self.write(|tx| {
+        let (name, cors) = (name.to_owned(), cors.map(str::to_owned));
+        self.write(move |tx| {
             let n = tx
                 .prepare_cached("UPDATE buckets SET cors = ?2 WHERE name = ?1")
                 .db()?
@@ -859,7 +846,8 @@ impl SqliteMetaStore {
     }
 
     pub fn set_bucket_callback_policy(&self, name: &str, policy: Option<&str>) -> StoreResult<()> {
-        self.write(|tx| {
+        let (name, policy) = (name.to_owned(), policy.map(str::to_owned));
+        self.write(move |tx| {
             let n = tx
                 .prepare_cached("UPDATE buckets SET callback_policy = ?2 WHERE name = ?1")
                 .db()?
@@ -870,24 +858,25 @@ impl SqliteMetaStore {
     }
 
     pub fn set_bucket_config(&self, name: &str, kind: &str, body: Option<&str>) -> StoreResult<()> {
-        self.write(|tx| {
-            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([name]).db()?;
+        let (name, kind, body) = (name.to_owned(), kind.to_owned(), body.map(str::to_owned));
+        self.write(move |tx| {
+            let exists = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&name]).db()?;
             if !exists {
                 return Err(StoreError::NoSuchBucket);
             }
-            match body {
+            match &body {
                 Some(b) => tx
                     .prepare_cached(
                         "INSERT INTO bucket_configs (bucket, kind, body) VALUES (?1, ?2, ?3) \
                          ON CONFLICT (bucket, kind) DO UPDATE SET body = excluded.body",
                     )
                     .db()?
-                    .execute([name, kind, b])
+                    .execute([&name, &kind, b])
                     .db()?,
                 None => tx
                     .prepare_cached("DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2")
                     .db()?
-                    .execute([name, kind])
+                    .execute([&name, &kind])
                     .db()?,
             };
             Ok(())
@@ -933,8 +922,9 @@ impl SqliteMetaStore {
     }
 
     pub fn set_bucket_encryption(&self, name: &str, rule: Option<&Encryption>) -> StoreResult<()> {
-        let (algorithm, key_id, data) = crate::rows::encryption_columns(rule);
-        self.write(|tx| {
+        let (name, rule) = (name.to_owned(), rule.cloned());
+        self.write(move |tx| {
+            let (algorithm, key_id, data) = crate::rows::encryption_columns(rule.as_ref());
             let n = tx
                 .prepare_cached(
                     "UPDATE buckets SET sse_algorithm = ?2, sse_key_id = ?3, sse_data_encryption = ?4 WHERE name = ?1",
@@ -947,7 +937,8 @@ impl SqliteMetaStore {
     }
 
     pub fn set_object_restore(&self, bucket: &str, key: &str, restore: RestoreState) -> StoreResult<()> {
-        self.write(|tx| {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE objects SET restore_ready_ms = ?3, restore_expiry_ms = ?4 WHERE bucket = ?1 AND key = ?2",
@@ -966,7 +957,8 @@ impl SqliteMetaStore {
         fresh: &[BlobId],
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| publish_object(tx, o, mode, fresh, callback))
+        let (o, fresh, callback) = (o.clone(), fresh.to_vec(), callback.cloned());
+        self.write(move |tx| publish_object(tx, &o, mode, &fresh, callback.as_ref()))
     }
 
     pub fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
@@ -981,23 +973,26 @@ impl SqliteMetaStore {
     }
 
     pub fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| remove_object(tx, bucket, key))
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |tx| remove_object(tx, &bucket, &key))
     }
 
     pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| {
+        let (bucket, keys) = (bucket.to_owned(), keys.to_vec());
+        self.write(move |tx| {
             let mut freed = Vec::new();
-            for k in keys {
-                freed.extend(remove_object(tx, bucket, k)?);
+            for k in &keys {
+                freed.extend(remove_object(tx, &bucket, k)?);
             }
             Ok(freed)
         })
     }
 
     pub fn delete_objects_unchanged(&self, bucket: &str, objects: &[(String, i64)]) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| {
+        let (bucket, objects) = (bucket.to_owned(), objects.to_vec());
+        self.write(move |tx| {
             let mut freed = Vec::new();
-            for (k, modified) in objects {
+            for (k, modified) in &objects {
                 let current: Option<i64> = tx
                     .prepare_cached("SELECT last_modified_ms FROM objects WHERE bucket = ?1 AND key = ?2")
                     .db()?
@@ -1005,7 +1000,7 @@ impl SqliteMetaStore {
                     .optional()
                     .db()?;
                 if current == Some(*modified) {
-                    freed.extend(remove_object(tx, bucket, k)?);
+                    freed.extend(remove_object(tx, &bucket, k)?);
                 }
             }
             Ok(freed)
@@ -1013,9 +1008,10 @@ impl SqliteMetaStore {
     }
 
     pub fn transition_objects(&self, bucket: &str, objects: &[(String, i64)], class: &str) -> StoreResult<u64> {
-        self.write(|tx| {
+        let (bucket, objects, class) = (bucket.to_owned(), objects.to_vec(), class.to_owned());
+        self.write(move |tx| {
             let mut moved = 0;
-            for (k, modified) in objects {
+            for (k, modified) in &objects {
                 moved += tx
                     .prepare_cached(
                         "UPDATE objects SET storage_class = ?4 WHERE bucket = ?1 AND key = ?2 AND last_modified_ms = ?3",
@@ -1036,7 +1032,8 @@ impl SqliteMetaStore {
         tags: Option<&[(String, String)]>,
     ) -> StoreResult<()> {
         let tags = tags.map(serde_json::to_string).transpose().db()?;
-        self.write(|tx| {
+        let (bucket, key, acl) = (bucket.to_owned(), key.to_owned(), acl.map(str::to_owned));
+        self.write(move |tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE objects SET acl = coalesce(?3, acl), tags = coalesce(?4, tags) \
@@ -1104,7 +1101,8 @@ impl SqliteMetaStore {
     pub fn create_upload(&self, u: &UploadRecord) -> StoreResult<()> {
         let headers = serde_json::to_string(&u.headers).db()?;
         let tags = serde_json::to_string(&u.tags).db()?;
-        self.write(|tx| {
+        let u = u.clone();
+        self.write(move |tx| {
             let bucket_exists =
                 tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1").db()?.exists([&u.bucket]).db()?;
             if !bucket_exists {
@@ -1147,7 +1145,8 @@ impl SqliteMetaStore {
 
     pub fn put_part(&self, p: &PartRecord) -> StoreResult<Vec<BlobId>> {
         let size = to_i64(p.size, "part size")?;
-        self.write(|tx| {
+        let p = p.clone();
+        self.write(move |tx| {
             let exists =
                 tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([&p.upload_id]).db()?;
             if !exists {
@@ -1224,16 +1223,18 @@ impl SqliteMetaStore {
         mode: PutMode,
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| {
+        let (upload_id, object, chosen, callback) =
+            (upload_id.to_owned(), object.clone(), chosen.to_vec(), callback.cloned());
+        self.write(move |tx| {
             let exists =
-                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([upload_id]).db()?;
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([&upload_id]).db()?;
             if !exists {
                 return Err(StoreError::NoSuchUpload);
             }
             // The parts were chosen from an earlier read: each must still hold the same blob.
             let mut part_blob =
                 tx.prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2").db()?;
-            for (number, blob) in chosen {
+            for (number, blob) in &chosen {
                 let now: Option<String> =
                     part_blob.query_row(params![upload_id, number], |r| r.get(0)).optional().db()?;
                 if now.as_deref() != Some(blob.0.as_str()) {
@@ -1242,25 +1243,27 @@ impl SqliteMetaStore {
             }
             // The object's references are added before the parts' are dropped, so the parts it
             // uses keep their blobs and only the unused ones are freed.
-            let mut freed = publish_object(tx, object, mode, &[], callback)?;
-            freed.extend(remove_upload(tx, upload_id)?);
+            let mut freed = publish_object(tx, &object, mode, &[], callback.as_ref())?;
+            freed.extend(remove_upload(tx, &upload_id)?);
             Ok(freed)
         })
     }
 
     pub fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
-        self.write(|tx| {
+        let upload_id = upload_id.to_owned();
+        self.write(move |tx| {
             let exists =
-                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([upload_id]).db()?;
+                tx.prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1").db()?.exists([&upload_id]).db()?;
             if !exists {
                 return Err(StoreError::NoSuchUpload);
             }
-            remove_upload(tx, upload_id)
+            remove_upload(tx, &upload_id)
         })
     }
 
     pub fn record_callback(&self, entry: &CallbackLogEntry) -> StoreResult<()> {
-        self.write(|tx| upsert_callback(tx, entry))
+        let entry = entry.clone();
+        self.write(move |tx| upsert_callback(tx, &entry))
     }
 
     /// Updates the outcome fields of `entry.request_id`; if the entry is missing (e.g. pruned
@@ -1268,7 +1271,8 @@ impl SqliteMetaStore {
     /// trait allows it): the object and its `pending` entry were committed durably with the
     /// publish; a crash before the next synced commit leaves the entry `pending`.
     pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
-        self.write_unsynced(|tx| {
+        let e = e.clone();
+        self.write_unsynced(move |tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE callbacks SET outcome = ?2, attempts = ?3, message = ?4, finished_ms = ?5 \
@@ -1278,7 +1282,7 @@ impl SqliteMetaStore {
                 .execute(params![e.request_id, e.outcome, e.attempts_json, e.message, e.finished_ms])
                 .db()?;
             if n == 0 {
-                upsert_callback(tx, e)?;
+                upsert_callback(tx, &e)?;
             }
             Ok(())
         })
@@ -1328,7 +1332,7 @@ impl SqliteMetaStore {
     /// outcome: an entry survives if it is among the newest `keep` or younger than `max_age_ms`.
     pub fn prune_callbacks(&self, keep: usize, max_age_ms: i64, now_ms: i64) -> StoreResult<usize> {
         let cutoff = now_ms.saturating_sub(max_age_ms);
-        self.write(|tx| {
+        self.write(move |tx| {
             // The newest entry beyond the first `keep`: it and everything older may go.
             let first_beyond: Option<(i64, String)> = tx
                 .prepare_cached(
@@ -1353,7 +1357,8 @@ impl SqliteMetaStore {
 /// Node-shared state (STS nonces, worker leases).
 impl SqliteMetaStore {
     pub fn remember_nonce(&self, nonce: &str, now_ms: i64, expires_ms: i64) -> StoreResult<bool> {
-        self.write(|tx| {
+        let nonce = nonce.to_owned();
+        self.write(move |tx| {
             // Expired nonces go a few at a time, so the table stays as small as the window.
             tx.prepare_cached(
                 "DELETE FROM sts_nonces WHERE nonce IN \
@@ -1376,7 +1381,8 @@ impl SqliteMetaStore {
     }
 
     pub fn acquire_worker(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<bool> {
-        self.write(|tx| {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |tx| {
             let n = tx
                 .prepare_cached(
                     "INSERT INTO workers (name, holder, expires_ms) VALUES (?1, ?2, ?3) \

@@ -1,0 +1,251 @@
+//! The one write connection, owned by a thread that commits queued writes in groups.
+//!
+//! Why: with `synchronous=FULL` every commit is one fsync of the WAL, and the disk's fsync
+//! latency, not CPU, bounds how many commits a second one connection makes; every publish waited
+//! for its own fsync behind everyone else's. Now writes that arrive while a commit waits for the
+//! disk queue up, and the next commit takes all of them (up to [`MAX_GROUP`]) in one transaction,
+//! each inside its own `SAVEPOINT`, so one write's error (a `Conflict`, `NoSuchUpload`) undoes
+//! only that write. Every caller is answered only after the commit holding its changes returned:
+//! an acknowledged write is exactly as durable as before, at one fsync per group.
+//!
+//! A group that cannot commit as a whole (SQLite rolled it back after an error such as
+//! `SQLITE_FULL`, or `COMMIT` failed) is not answered from; each of its writes runs again alone,
+//! with the full-disk rule (release the space reserve, try once more). Writes whose loss the
+//! caller tolerates (`synced = false`, a callback's outcome) share a group's fsync when there is
+//! one and skip it when a group holds only such writes.
+
+use super::{Backend, SpaceReserve};
+use crate::meta::{StoreError, StoreResult};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+/// At most this many writes share one commit: it bounds how long one transaction holds the
+/// writer (a group of small writes runs in well under a millisecond of CPU).
+const MAX_GROUP: usize = 128;
+
+/// A queued write, type-erased so writes of every result type share one queue.
+trait Job: Send {
+    /// Its commit must be fsynced before it is answered (`synchronous=FULL` stores).
+    fn synced(&self) -> bool;
+    /// Runs the write in `tx`; `true` if it succeeded (its changes are to stay).
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// The write itself failed because the disk is full.
+    fn failed_full(&self) -> bool;
+    /// Answers the caller with the write's own result: its changes were committed, or it failed
+    /// and left none.
+    fn answer(self: Box<Self>);
+    /// Answers the caller with `e`: the transaction holding its changes did not commit.
+    fn fail(self: Box<Self>, e: StoreError);
+}
+
+struct PendingWrite<T, F> {
+    write: F,
+    synced: bool,
+    result: Option<StoreResult<T>>,
+    reply: mpsc::SyncSender<StoreResult<T>>,
+}
+
+impl<T: Send, F: Fn(&Transaction<'_>) -> StoreResult<T> + Send> Job for PendingWrite<T, F> {
+    fn synced(&self) -> bool {
+        self.synced
+    }
+
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        // A panicking write must not take the writer thread (and every later write) with it.
+        let result = catch_unwind(AssertUnwindSafe(|| (self.write)(tx)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("metadata write panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn failed_full(&self) -> bool {
+        matches!(self.result, Some(Err(StoreError::Full(_))))
+    }
+
+    fn answer(self: Box<Self>) {
+        let result = self.result.unwrap_or_else(|| Err(StoreError::Backend("metadata write did not run".into())));
+        let _ = self.reply.send(result);
+    }
+
+    fn fail(self: Box<Self>, e: StoreError) {
+        let _ = self.reply.send(Err(e));
+    }
+}
+
+/// The handle the store keeps: a queue into the writer thread. Dropping it stops the thread
+/// (after the queued writes) and waits for it, so the connection is closed when the store is.
+pub(super) struct Writer {
+    queue: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<Counters>,
+}
+
+/// Totals since the store was opened: how well writes share commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Writes answered (committed, or failed without changes).
+    pub writes: u64,
+    /// Transactions that committed (a group counts once).
+    pub commits: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    writes: AtomicU64,
+    commits: AtomicU64,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the metadata writer has stopped".into())
+}
+
+impl Writer {
+    /// Moves `conn` (already migrated; `synchronous=FULL` iff `durable`) to a new writer thread.
+    pub(super) fn start(conn: Connection, durable: bool, reserve: SpaceReserve) -> StoreResult<Writer> {
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let stats = Arc::new(Counters::default());
+        let committer = Committer { conn, durable, full_sync: durable, reserve, stats: stats.clone() };
+        let thread = std::thread::Builder::new()
+            .name("ossd-sqlite-writer".into())
+            .spawn(move || committer.run(jobs))
+            .map_err(|e| StoreError::Backend(format!("cannot start the metadata writer: {e}")))?;
+        Ok(Writer { queue: Some(queue), thread: Some(thread), stats })
+    }
+
+    pub(super) fn stats(&self) -> WriteStats {
+        WriteStats {
+            writes: self.stats.writes.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `write` in a transaction on the writer thread and returns its result once the
+    /// transaction has committed (fsynced if `synced` and the store is durable). An `Err` from
+    /// `write` leaves no changes.
+    pub(super) fn write<T: Send + 'static>(
+        &self,
+        synced: bool,
+        write: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Box::new(PendingWrite { write, synced, result: None, reply });
+        self.queue.as_ref().ok_or_else(stopped)?.send(job).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Committer {
+    conn: Connection,
+    durable: bool,
+    /// The connection's current `synchronous` setting is FULL.
+    full_sync: bool,
+    reserve: SpaceReserve,
+    stats: Arc<Counters>,
+}
+
+impl Committer {
+    fn run(mut self, jobs: mpsc::Receiver<Box<dyn Job>>) {
+        while let Ok(first) = jobs.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match jobs.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            let n = group.len() as u64;
+            self.commit(group);
+            self.stats.writes.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn commit(&mut self, mut group: Vec<Box<dyn Job>>) {
+        let synced = group.iter().any(|j| j.synced());
+        if let Err(e) = self.set_synced(synced) {
+            for job in group {
+                job.fail(StoreError::Backend(e.to_string()));
+            }
+            return;
+        }
+        if group.len() > 1 && self.run_group(&mut group).is_ok() {
+            self.reserve.restore_if_due();
+            // Writes that failed on a full disk left nothing behind; they run again alone,
+            // where the space reserve can be released for them.
+            let (again, done): (Vec<_>, Vec<_>) = group.into_iter().partition(|j| j.failed_full());
+            done.into_iter().for_each(|job| job.answer());
+            group = again;
+        }
+        for job in group {
+            self.run_alone(job);
+        }
+    }
+
+    /// All of `group` in one transaction, a savepoint each. `Err` if the transaction as a whole
+    /// did not commit (nothing of it was; the results the jobs hold are not to be answered).
+    fn run_group(&mut self, group: &mut [Box<dyn Job>]) -> StoreResult<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+        for job in group.iter_mut() {
+            tx.execute_batch("SAVEPOINT job").db()?;
+            let ok = job.run(&tx);
+            if tx.is_autocommit() {
+                // SQLite ended the transaction itself (it may, after SQLITE_FULL or an I/O
+                // error): the earlier jobs' changes are gone too.
+                return Err(StoreError::Backend("the group's transaction was rolled back".into()));
+            }
+            tx.execute_batch(if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" }).db()?;
+        }
+        tx.commit().db()?;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// One write in its own transaction; on a full disk the space reserve is released and the
+    /// write tried once more, so that deletes (which free space) still commit.
+    fn run_alone(&mut self, mut job: Box<dyn Job>) {
+        let mut outcome = self.attempt(job.as_mut());
+        let full = matches!(outcome, Err(StoreError::Full(_))) || job.failed_full();
+        if full && self.reserve.release() {
+            outcome = self.attempt(job.as_mut());
+        }
+        match outcome {
+            Ok(()) => {
+                self.reserve.restore_if_due();
+                job.answer();
+            }
+            Err(e) => job.fail(e),
+        }
+    }
+
+    fn attempt(&mut self, job: &mut dyn Job) -> StoreResult<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+        // A failed write's transaction is rolled back when `tx` drops.
+        if job.run(&tx) {
+            tx.commit().db()?;
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn set_synced(&mut self, synced: bool) -> StoreResult<()> {
+        let full = self.durable && synced;
+        if full != self.full_sync {
+            self.conn
+                .execute_batch(if full { "PRAGMA synchronous = FULL;" } else { "PRAGMA synchronous = NORMAL;" })
+                .db()?;
+            self.full_sync = full;
+        }
+        Ok(())
+    }
+}
