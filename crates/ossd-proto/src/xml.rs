@@ -47,6 +47,18 @@ impl XmlWriter {
         let _ = write!(self.0, "<{name}>{value}</{name}>");
         self
     }
+    /// `<name>123</name>`, the digits written without the formatting machinery (a listing
+    /// writes a size per row).
+    pub fn elem_u64(&mut self, name: &str, value: u64) -> &mut Self {
+        self.open(name);
+        self.0.push_str(itoa::Buffer::new().format(value));
+        self.close(name)
+    }
+    /// Appends text that is already XML (a fragment rendered once and repeated).
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.0.push_str(xml);
+        self
+    }
     /// `<name>2026-11-25T12:00:00.000Z</name>` (see [`iso8601_ms`]).
     pub fn elem_time(&mut self, name: &str, ms: i64) -> &mut Self {
         self.open(name);
@@ -93,6 +105,15 @@ pub struct Owner<'a> {
 impl Owner<'_> {
     pub fn write(&self, w: &mut XmlWriter) {
         w.open("Owner").elem("ID", self.id).elem("DisplayName", self.display_name).close("Owner");
+    }
+    /// The block as a fragment, for listings that repeat it on every row (escaped once).
+    pub fn render(&self) -> String {
+        // Not through `XmlWriter::new()`, which starts a document with the XML declaration.
+        let mut s = String::from("<Owner>");
+        push_elem(&mut s, "ID", self.id);
+        push_elem(&mut s, "DisplayName", self.display_name);
+        s.push_str("</Owner>");
+        s
     }
 }
 
@@ -413,19 +434,20 @@ pub fn list_objects(page: &ListObjectsPage, owner: &Owner, objects: &[ObjectEntr
         }
     }
     let with_owner = page.v2.as_ref().map(|v| v.fetch_owner).unwrap_or(true);
+    let owner_xml = with_owner.then(|| owner.render());
     for o in objects {
         w.open("Contents")
             .elem("Key", o.key)
             .elem_time("LastModified", o.last_modified_ms)
             .elem_quoted("ETag", o.etag)
             .elem("Type", o.object_type)
-            .elem_display("Size", o.size)
+            .elem_u64("Size", o.size)
             .elem("StorageClass", o.storage_class);
         if let Some(info) = &o.restore_info {
             w.elem("RestoreInfo", info);
         }
-        if with_owner {
-            owner.write(&mut w);
+        if let Some(owner) = &owner_xml {
+            w.raw(owner);
         }
         w.close("Contents");
     }
@@ -683,6 +705,12 @@ mod tests {
         assert!(xml.contains("<ETag>\"E\"</ETag>"));
         assert!(xml.contains("<StorageClass>IA</StorageClass><RestoreInfo>ongoing-request=\"true\"</RestoreInfo>"));
         assert!(xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"));
+        // The owner fragment, rendered once per page, is the bare element.
+        assert!(
+            xml.contains("</RestoreInfo><Owner><ID>1</ID><DisplayName>1</DisplayName></Owner></Contents>"),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<?xml").count(), 1, "{xml}");
     }
 }
 
@@ -719,7 +747,7 @@ pub struct ListVersionsPage<'a> {
 }
 
 pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEntry], prefixes: &[String]) -> String {
-    let mut w = XmlWriter::new();
+    let mut w = XmlWriter::with_capacity(512 + objects.len() * 420 + prefixes.len() * 64);
     w.open("ListVersionsResult");
     w.elem("Name", page.bucket)
         .elem("Prefix", page.prefix)
@@ -734,6 +762,7 @@ pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEn
     if let Some(m) = page.next_key_marker {
         w.elem("NextKeyMarker", m).elem("NextVersionIdMarker", "null");
     }
+    let owner_xml = owner.render();
     for o in objects {
         w.open("Version")
             .elem("Key", o.key)
@@ -742,12 +771,12 @@ pub fn list_versions(page: &ListVersionsPage, owner: &Owner, objects: &[ObjectEn
             .elem_time("LastModified", o.last_modified_ms)
             .elem_quoted("ETag", o.etag)
             .elem("Type", o.object_type)
-            .elem_display("Size", o.size)
+            .elem_u64("Size", o.size)
             .elem("StorageClass", o.storage_class);
         if let Some(r) = &o.restore_info {
             w.elem("RestoreInfo", r);
         }
-        owner.write(&mut w);
+        w.raw(&owner_xml);
         w.close("Version");
     }
     for p in prefixes {

@@ -183,9 +183,31 @@ pub struct ObjectSummary {
     pub size: u64,
     pub etag: String,
     pub last_modified_ms: i64,
-    pub object_type: String,
-    pub storage_class: String,
+    /// `Normal`, `Appendable`, ... and `Standard`, `IA`, ...: borrowed from [`known_name`]
+    /// when they are one of the few known names, so a page of 1,000 rows does not allocate
+    /// 2,000 copies of the same words.
+    pub object_type: std::borrow::Cow<'static, str>,
+    pub storage_class: std::borrow::Cow<'static, str>,
     pub restore: RestoreState,
+}
+
+/// `s` as a static string when it is a known object type or storage class, else owned.
+pub fn known_name(s: &str) -> std::borrow::Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "Normal",
+        "Appendable",
+        "Multipart",
+        "Symlink",
+        "Standard",
+        "IA",
+        "Archive",
+        "ColdArchive",
+        "DeepColdArchive",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(s.to_owned()),
+    }
 }
 
 /// How `put_object` treats an existing object under the same key.

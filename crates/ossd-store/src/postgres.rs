@@ -991,8 +991,8 @@ impl MetaStore for PostgresMetaStore {
                     size: r.get::<_, i64>(1).max(0) as u64,
                     etag: r.get(2),
                     last_modified_ms: r.get(3),
-                    object_type: r.get(4),
-                    storage_class: r.get(5),
+                    object_type: known_name(r.get(4)),
+                    storage_class: known_name(r.get(5)),
                     restore: RestoreState { ready_ms: r.get(6), expiry_ms: r.get(7) },
                 })
                 .collect())

@@ -44,7 +44,7 @@ mod writer;
 pub use writer::WriteStats;
 
 /// Current schema version (stored in `PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 /// Read connections opened by [`SqliteMetaStore::open`].
 pub const DEFAULT_READERS: usize = 4;
 /// `list_callbacks` page size when the filter's `limit` is 0.
@@ -206,6 +206,16 @@ ALTER TABLE buckets ADD COLUMN sse_key_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE buckets ADD COLUMN sse_data_encryption TEXT NOT NULL DEFAULT '';
 ";
 
+/// Version 9: a covering index of the listing columns. A listing page read the objects table
+/// itself, whose rows carry the headers, tags and segments JSON (several hundred bytes each, the
+/// listing columns behind them): ~100 B-tree pages and the record parsing of 1,000 wide rows
+/// per page, 40% of a page's CPU (perf). The index rows are ~100 bytes, so a page reads a
+/// quarter of the B-tree pages; each write maintains one more index entry.
+const SCHEMA_V9: &str = "
+CREATE INDEX IF NOT EXISTS objects_listing ON objects
+    (bucket, key, size, etag, last_modified_ms, object_type, storage_class, restore_ready_ms, restore_expiry_ms);
+";
+
 const UPLOAD_COLUMNS: &str = "bucket, key, upload_id, initiated_ms, content_type, acl, headers, tags, \
      storage_class, sse_algorithm, sse_key_id, sse_data_encryption";
 const BUCKET_COLUMNS: &str = "name, created_ms, acl, storage_class, cors, callback_policy, \
@@ -328,6 +338,13 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A text column borrowed from the row (no `String` for a value that is about to be matched).
+fn text_ref<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 fn to_i64(v: u64, what: &str) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Backend(format!("{what} {v} out of range")))
 }
@@ -386,6 +403,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             }
             if version < 8 {
                 tx.execute_batch(SCHEMA_V8).db()?;
+            }
+            if version < 9 {
+                tx.execute_batch(SCHEMA_V9).db()?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).db()?;
         }
@@ -735,8 +755,17 @@ impl SqliteMetaStore {
 
     /// `EXPLAIN QUERY PLAN` of the `list_objects` query (for tests and diagnostics).
     pub fn explain_list_objects(&self) -> StoreResult<String> {
+        self.explain(LIST_OBJECTS_SQL)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the `list_object_summaries` query (what listings run).
+    pub fn explain_list_object_summaries(&self) -> StoreResult<String> {
+        self.explain(LIST_SUMMARIES_SQL)
+    }
+
+    fn explain(&self, sql: &str) -> StoreResult<String> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {LIST_OBJECTS_SQL}")).db()?;
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).db()?;
             let rows =
                 stmt.query_map(params!["b", b"a".as_slice(), b"b".as_slice(), 10], |r| r.get::<_, String>(3)).db()?;
             let mut out = Vec::new();
@@ -1080,13 +1109,18 @@ impl SqliteMetaStore {
                         size: r.get::<_, i64>(1)?.max(0) as u64,
                         etag: r.get(2)?,
                         last_modified_ms: r.get(3)?,
-                        object_type: r.get(4)?,
-                        storage_class: r.get(5)?,
+                        object_type: known_name(text_ref(r, 4)?),
+                        storage_class: known_name(text_ref(r, 5)?),
                         restore: RestoreState { ready_ms: r.get(6)?, expiry_ms: r.get(7)? },
                     })
                 })
                 .db()?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().db()
+            // Sized up front: growing a Vec of 1,000 rows by doubling copies it ten times.
+            let mut out = Vec::with_capacity(limit.min(1001));
+            for r in rows {
+                out.push(r.db()?);
+            }
+            Ok(out)
         })
     }
 
@@ -1566,8 +1600,7 @@ impl MetaStore for SqliteMetaStore {
         start: ListStart<'a>,
         limit: usize,
     ) -> StoreFuture<'a, Vec<ObjectSummary>> {
-        let (b, p, st) = (bucket.to_string(), prefix.to_string(), owned_start(start));
-        blocking(self, move |s| s.list_object_summaries(&b, &p, st.borrow(), limit))
+        inline(SqliteMetaStore::list_object_summaries(self, bucket, prefix, start, limit))
     }
     fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>> {
         blocking(self, |s| s.referenced_blobs())

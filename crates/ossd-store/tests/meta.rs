@@ -355,6 +355,34 @@ fn list_uses_primary_key_search() {
 }
 
 #[test]
+fn listing_pages_read_the_covering_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = open(&dir);
+    let plan = m.explain_list_object_summaries().unwrap();
+    assert!(plan.contains("SEARCH") && plan.contains("USING COVERING INDEX objects_listing"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[test]
+fn schema_8_database_gains_the_listing_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let m = SqliteMetaStore::open(&path, false).unwrap();
+        m.create_bucket(&bucket("b")).unwrap();
+        put_keys(&m, "b", &["a", "b", "c"]);
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DROP INDEX objects_listing; PRAGMA user_version = 8").unwrap();
+    }
+    let m = SqliteMetaStore::open(&path, false).unwrap();
+    assert!(m.explain_list_object_summaries().unwrap().contains("objects_listing"));
+    let page = m.list_object_summaries("b", "", ListStart::After("a"), 10).unwrap();
+    assert_eq!(page.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+}
+
+#[test]
 fn large_bucket_pages_fast() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
@@ -620,8 +648,8 @@ fn summaries_match_full_listing() {
         assert_eq!(summaries.len(), full.len());
         for (s, o) in summaries.iter().zip(&full) {
             assert_eq!(
-                (&s.key, s.size, &s.etag, s.last_modified_ms, &s.object_type),
-                (&o.key, o.size, &o.etag, o.last_modified_ms, &o.object_type)
+                (&s.key, s.size, &s.etag, s.last_modified_ms, &*s.object_type, &*s.storage_class),
+                (&o.key, o.size, &o.etag, o.last_modified_ms, o.object_type.as_str(), o.storage_class.as_str())
             );
         }
     }
@@ -823,7 +851,9 @@ fn delete_objects_unchanged_spares_overwrites() {
 }
 
 /// Turns a current database back into a version-6 one (without the version-7 columns).
+/// (The v9 listing index goes first: it names version-7 columns.)
 const V7_DOWN: &str = "
+DROP INDEX objects_listing;
 ALTER TABLE objects DROP COLUMN storage_class; ALTER TABLE objects DROP COLUMN symlink_target;
 ALTER TABLE objects DROP COLUMN restore_ready_ms; ALTER TABLE objects DROP COLUMN restore_expiry_ms;
 ALTER TABLE objects DROP COLUMN sse_algorithm; ALTER TABLE objects DROP COLUMN sse_key_id;
@@ -892,7 +922,7 @@ fn classes_symlinks_restore_and_encryption_round_trip() {
     assert!(matches!(m.set_object_restore("b", "gone", restore), Err(StoreError::NoSuchObject)));
     let s = m.list_object_summaries("b", "", ListStart::Beginning, 10).unwrap();
     let cold = s.iter().find(|o| o.key == "cold").unwrap();
-    assert_eq!((cold.storage_class.as_str(), cold.restore), ("ColdArchive", restore));
+    assert_eq!((&*cold.storage_class, cold.restore), ("ColdArchive", restore));
     assert_eq!(s.iter().find(|o| o.key == "link").unwrap().object_type, "Symlink");
     // A new version of the object starts unrestored.
     put(&m, &archived, PutMode::Overwrite, None).unwrap();

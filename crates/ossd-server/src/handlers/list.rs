@@ -121,6 +121,7 @@ pub async fn list_page(
 
 /// A page's objects as listing entries, with their keys as shown (URL-encoded if asked).
 fn object_entries<'a, K: AsRef<str>>(page: &'a Page, keys: &'a [K]) -> Vec<ObjectEntry<'a>> {
+    let now = ossd_proto::timefmt::now_ms();
     page.objects
         .iter()
         .zip(keys)
@@ -131,7 +132,7 @@ fn object_entries<'a, K: AsRef<str>>(page: &'a Page, keys: &'a [K]) -> Vec<Objec
             object_type: &o.object_type,
             size: o.size,
             storage_class: &o.storage_class,
-            restore_info: crate::response::restore_info(&o.restore, ossd_proto::timefmt::now_ms()),
+            restore_info: crate::response::restore_info(&o.restore, now),
         })
         .collect()
 }

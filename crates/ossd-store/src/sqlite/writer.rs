@@ -86,7 +86,7 @@ pub(super) struct Writer {
 /// Totals since the store was opened: how well writes share commits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
-    /// Writes answered (committed, or failed without changes).
+    /// Writes taken from the queue (each committed, or failed without changes).
     pub writes: u64,
     /// Transactions that committed (a group counts once).
     pub commits: u64,
@@ -165,9 +165,9 @@ impl Committer {
                     Err(_) => break,
                 }
             }
-            let n = group.len() as u64;
+            // Counted before anyone is answered, so a caller's snapshot includes its own write.
+            self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
             self.commit(group);
-            self.stats.writes.fetch_add(n, Ordering::Relaxed);
         }
     }
 
