@@ -682,6 +682,45 @@ fn publish_object(
     Ok(freed)
 }
 
+/// The writes that every upload makes, as transactions both APIs submit (the async one straight
+/// to the writer thread, see [`SqliteMetaStore::write_async`]).
+fn put_object_tx(
+    o: ObjectRecord,
+    mode: PutMode,
+    fresh: Vec<BlobId>,
+    callback: Option<CallbackLogEntry>,
+) -> impl Fn(&Transaction<'_>) -> StoreResult<Vec<BlobId>> + Send + 'static {
+    move |tx| publish_object(tx, &o, mode, &fresh, callback.as_ref())
+}
+
+fn delete_object_tx(
+    bucket: String,
+    key: String,
+) -> impl Fn(&Transaction<'_>) -> StoreResult<Vec<BlobId>> + Send + 'static {
+    move |tx| remove_object(tx, &bucket, &key)
+}
+
+/// Updates the outcome fields of `e.request_id`; if the entry is missing (e.g. pruned
+/// meanwhile) the whole entry is inserted so the result is not lost. Submitted unsynced (the
+/// trait allows it): the object and its `pending` entry were committed durably with the
+/// publish; a crash before the next synced commit leaves the entry `pending`.
+fn finish_callback_tx(e: CallbackLogEntry) -> impl Fn(&Transaction<'_>) -> StoreResult<()> + Send + 'static {
+    move |tx| {
+        let n = tx
+            .prepare_cached(
+                "UPDATE callbacks SET outcome = ?2, attempts = ?3, message = ?4, finished_ms = ?5 \
+                 WHERE request_id = ?1",
+            )
+            .db()?
+            .execute(params![e.request_id, e.outcome, e.attempts_json, e.message, e.finished_ms])
+            .db()?;
+        if n == 0 {
+            upsert_callback(tx, &e)?;
+        }
+        Ok(())
+    }
+}
+
 impl SqliteMetaStore {
     /// Opens (creating if needed) the database at `path` with [`DEFAULT_READERS`] read
     /// connections. `durable` selects `synchronous=FULL` (else `NORMAL`).
@@ -746,6 +785,14 @@ impl SqliteMetaStore {
     /// shares a group with synced writes, so it becomes durable with the next synced commit or
     /// checkpoint; a crash before that loses it, never corrupts the database or an earlier
     /// commit. For records whose loss the caller tolerates (a callback's outcome).
+    /// [`write`](Self::write) awaited by a task (the async API's frequent writes).
+    fn write_async<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        Box::pin(self.inner.writer.write_async(true, f))
+    }
+
     fn write_unsynced<T: Send + 'static>(
         &self,
         f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
@@ -986,8 +1033,7 @@ impl SqliteMetaStore {
         fresh: &[BlobId],
         callback: Option<&CallbackLogEntry>,
     ) -> StoreResult<Vec<BlobId>> {
-        let (o, fresh, callback) = (o.clone(), fresh.to_vec(), callback.cloned());
-        self.write(move |tx| publish_object(tx, &o, mode, &fresh, callback.as_ref()))
+        self.write(put_object_tx(o.clone(), mode, fresh.to_vec(), callback.cloned()))
     }
 
     pub fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
@@ -1002,8 +1048,7 @@ impl SqliteMetaStore {
     }
 
     pub fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Vec<BlobId>> {
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |tx| remove_object(tx, &bucket, &key))
+        self.write(delete_object_tx(bucket.to_owned(), key.to_owned()))
     }
 
     pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> StoreResult<Vec<BlobId>> {
@@ -1300,26 +1345,9 @@ impl SqliteMetaStore {
         self.write(move |tx| upsert_callback(tx, &entry))
     }
 
-    /// Updates the outcome fields of `entry.request_id`; if the entry is missing (e.g. pruned
-    /// meanwhile) the whole entry is inserted so the result is not lost. Not fsynced (the
-    /// trait allows it): the object and its `pending` entry were committed durably with the
-    /// publish; a crash before the next synced commit leaves the entry `pending`.
+    /// See [`finish_callback_tx`] (not fsynced).
     pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
-        let e = e.clone();
-        self.write_unsynced(move |tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE callbacks SET outcome = ?2, attempts = ?3, message = ?4, finished_ms = ?5 \
-                     WHERE request_id = ?1",
-                )
-                .db()?
-                .execute(params![e.request_id, e.outcome, e.attempts_json, e.message, e.finished_ms])
-                .db()?;
-            if n == 0 {
-                upsert_callback(tx, &e)?;
-            }
-            Ok(())
-        })
+        self.write_unsynced(finish_callback_tx(e.clone()))
     }
 
     pub fn get_callback(&self, request_id: &str) -> StoreResult<Option<CallbackLogEntry>> {
@@ -1559,15 +1587,13 @@ impl MetaStore for SqliteMetaStore {
         fresh: &'a [BlobId],
         callback: Option<&'a CallbackLogEntry>,
     ) -> StoreFuture<'a, Vec<BlobId>> {
-        let (o, f, cb) = (object.clone(), fresh.to_vec(), callback.cloned());
-        blocking(self, move |s| s.put_object(&o, mode, &f, cb.as_ref()))
+        self.write_async(put_object_tx(object.clone(), mode, fresh.to_vec(), callback.cloned()))
     }
     fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Option<ObjectRecord>> {
         inline(SqliteMetaStore::get_object(self, bucket, key))
     }
     fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>> {
-        let (b, k) = (bucket.to_string(), key.to_string());
-        blocking(self, move |s| s.delete_object(&b, &k))
+        self.write_async(delete_object_tx(bucket.to_owned(), key.to_owned()))
     }
     fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>> {
         let (b, k) = (bucket.to_string(), keys.to_vec());
@@ -1652,8 +1678,7 @@ impl MetaStore for SqliteMetaStore {
         blocking(self, move |s| s.record_callback(&e))
     }
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
-        let e = entry.clone();
-        blocking(self, move |s| s.finish_callback(&e))
+        Box::pin(self.inner.writer.write_async(false, finish_callback_tx(entry.clone())))
     }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>> {
         inline(SqliteMetaStore::get_callback(self, request_id))

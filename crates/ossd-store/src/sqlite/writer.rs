@@ -44,7 +44,24 @@ struct PendingWrite<T, F> {
     write: F,
     synced: bool,
     result: Option<StoreResult<T>>,
-    reply: mpsc::SyncSender<StoreResult<T>>,
+    reply: Reply<T>,
+}
+
+/// Where the answer goes: a thread blocked on it (the synchronous API, the blocking pool) or a
+/// task awaiting it (the async API's hot writes, with no blocking-pool thread in between).
+enum Reply<T> {
+    Blocking(mpsc::SyncSender<StoreResult<T>>),
+    Task(tokio::sync::oneshot::Sender<StoreResult<T>>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, result: StoreResult<T>) {
+        // A caller that went away (a cancelled request) no longer needs the answer.
+        let _ = match self {
+            Reply::Blocking(tx) => tx.send(result).map_err(|_| ()),
+            Reply::Task(tx) => tx.send(result).map_err(|_| ()),
+        };
+    }
 }
 
 impl<T: Send, F: Fn(&Transaction<'_>) -> StoreResult<T> + Send> Job for PendingWrite<T, F> {
@@ -67,11 +84,11 @@ impl<T: Send, F: Fn(&Transaction<'_>) -> StoreResult<T> + Send> Job for PendingW
 
     fn answer(self: Box<Self>) {
         let result = self.result.unwrap_or_else(|| Err(StoreError::Backend("metadata write did not run".into())));
-        let _ = self.reply.send(result);
+        self.reply.send(result);
     }
 
     fn fail(self: Box<Self>, e: StoreError) {
-        let _ = self.reply.send(Err(e));
+        self.reply.send(Err(e));
     }
 }
 
@@ -131,9 +148,33 @@ impl Writer {
         write: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Box::new(PendingWrite { write, synced, result: None, reply });
-        self.queue.as_ref().ok_or_else(stopped)?.send(job).map_err(|_| stopped())?;
+        self.submit(synced, write, Reply::Blocking(reply))?;
         answer.recv().map_err(|_| stopped())?
+    }
+
+    /// [`write`](Self::write) for async callers: the future resolves when the writer thread
+    /// answers, without a blocking-pool thread waiting in between.
+    pub(super) fn write_async<T: Send + 'static>(
+        &self,
+        synced: bool,
+        write: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> impl std::future::Future<Output = StoreResult<T>> + Send + 'static {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let submitted = self.submit(synced, write, Reply::Task(reply));
+        async move {
+            submitted?;
+            answer.await.map_err(|_| stopped())?
+        }
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        synced: bool,
+        write: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        reply: Reply<T>,
+    ) -> StoreResult<()> {
+        let job = Box::new(PendingWrite { write, synced, result: None, reply });
+        self.queue.as_ref().ok_or_else(stopped)?.send(job).map_err(|_| stopped())
     }
 }
 
@@ -196,15 +237,20 @@ impl Committer {
     /// did not commit (nothing of it was; the results the jobs hold are not to be answered).
     fn run_group(&mut self, group: &mut [Box<dyn Job>]) -> StoreResult<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+        // Prepared once (cached): `execute_batch` parsed these three statements for every write.
+        let step = |sql: &str| tx.prepare_cached(sql).and_then(|mut st| st.execute([])).db();
         for job in group.iter_mut() {
-            tx.execute_batch("SAVEPOINT job").db()?;
+            step("SAVEPOINT job")?;
             let ok = job.run(&tx);
             if tx.is_autocommit() {
                 // SQLite ended the transaction itself (it may, after SQLITE_FULL or an I/O
                 // error): the earlier jobs' changes are gone too.
                 return Err(StoreError::Backend("the group's transaction was rolled back".into()));
             }
-            tx.execute_batch(if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" }).db()?;
+            if !ok {
+                step("ROLLBACK TO job")?;
+            }
+            step("RELEASE job")?;
         }
         tx.commit().db()?;
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
