@@ -122,15 +122,20 @@ async fn handle(floor: &Floor, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// MD5 and CRC-64 of a body: inline for small bodies, else each on its own blocking thread fed
-/// through a bounded channel (4 batches of 256 KiB of frames, shared, not copied), so neither
+/// through a bounded channel (4 batches of 256 KiB to 1 MiB of frames, shared, not copied), so neither
 /// waits for the other nor for the writes. The same scheme as ossd's `body.rs`.
 enum Hashes {
     None,
     Inline(Md5, Crc64),
-    Threaded(Vec<HashWorker>, Vec<Bytes>, usize),
+    /// The workers, the batch being gathered, its length and the batch size.
+    Threaded(Vec<HashWorker>, Vec<Bytes>, usize, usize),
 }
 
-const HASH_BATCH: usize = 256 * 1024;
+/// ossd's rule (`ossd-server/src/body.rs`, `hash_batch_bytes`): an eighth of the body, between
+/// 256 KiB and 1 MiB.
+fn hash_batch_bytes(size_hint: u64) -> usize {
+    (size_hint / 8).clamp(256 * 1024, 1024 * 1024) as usize
+}
 
 /// One hashing thread: its queue and its handle.
 type HashWorker = (tokio::sync::mpsc::Sender<Arc<Vec<Bytes>>>, tokio::task::JoinHandle<()>);
@@ -156,7 +161,7 @@ impl Hashes {
             });
             (tx, task)
         };
-        Hashes::Threaded(vec![spawn(true), spawn(false)], Vec::new(), 0)
+        Hashes::Threaded(vec![spawn(true), spawn(false)], Vec::new(), 0, hash_batch_bytes(size_hint.unwrap_or(0)))
     }
 
     async fn update(&mut self, chunk: &Bytes) -> io::Result<()> {
@@ -166,10 +171,10 @@ impl Hashes {
                 m.update(chunk);
                 c.update(chunk);
             }
-            Hashes::Threaded(workers, batch, len) => {
+            Hashes::Threaded(workers, batch, len, limit) => {
                 batch.push(chunk.clone());
                 *len += chunk.len();
-                if *len >= HASH_BATCH {
+                if *len >= *limit {
                     *len = 0;
                     send_batch(workers, std::mem::take(batch)).await?;
                 }
@@ -184,7 +189,7 @@ impl Hashes {
             Hashes::Inline(m, c) => {
                 std::hint::black_box((m.finalize(), c.finish()));
             }
-            Hashes::Threaded(workers, batch, _) => {
+            Hashes::Threaded(workers, batch, _, _) => {
                 if !batch.is_empty() {
                     send_batch(&workers, batch).await?;
                 }
