@@ -9,8 +9,8 @@ import net from 'node:net';
 
 const keyCache = new Map();
 
-async function publicKey(url) {
-  if (!keyCache.has(url)) {
+async function publicKey(url, fresh = false) {
+  if (fresh || !keyCache.has(url)) {
     const resp = await fetch(url);
     if (resp.status !== 200) throw new Error(`GET ${url} -> ${resp.status}`);
     keyCache.set(url, createPublicKey(await resp.text()));
@@ -47,10 +47,14 @@ export async function verifyCallback(target, headers, body) {
   try {
     const keyUrl = Buffer.from(headers['x-oss-pub-key-url'] || '', 'base64').toString();
     if (!/^https?:\/\//.test(keyUrl)) return { ok: false, keyUrl, error: `bad key url ${keyUrl}` };
-    const key = await publicKey(keyUrl);
-    const v = createVerify('RSA-MD5');
-    v.update(stringToSign(target, body));
-    const ok = v.verify(key, Buffer.from(headers.authorization || '', 'base64'));
+    const check = (key) => {
+      const v = createVerify('RSA-MD5');
+      v.update(stringToSign(target, body));
+      return v.verify(key, Buffer.from(headers.authorization || '', 'base64'));
+    };
+    // The cache is keyed by URL, and a later ossd may listen on a port an earlier one used,
+    // with another key: fetch once more before calling it a failure (as after a key rotation).
+    const ok = check(await publicKey(keyUrl)) || check(await publicKey(keyUrl, true));
     return { ok, keyUrl, error: ok ? null : 'signature does not verify' };
   } catch (e) {
     return { ok: false, keyUrl: null, error: String(e) };
