@@ -26,6 +26,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Operations of `size` bytes run back to back on one thread (the disk and MD5 rows): the
+    /// elapsed time is the sum of their latencies.
+    pub fn sequential(latencies: &[Duration], size: u64) -> Outcome {
+        let mut lat_us: Vec<u64> = latencies.iter().map(|d| d.as_micros() as u64).collect();
+        let elapsed = Duration::from_micros(lat_us.iter().sum());
+        lat_us.sort_unstable();
+        Outcome { ok: lat_us.len() as u64, bytes: size * lat_us.len() as u64, elapsed, lat_us, ..Default::default() }
+    }
+
     pub fn percentile_ms(&self, p: f64) -> f64 {
         percentile_ms(&self.lat_us, p)
     }

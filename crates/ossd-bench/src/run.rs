@@ -937,16 +937,7 @@ async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("disk {workload}: {e}"))?;
-            let mut lat_us: Vec<u64> = lat.iter().map(|d| d.as_micros() as u64).collect();
-            let elapsed = Duration::from_micros(lat_us.iter().sum());
-            lat_us.sort_unstable();
-            let outcome = Outcome {
-                ok: lat_us.len() as u64,
-                bytes: size * lat_us.len() as u64,
-                elapsed,
-                lat_us,
-                ..Default::default()
-            };
+            let outcome = Outcome::sequential(&lat, size);
             let mut target = info.clone();
             target.durability = durability.into();
             let workload = if workload == "write" { "disk write" } else { "disk read" };
@@ -968,16 +959,7 @@ async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("md5: {e}"))?;
-        let mut lat_us: Vec<u64> = lat.iter().map(|d| d.as_micros() as u64).collect();
-        let elapsed = Duration::from_micros(lat_us.iter().sum());
-        lat_us.sort_unstable();
-        let outcome = Outcome {
-            ok: lat_us.len() as u64,
-            bytes: size * lat_us.len() as u64,
-            elapsed,
-            lat_us,
-            ..Default::default()
-        };
+        let outcome = Outcome::sequential(&lat, size);
         let mut target = info.clone();
         target.durability = "cpu".into();
         ctx.cells.push(Cell::from_outcome(&target, "disk", "md5 (1 thread)", size, 1, &outcome, Default::default()));

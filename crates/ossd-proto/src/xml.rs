@@ -104,7 +104,7 @@ pub struct Owner<'a> {
 
 impl Owner<'_> {
     pub fn write(&self, w: &mut XmlWriter) {
-        w.open("Owner").elem("ID", self.id).elem("DisplayName", self.display_name).close("Owner");
+        w.raw(&self.render());
     }
     /// The block as a fragment, for listings that repeat it on every row (escaped once).
     pub fn render(&self) -> String {

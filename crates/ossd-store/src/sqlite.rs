@@ -785,12 +785,14 @@ impl SqliteMetaStore {
     /// shares a group with synced writes, so it becomes durable with the next synced commit or
     /// checkpoint; a crash before that loses it, never corrupts the database or an earlier
     /// commit. For records whose loss the caller tolerates (a callback's outcome).
-    /// [`write`](Self::write) awaited by a task (the async API's frequent writes).
+    /// [`write`](Self::write) (or, with `synced` false, [`write_unsynced`](Self::write_unsynced))
+    /// awaited by a task: the async API's frequent writes, with no blocking-pool thread.
     fn write_async<T: Send + 'static>(
         &self,
+        synced: bool,
         f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<'static, T> {
-        Box::pin(self.inner.writer.write_async(true, f))
+        Box::pin(self.inner.writer.write_async(synced, f))
     }
 
     fn write_unsynced<T: Send + 'static>(
@@ -1587,13 +1589,13 @@ impl MetaStore for SqliteMetaStore {
         fresh: &'a [BlobId],
         callback: Option<&'a CallbackLogEntry>,
     ) -> StoreFuture<'a, Vec<BlobId>> {
-        self.write_async(put_object_tx(object.clone(), mode, fresh.to_vec(), callback.cloned()))
+        self.write_async(true, put_object_tx(object.clone(), mode, fresh.to_vec(), callback.cloned()))
     }
     fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Option<ObjectRecord>> {
         inline(SqliteMetaStore::get_object(self, bucket, key))
     }
     fn delete_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> StoreFuture<'a, Vec<BlobId>> {
-        self.write_async(delete_object_tx(bucket.to_owned(), key.to_owned()))
+        self.write_async(true, delete_object_tx(bucket.to_owned(), key.to_owned()))
     }
     fn delete_objects<'a>(&'a self, bucket: &'a str, keys: &'a [String]) -> StoreFuture<'a, Vec<BlobId>> {
         let (b, k) = (bucket.to_string(), keys.to_vec());
@@ -1678,7 +1680,7 @@ impl MetaStore for SqliteMetaStore {
         blocking(self, move |s| s.record_callback(&e))
     }
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
-        Box::pin(self.inner.writer.write_async(false, finish_callback_tx(entry.clone())))
+        self.write_async(false, finish_callback_tx(entry.clone()))
     }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>> {
         inline(SqliteMetaStore::get_callback(self, request_id))

@@ -287,6 +287,8 @@ impl Committer {
     fn set_synced(&mut self, synced: bool) -> StoreResult<()> {
         let full = self.durable && synced;
         if full != self.full_sync {
+            // Not a cached statement: SQLite applies `PRAGMA synchronous` while preparing it, so
+            // a re-stepped prepared copy would leave the setting unchanged.
             self.conn
                 .execute_batch(if full { "PRAGMA synchronous = FULL;" } else { "PRAGMA synchronous = NORMAL;" })
                 .db()?;
