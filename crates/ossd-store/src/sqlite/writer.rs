@@ -297,3 +297,61 @@ impl Committer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{SpaceReserve, open_connection};
+    use super::*;
+
+    /// `PRAGMA synchronous` as the writer connection sees it inside a write (2 = FULL, 1 = NORMAL).
+    fn read_sync(tx: &Transaction<'_>) -> StoreResult<i64> {
+        tx.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    fn writer(dir: &tempfile::TempDir, durable: bool) -> Writer {
+        let path = dir.path().join("meta.db");
+        let conn = open_connection(&path, durable, false).unwrap();
+        Writer::start(conn, durable, SpaceReserve::new(dir.path().join("meta.db.reserve"))).unwrap()
+    }
+
+    /// A group of only unsynced writes commits at NORMAL; the first synced write after it (alone
+    /// or in a group that also holds unsynced writes) must run at FULL again, or an acknowledged
+    /// upload would not be on the disk.
+    #[test]
+    fn synced_writes_run_at_full_after_unsynced_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, true);
+        assert_eq!(w.write(true, read_sync).unwrap(), 2);
+        assert_eq!(w.write(false, read_sync).unwrap(), 1);
+        assert_eq!(w.write(true, read_sync).unwrap(), 2);
+        assert_eq!(w.write(false, read_sync).unwrap(), 1);
+
+        // Hold the writer in a first job so that the next ones queue into one group:
+        // unsynced, synced, unsynced. The group needs FULL, so all three see FULL.
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let blocker = w.write_async(false, move |_| {
+            let _ = wait.lock().unwrap().recv();
+            Ok(())
+        });
+        let queued = [false, true, false].map(|synced| w.write_async(synced, read_sync));
+        release.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+        for answer in queued {
+            assert_eq!(rt.block_on(answer).unwrap(), 2);
+        }
+        assert!(w.stats().commits < w.stats().writes, "the three queued writes shared a commit: {:?}", w.stats());
+        assert_eq!(w.write(false, read_sync).unwrap(), 1);
+        assert_eq!(w.write(true, read_sync).unwrap(), 2);
+    }
+
+    /// A store opened without durability never turns FULL on.
+    #[test]
+    fn relaxed_store_stays_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, false);
+        assert_eq!(w.write(true, read_sync).unwrap(), 1);
+        assert_eq!(w.write(false, read_sync).unwrap(), 1);
+    }
+}
