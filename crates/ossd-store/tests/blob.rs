@@ -49,6 +49,25 @@ async fn write_finish_read_ranges() {
     }
 }
 
+/// At `fsync` the writer starts the writeback of every 4 MiB it has written (a byte range at a
+/// time); a blob over several such ranges and a partial tail reads back whole.
+#[tokio::test]
+async fn fsync_blob_over_several_writeback_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::open(dir.path().join("blobs"), true).unwrap();
+    let data = pattern(9 * 1024 * 1024 + 12_345, 3);
+    let mut w = store.create(&BlobId::random()).await.unwrap();
+    let id = w.id().clone();
+    for piece in data.chunks(65_537) {
+        w.write_all(piece).await.unwrap();
+    }
+    assert_eq!(w.finish().await.unwrap(), data.len() as u64);
+    assert_eq!(std::fs::metadata(blob_path(&store, &id)).unwrap().len(), data.len() as u64);
+    assert!(read_all(&store, &id, 0, data.len() as u64).await.unwrap() == data);
+    let tail = 8 * 1024 * 1024 - 5;
+    assert!(read_all(&store, &id, tail as u64, 1024 * 1024).await.unwrap() == data[tail..tail + 1024 * 1024]);
+}
+
 #[tokio::test]
 async fn empty_blob() {
     let dir = tempfile::tempdir().unwrap();
