@@ -5,8 +5,9 @@
 //! in an in-memory map and deletes the blob it replaced; `GET` streams the blob back through
 //! the same reader (one blocking read for small blobs). No auth, no metadata store, no
 //! checksums; with `--hash` (the `floor-md5` target) it also computes MD5 and CRC-64 of each
-//! body, as OSS's ETag and `x-oss-hash-crc64ecma` require, MD5 and CRC-64 on two blocking
-//! threads beside the writes for bodies of 1 MiB and more. `PUT /bucket` answers 200. Runs as its own process
+//! body, as OSS's ETag and `x-oss-hash-crc64ecma` require, with ossd's own `BodyHasher` (MD5
+//! and CRC-64 on two blocking threads beside the writes for bodies of 1 MiB and more). A
+//! replaced blob is deleted after the answer, as ossd does. `PUT /bucket` answers 200. Runs as its own process
 //! (`ossd-bench floor`) so its memory and CPU are measured like any other server's.
 //!
 //! ossd ÷ floor is thus what ossd's protocol, auth and metadata cost over its own blob path.
@@ -21,8 +22,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use md5::{Digest as _, Md5};
-use ossd_proto::checksum::Crc64;
+use ossd_server::body::BodyHasher;
 use ossd_store::{BlobId, BlobStore as _, LocalBlobStore};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -33,8 +33,6 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
 const CHUNK: usize = 256 * 1024;
-/// Bodies from this size on are hashed on two threads (MD5, CRC-64) beside the writes.
-const THREADED_HASH_MIN: u64 = 1 << 20;
 
 type Body = UnsyncBoxBody<Bytes, io::Error>;
 
@@ -46,7 +44,7 @@ fn full(status: StatusCode, body: &'static str) -> Response<Body> {
 }
 
 struct Floor {
-    blobs: LocalBlobStore,
+    blobs: Arc<LocalBlobStore>,
     /// `/bucket/key` to its blob and length: the least "metadata" that finds an object again.
     objects: Mutex<HashMap<String, (BlobId, u64)>>,
     hash: bool,
@@ -61,7 +59,7 @@ pub fn serve(listen: std::net::SocketAddr, dir: PathBuf, fsync: bool, hash: bool
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("floor listening on http://{addr}");
         let _ = io::stdout().flush();
-        let floor = Arc::new(Floor { blobs, objects: Mutex::new(HashMap::new()), hash });
+        let floor = Arc::new(Floor { blobs: Arc::new(blobs), objects: Mutex::new(HashMap::new()), hash });
         loop {
             let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
             stream.set_nodelay(true).ok();
@@ -121,114 +119,35 @@ async fn handle(floor: &Floor, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// MD5 and CRC-64 of a body: inline for small bodies, else each on its own blocking thread fed
-/// through a bounded channel (4 batches of 256 KiB to 1 MiB of frames, shared, not copied), so neither
-/// waits for the other nor for the writes. The same scheme as ossd's `body.rs`.
-enum Hashes {
-    None,
-    Inline(Md5, Crc64),
-    /// The workers, the batch being gathered, its length and the batch size.
-    Threaded(Vec<HashWorker>, Vec<Bytes>, usize, usize),
-}
-
-/// ossd's rule (`ossd-server/src/body.rs`, `hash_batch_bytes`): an eighth of the body, between
-/// 256 KiB and 1 MiB.
-fn hash_batch_bytes(size_hint: u64) -> usize {
-    (size_hint / 8).clamp(256 * 1024, 1024 * 1024) as usize
-}
-
-/// One hashing thread: its queue and its handle.
-type HashWorker = (tokio::sync::mpsc::Sender<Arc<Vec<Bytes>>>, tokio::task::JoinHandle<()>);
-
-impl Hashes {
-    fn new(enabled: bool, size_hint: Option<u64>) -> Hashes {
-        if !enabled {
-            return Hashes::None;
-        }
-        if size_hint.unwrap_or(0) < THREADED_HASH_MIN {
-            return Hashes::Inline(Md5::new(), Crc64::new());
-        }
-        let spawn = |md5: bool| {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<Bytes>>>(4);
-            let task = tokio::task::spawn_blocking(move || {
-                let (mut m, mut c) = (Md5::new(), Crc64::new());
-                while let Some(batch) = rx.blocking_recv() {
-                    for chunk in batch.iter() {
-                        if md5 { m.update(chunk) } else { c.update(chunk) }
-                    }
-                }
-                std::hint::black_box((m.finalize(), c.finish()));
-            });
-            (tx, task)
-        };
-        Hashes::Threaded(vec![spawn(true), spawn(false)], Vec::new(), 0, hash_batch_bytes(size_hint.unwrap_or(0)))
-    }
-
-    async fn update(&mut self, chunk: &Bytes) -> io::Result<()> {
-        match self {
-            Hashes::None => {}
-            Hashes::Inline(m, c) => {
-                m.update(chunk);
-                c.update(chunk);
-            }
-            Hashes::Threaded(workers, batch, len, limit) => {
-                batch.push(chunk.clone());
-                *len += chunk.len();
-                if *len >= *limit {
-                    *len = 0;
-                    send_batch(workers, std::mem::take(batch)).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn finish(self) -> io::Result<()> {
-        match self {
-            Hashes::None => {}
-            Hashes::Inline(m, c) => {
-                std::hint::black_box((m.finalize(), c.finish()));
-            }
-            Hashes::Threaded(workers, batch, _, _) => {
-                if !batch.is_empty() {
-                    send_batch(&workers, batch).await?;
-                }
-                for (tx, task) in workers {
-                    drop(tx);
-                    task.await.map_err(io::Error::other)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-async fn send_batch(workers: &[HashWorker], batch: Vec<Bytes>) -> io::Result<()> {
-    let batch = Arc::new(batch);
-    for (tx, _) in workers {
-        tx.send(batch.clone()).await.map_err(|_| io::Error::other("hash thread stopped"))?;
-    }
-    Ok(())
-}
-
 async fn put(floor: &Floor, name: &str, mut body: Incoming, size_hint: Option<u64>) -> io::Result<()> {
     let id = BlobId::random();
     let mut writer = floor.blobs.create(&id).await?;
-    let mut hashes = Hashes::new(floor.hash, size_hint);
+    let mut hasher = floor.hash.then(|| BodyHasher::new(size_hint));
     let mut len = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(io::Error::other)?;
         if let Ok(data) = frame.into_data() {
             len += data.len() as u64;
-            hashes.update(&data).await?;
+            if let Some(h) = &mut hasher {
+                h.update(&data).await.map_err(|e| io::Error::other(e.to_string()))?;
+            }
             writer.write_all(&data).await?;
         }
     }
     writer.finish().await?;
-    hashes.finish().await?;
+    if let Some(h) = hasher {
+        std::hint::black_box(h.finish().await.map_err(|e| io::Error::other(e.to_string()))?);
+    }
     let replaced = floor.objects.lock().expect("floor map").insert(name.to_string(), (id, len));
     if let Some((old, _)) = replaced {
-        floor.blobs.delete(&old).await?;
+        // After the answer, as ossd's blob lifecycle does: unlinking a 256 MiB file takes
+        // milliseconds that an upload does not wait for.
+        let blobs = floor.blobs.clone();
+        tokio::spawn(async move {
+            if let Err(e) = blobs.delete(&old).await {
+                eprintln!("floor: deleting a replaced blob: {e}");
+            }
+        });
     }
     Ok(())
 }

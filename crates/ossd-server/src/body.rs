@@ -69,8 +69,27 @@ static PARALLEL_HASHERS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semapho
 /// rate). The body's frames (often 16 KiB or less) are gathered into batches of
 /// [`hash_batch_bytes`], so each thread wakes once per batch, not per frame; each thread is fed
 /// through a bounded channel of [`HASH_QUEUE`] batches, and both share the same refcounted
-/// `Bytes`, so the queues cost no copy.
-enum Hasher {
+/// `Bytes`, so the queues cost no copy. The bench's `floor-md5` hashes with this same type, so
+/// ossd / floor-md5 compares everything but the hashing.
+pub struct BodyHasher(Hashing);
+
+impl BodyHasher {
+    /// Threaded for declared lengths from [`PARALLEL_HASH_MIN`] on, while a slot is free.
+    pub fn new(size_hint: Option<u64>) -> BodyHasher {
+        BodyHasher(Hashing::new(size_hint))
+    }
+
+    pub async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
+        self.0.update(chunk).await
+    }
+
+    /// The MD5 and the CRC-64 of every byte passed to [`update`](Self::update).
+    pub async fn finish(self) -> Result<([u8; 16], u64), OssError> {
+        self.0.finish().await
+    }
+}
+
+enum Hashing {
     Inline(Md5, Crc64),
     Threaded {
         md5: (tokio::sync::mpsc::Sender<HashBatch>, tokio::task::JoinHandle<[u8; 16]>),
@@ -96,14 +115,14 @@ fn hash_batch_bytes(size_hint: u64) -> usize {
     (size_hint / 8).clamp(256 * 1024, 1024 * 1024) as usize
 }
 
-impl Hasher {
-    fn new(size_hint: Option<u64>) -> Hasher {
+impl Hashing {
+    fn new(size_hint: Option<u64>) -> Hashing {
         // Small bodies never touch the semaphore (it is shared by every request).
         if size_hint.unwrap_or(0) < PARALLEL_HASH_MIN {
-            return Hasher::Inline(Md5::new(), Crc64::new());
+            return Hashing::Inline(Md5::new(), Crc64::new());
         }
         let Ok(permit) = PARALLEL_HASHERS.clone().try_acquire_owned() else {
-            return Hasher::Inline(Md5::new(), Crc64::new());
+            return Hashing::Inline(Md5::new(), Crc64::new());
         };
         let (md5_tx, mut md5_rx) = tokio::sync::mpsc::channel::<HashBatch>(HASH_QUEUE);
         let md5_task = tokio::task::spawn_blocking(move || {
@@ -121,7 +140,7 @@ impl Hasher {
             }
             crc.finish()
         });
-        Hasher::Threaded {
+        Hashing::Threaded {
             md5: (md5_tx, md5_task),
             crc: (crc_tx, crc_task),
             batch: Vec::new(),
@@ -133,12 +152,12 @@ impl Hasher {
 
     async fn update(&mut self, chunk: &Bytes) -> Result<(), OssError> {
         match self {
-            Hasher::Inline(md5, crc) => {
+            Hashing::Inline(md5, crc) => {
                 md5.update(chunk);
                 crc.update(chunk);
                 Ok(())
             }
-            Hasher::Threaded { md5, crc, batch, batch_len, batch_limit, .. } => {
+            Hashing::Threaded { md5, crc, batch, batch_len, batch_limit, .. } => {
                 batch.push(chunk.clone());
                 *batch_len += chunk.len();
                 if *batch_len < *batch_limit {
@@ -152,8 +171,8 @@ impl Hasher {
 
     async fn finish(self) -> Result<([u8; 16], u64), OssError> {
         match self {
-            Hasher::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
-            Hasher::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), batch, .. } => {
+            Hashing::Inline(md5, crc) => Ok((md5.finalize().into(), crc.finish())),
+            Hashing::Threaded { md5: (md5_tx, md5_task), crc: (crc_tx, crc_task), batch, .. } => {
                 if !batch.is_empty() {
                     send_batch(&md5_tx, &crc_tx, batch).await?;
                 }
@@ -194,7 +213,7 @@ where
     let mut body = body;
     let new = blobs.create().await.map_err(|e| blob_write_error("cannot create blob", e))?;
     let (mut writer, lease) = (new.writer, new.lease);
-    let mut hasher = Hasher::new(size_hint);
+    let mut hasher = BodyHasher::new(size_hint);
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
