@@ -636,7 +636,8 @@ async fn put_get_cells(
     pid: Option<u32>,
     kind: Kind,
 ) -> Result<(), String> {
-    let mut populated = Vec::new();
+    // Sizes whose GET objects are written, or why they could not be.
+    let mut populated: Vec<(u64, Result<(), String>)> = Vec::new();
     for (wl, size, c) in put_get_plan(&ctx.args, kind) {
         let max_ops = ctx.args.max_ops;
         match wl {
@@ -650,10 +651,19 @@ async fn put_get_cells(
             _ => {
                 let nkeys = if size >= LARGE { 1 } else { 64 };
                 let prefix = format!("get/{label}/{size}");
-                if !populated.contains(&size) {
+                if !populated.iter().any(|(s, _)| *s == size) {
                     let op = put_op(ctx.payload.clone(), size, prefix.clone(), 0);
-                    ctx.prepare(&ep, 16, nkeys, op).await.map_err(|e| format!("populating for GET: {e}"))?;
-                    populated.push(size);
+                    let done = ctx.prepare(&ep, 16, nkeys, op).await.map(|_| ());
+                    populated.push((size, done.map_err(|e| format!("populating for GET: {e}"))));
+                }
+                // A target too slow to hold the GET objects in time gets failed GET cells of
+                // that size (shown in the report), not an aborted run.
+                if let Some((_, Err(e))) = populated.iter().find(|(s, _)| *s == size) {
+                    let failed = Outcome { errors: 1, first_error: Some(e.clone()), ..Default::default() };
+                    say(&ctx.pb, format!("{label} GET {} c={c}: {e}", size_label(size)));
+                    let cell = Cell::from_outcome(info, label, "GET", size, c, &failed, Default::default());
+                    ctx.cells.push(cell);
+                    continue;
                 }
                 let op = get_op(prefix, nkeys, size);
                 ctx.measure(info, label, "GET", size, ctx.spec(&ep, c, max_ops), pid, op).await;

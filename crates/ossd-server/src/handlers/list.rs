@@ -153,22 +153,52 @@ fn token_decode(s: &str) -> Result<String, OssError> {
         })
 }
 
+/// The parameters every listing (objects v1 and v2, versions) takes, and how it shows names.
+struct ListParams {
+    bucket: String,
+    prefix: String,
+    delimiter: String,
+    max_keys: usize,
+    encoding: Option<&'static str>,
+}
+
+impl ListParams {
+    fn parse(ctx: &RequestContext) -> Result<ListParams, OssError> {
+        let q = &ctx.query;
+        Ok(ListParams {
+            bucket: ctx.bucket()?.to_string(),
+            prefix: q.get("prefix").unwrap_or("").to_string(),
+            delimiter: q.get("delimiter").unwrap_or("").to_string(),
+            max_keys: parse_max_keys(q.non_empty("max-keys"), 100)?,
+            encoding: encoding_type(q)?,
+        })
+    }
+
+    /// The page of keys after `start`.
+    async fn page(&self, state: &AppState, start: &str) -> Result<Page, OssError> {
+        list_page(state.meta.as_ref(), &self.bucket, &self.prefix, &self.delimiter, start, self.max_keys)
+            .await
+            .map_err(store_error)
+    }
+
+    /// A name as shown: URL-encoded when `encoding-type=url` was asked for.
+    fn shown(&self, s: &str) -> String {
+        if self.encoding.is_some() { url_encode(s) } else { s.to_string() }
+    }
+}
+
 pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let v2 = ctx.endpoint == Endpoint::ListObjectsV2;
     let q = &ctx.query;
-    let bucket = ctx.bucket()?.to_string();
-    let prefix = q.get("prefix").unwrap_or("").to_string();
-    let delimiter = q.get("delimiter").unwrap_or("").to_string();
-    let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
-    let encoding = encoding_type(q)?;
+    let params = ListParams::parse(ctx)?;
+    let (max_keys, encoding) = (params.max_keys, params.encoding);
     let token = if v2 { q.non_empty("continuation-token").map(token_decode).transpose()? } else { None };
     let start_after = q.non_empty("start-after").unwrap_or("").to_string();
     let marker = q.get("marker").unwrap_or("").to_string();
     let start = if v2 { token.clone().unwrap_or_else(|| start_after.clone()) } else { marker.clone() };
-    let page =
-        list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &start, max_keys).await.map_err(store_error)?;
+    let page = params.page(state, &start).await?;
 
-    let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
+    let enc = |s: &str| params.shown(s);
     // Keys are borrowed from the page unless they must be URL-encoded.
     let keys: Vec<std::borrow::Cow<'_, str>> = page
         .objects
@@ -177,7 +207,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
         .collect();
     let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
-    let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&marker));
+    let (eprefix, edelim, emarker) = (enc(&params.prefix), enc(&params.delimiter), enc(&marker));
     let next_marker = page.next.as_deref().map(enc);
     let next_token = page.next.as_deref().map(token_encode);
     let estart_after = enc(&start_after);
@@ -189,7 +219,7 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
         fetch_owner: q.get("fetch-owner") == Some("true"),
     });
     let listing = ListObjectsPage {
-        bucket: &bucket,
+        bucket: &params.bucket,
         prefix: &eprefix,
         delimiter: &edelim,
         max_keys,
@@ -207,30 +237,24 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
 /// version. `key-marker` starts after that key (its only version is `null`).
 pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Response<Body>, OssError> {
     let q = &ctx.query;
-    let bucket = ctx.bucket()?.to_string();
-    let prefix = q.get("prefix").unwrap_or("").to_string();
-    let delimiter = q.get("delimiter").unwrap_or("").to_string();
-    let max_keys = parse_max_keys(q.non_empty("max-keys"), 100)?;
-    let encoding = encoding_type(q)?;
+    let params = ListParams::parse(ctx)?;
     let key_marker = q.get("key-marker").unwrap_or("").to_string();
     let version_marker = q.get("version-id-marker").unwrap_or("").to_string();
-    let page = list_page(state.meta.as_ref(), &bucket, &prefix, &delimiter, &key_marker, max_keys)
-        .await
-        .map_err(store_error)?;
-    let enc = |s: &str| if encoding.is_some() { url_encode(s) } else { s.to_string() };
+    let page = params.page(state, &key_marker).await?;
+    let enc = |s: &str| params.shown(s);
     let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
     let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
-    let (eprefix, edelim, emarker) = (enc(&prefix), enc(&delimiter), enc(&key_marker));
+    let (eprefix, edelim, emarker) = (enc(&params.prefix), enc(&params.delimiter), enc(&key_marker));
     let next = page.next.as_deref().map(enc);
     let listing = xml::ListVersionsPage {
-        bucket: &bucket,
+        bucket: &params.bucket,
         prefix: &eprefix,
         key_marker: &emarker,
         version_id_marker: &version_marker,
         delimiter: &edelim,
-        max_keys,
-        encoding_type: encoding,
+        max_keys: params.max_keys,
+        encoding_type: params.encoding,
         next_key_marker: next.as_deref(),
     };
     let owner = super::service::owner(state);
