@@ -115,6 +115,15 @@ async fn handle(floor: &Floor, req: Request<Incoming>) -> Response<Body> {
                 Err(_) => full(StatusCode::NOT_FOUND, "no such key"),
             }
         }
+        http::Method::DELETE => {
+            let removed = floor.objects.lock().expect("floor map").remove(name);
+            if let Some((id, _)) = removed
+                && let Err(e) = floor.blobs.delete(&id).await
+            {
+                eprintln!("floor: DELETE {path}: {e}");
+            }
+            full(StatusCode::NO_CONTENT, "")
+        }
         _ => full(StatusCode::METHOD_NOT_ALLOWED, ""),
     }
 }

@@ -29,6 +29,10 @@ const OSSD_SK: &str = "ossdbenchsecret0123456789";
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Ossd,
+    /// ossd on PostgreSQL + an S3 store: large objects at c=1 only, as for peers (SeaweedFS's S3
+    /// gateway holds multipart uploads in memory: 64 concurrent 256 MiB uploads took it to
+    /// 18 GB of RSS and the kernel's OOM killer on this 24 GiB machine).
+    Cluster,
     Floor,
     /// The floor that also hashes (MD5 + CRC-64): PUT of 1 MiB and more only, the cells where
     /// hashing matters.
@@ -105,7 +109,7 @@ fn put_get_plan(args: &RunArgs, kind: Kind) -> Vec<(&'static str, u64, usize)> {
                 continue;
             }
             let conc: Vec<usize> = if size >= LARGE {
-                if kind == Kind::Peer { vec![1] } else { args.large_concurrency.clone() }
+                if matches!(kind, Kind::Peer | Kind::Cluster) { vec![1] } else { args.large_concurrency.clone() }
             } else {
                 args.concurrency.clone()
             };
@@ -133,7 +137,7 @@ fn count_cells(args: &RunArgs, peers: usize) -> u64 {
     }
     if args.cluster.is_some() {
         let pg_targets = ["ossd-pg", "ossd-pg-2"].iter().filter(|t| has(&args.targets, t)).count();
-        n += pg_targets * put_get_plan(args, Kind::Ossd).len();
+        n += pg_targets * put_get_plan(args, Kind::Cluster).len();
     }
     n += peers * put_get_plan(args, Kind::Peer).len();
     if has(&args.workloads, "callback") {
@@ -223,7 +227,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let signed = Endpoint::new(server.addr, Auth::OssV1 { access_key_id: OSSD_AK.into(), secret: OSSD_SK.into() });
         let result = ossd_target(&mut ctx, &info, signed, server.addr, server.pid, name == list_on).await;
         server.stop();
-        result?;
+        target_failed(&ctx, name, result);
     }
     for (name, nodes) in [("ossd-pg", 1usize), ("ossd-pg-2", 2)] {
         if !has(&args.targets, name) {
@@ -233,7 +237,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
             say(&ctx.pb, format!("{name}: skipped (no --cluster: PostgreSQL and an S3 store to run on)"));
             continue;
         };
-        let servers = start_ossd_cluster(&ctx, &ossd_bin, name, cluster, nodes)?;
+        let servers = match start_ossd_cluster(&ctx, &ossd_bin, name, cluster, nodes) {
+            Ok(servers) => servers,
+            Err(e) => {
+                target_failed(&ctx, name, Err(e));
+                continue;
+            }
+        };
         let info = TargetInfo {
             name: name.into(),
             kind: "ossd".into(),
@@ -246,11 +256,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let auth = Auth::OssV1 { access_key_id: OSSD_AK.into(), secret: OSSD_SK.into() };
         let ep = Endpoint::spread(servers.iter().map(|s| s.addr).collect(), auth);
         // Server figures (RSS, CPU) are those of the first node.
-        let result = put_get_target(&mut ctx, &info, ep, servers[0].pid, Kind::Ossd).await;
+        let result = put_get_target(&mut ctx, &info, ep, servers[0].pid, Kind::Cluster).await;
         for s in servers {
             s.stop();
         }
-        result?;
+        target_failed(&ctx, name, result);
     }
     for (name, fsync, kind) in
         [("floor-relaxed", false, Kind::Floor), ("floor-fsync", true, Kind::Floor), ("floor-md5", true, Kind::FloorMd5)]
@@ -271,7 +281,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let ep = Endpoint::new(server.addr, Auth::Anonymous);
         let result = put_get_target(&mut ctx, &info, ep, server.pid, kind).await;
         server.stop();
-        result?;
+        target_failed(&ctx, name, result);
     }
     for peer in &peers {
         ctx.targets.push(peer.info.clone());
@@ -295,6 +305,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         println!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// A target that failed part-way (its engine died, it would not start) loses its remaining
+/// cells, not the run: the cells measured so far, its own and the other targets', are reported.
+fn target_failed(ctx: &Ctx, name: &str, result: Result<(), String>) {
+    if let Err(e) = result {
+        say(&ctx.pb, format!("{name}: {e}; its remaining cells are skipped"));
+    }
 }
 
 /// A line above the progress bar, or on stderr when the bar is hidden (not a terminal).
@@ -601,6 +619,22 @@ fn put_op(payload: Bytes, size: u64, prefix: String, keys_per_worker: u64) -> Op
     })
 }
 
+/// Deletes the keys [`put_op`] wrote with `keys_per_worker` > 0 (operation `n` deletes key
+/// `n % keys_per_worker` of worker `n / keys_per_worker`). A key never written is no error.
+fn delete_op(prefix: String, keys_per_worker: u64) -> OpFn {
+    Arc::new(move |_, n, mut conn| {
+        let key = format!("{prefix}/{}-{}", n / keys_per_worker, n % keys_per_worker);
+        Box::pin(async move {
+            let r = match conn.send(Req::new(Method::DELETE, BUCKET, &key)).await {
+                Ok(resp) if resp.status.is_success() || resp.status == http::StatusCode::NOT_FOUND => Ok(0),
+                Ok(resp) => Err(format!("DELETE {key}: HTTP {}", resp.status.as_u16())),
+                Err(e) => Err(e),
+            };
+            (conn, r)
+        })
+    })
+}
+
 fn get_op(prefix: String, nkeys: u64, size: u64) -> OpFn {
     Arc::new(move |w, n, mut conn| {
         let key = format!("{prefix}/{}", (w as u64 * 7919 + n) % nkeys);
@@ -624,7 +658,7 @@ async fn put_get_target(
     kind: Kind,
 ) -> Result<(), String> {
     let label = info.name.clone();
-    create_bucket(&ep, BUCKET, kind == Kind::Ossd).await?;
+    create_bucket(&ep, BUCKET, matches!(kind, Kind::Ossd | Kind::Cluster)).await?;
     put_get_cells(ctx, info, &label, ep, pid, kind).await
 }
 
@@ -645,8 +679,19 @@ async fn put_get_cells(
                 // Small objects get fresh keys; large ones overwrite a few per worker so the
                 // data directory stays under ~1 GiB per cell (plus c large objects).
                 let per_worker = if size <= 64 << 10 { 0 } else { ((1u64 << 30) / (size * c as u64)).clamp(1, 64) };
-                let op = put_op(ctx.payload.clone(), size, format!("put/{label}/{size}/{c}"), per_worker);
+                let prefix = format!("put/{label}/{size}/{c}");
+                let op = put_op(ctx.payload.clone(), size, prefix.clone(), per_worker);
                 ctx.measure(info, label, "PUT", size, ctx.spec(&ep, c, max_ops), pid, op).await;
+                if size >= LARGE {
+                    // 64 workers leave 64 large objects (16 GiB at 256 MiB) that would otherwise
+                    // stay for the target's later cells and fill this machine's disk, which slows
+                    // ext4 down (it stops delaying allocation when free space runs low).
+                    let count = c as u64 * per_worker;
+                    let op = delete_op(prefix, per_worker);
+                    if let Err(e) = ctx.prepare(&ep, 16, count, op).await {
+                        say(&ctx.pb, format!("{label} PUT {} c={c}: deleting its objects: {e}", size_label(size)));
+                    }
+                }
             }
             _ => {
                 let nkeys = if size >= LARGE { 1 } else { 64 };
