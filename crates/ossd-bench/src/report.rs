@@ -107,10 +107,25 @@ pub struct Machine {
     pub os: String,
     pub data_dir: String,
     pub data_device: String,
+    /// Free space of the data directory's file system when the run started and ended (GiB):
+    /// a nearly full ext4 made the same PUTs markedly slower on the bench machine.
+    pub data_free_gib_start: Option<f64>,
+    pub data_free_gib_end: Option<f64>,
+}
+
+/// Free space (for unprivileged users) of the file system holding `path`, in GiB.
+pub fn free_gib(path: &Path) -> Option<f64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c_path` is a valid NUL-terminated string and `st` a writable statvfs, both
+    // live for the call.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as f64 * st.f_frsize as f64 / (1u64 << 30) as f64)
 }
 
 impl Machine {
-    pub fn probe(data_dir: &Path) -> Machine {
+    pub fn probe(data_dir: &Path, free_gib_start: Option<f64>) -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -152,6 +167,8 @@ impl Machine {
             os,
             data_dir: abs.display().to_string(),
             data_device: device,
+            data_free_gib_start: free_gib_start,
+            data_free_gib_end: free_gib(data_dir),
         }
     }
 }
@@ -445,8 +462,15 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "Command: `{}`\n", r.command);
     let _ = writeln!(
         s,
-        "Machine: {} ({} cores), {:.1} GiB RAM, Linux {}, {}; data on {}\n",
-        m.cpu, m.cores, m.memory_gib, m.kernel, m.os, m.data_device
+        "Machine: {} ({} cores), {:.1} GiB RAM, Linux {}, {}; data on {} ({} GiB free at the start, {} at the end)\n",
+        m.cpu,
+        m.cores,
+        m.memory_gib,
+        m.kernel,
+        m.os,
+        m.data_device,
+        m.data_free_gib_start.map_or("?".into(), |g| format!("{g:.1}")),
+        m.data_free_gib_end.map_or("?".into(), |g| format!("{g:.1}")),
     );
     let _ = writeln!(s, "| target | kind | version | durability | auth |");
     let _ = writeln!(s, "| --- | --- | --- | --- | --- |");

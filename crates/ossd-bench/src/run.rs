@@ -176,6 +176,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let work_root = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = work_root.join(format!("ossd-bench-{}", std::process::id()));
+    let free_gib_start = report::free_gib(&work_root);
     std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
 
     let peers = match &args.peers_file {
@@ -296,7 +297,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     ctx.pb.finish_and_clear();
     let _ = std::fs::remove_dir_all(&work);
 
-    let machine = Machine::probe(&work_root);
+    let machine = Machine::probe(&work_root, free_gib_start);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = Report::new(started, command, machine, ctx.targets, ctx.cells);
     let paths = report::write(&report, &args.out)?;
