@@ -14,6 +14,7 @@ pub mod postgres;
 mod rows;
 pub mod s3;
 pub mod sqlite;
+mod summaries;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId};
 pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadGuard, SweepScope, heartbeat_name};
@@ -21,3 +22,4 @@ pub use meta::*;
 pub use postgres::PostgresMetaStore;
 pub use s3::{S3BlobStore, S3Credentials};
 pub use sqlite::{SqliteMetaStore, WriteStats};
+pub use summaries::{ObjectSummary, Summaries, known_name};

@@ -1,6 +1,7 @@
 //! `MetaStore`: the domain records and the transactional, ordered metadata interface.
 
 use crate::blob::{BlobId, BoxFuture};
+use crate::summaries::Summaries;
 use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -176,40 +177,6 @@ pub struct PartRecord {
     pub last_modified_ms: i64,
 }
 
-/// What a listing shows of an object (no JSON columns decoded: listings stay cheap).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectSummary {
-    pub key: String,
-    pub size: u64,
-    pub etag: String,
-    pub last_modified_ms: i64,
-    /// `Normal`, `Appendable`, ... and `Standard`, `IA`, ...: borrowed from [`known_name`]
-    /// when they are one of the few known names, so a page of 1,000 rows does not allocate
-    /// 2,000 copies of the same words.
-    pub object_type: std::borrow::Cow<'static, str>,
-    pub storage_class: std::borrow::Cow<'static, str>,
-    pub restore: RestoreState,
-}
-
-/// `s` as a static string when it is a known object type or storage class, else owned.
-pub fn known_name(s: &str) -> std::borrow::Cow<'static, str> {
-    const KNOWN: &[&str] = &[
-        "Normal",
-        "Appendable",
-        "Multipart",
-        "Symlink",
-        "Standard",
-        "IA",
-        "Archive",
-        "ColdArchive",
-        "DeepColdArchive",
-    ];
-    match KNOWN.iter().find(|k| **k == s) {
-        Some(k) => std::borrow::Cow::Borrowed(k),
-        None => std::borrow::Cow::Owned(s.to_owned()),
-    }
-}
-
 /// How `put_object` treats an existing object under the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutMode {
@@ -372,7 +339,7 @@ pub trait MetaStore: Send + Sync + 'static {
         prefix: &'a str,
         start: ListStart<'a>,
         limit: usize,
-    ) -> StoreFuture<'a, Vec<ObjectSummary>>;
+    ) -> StoreFuture<'a, Summaries>;
     /// Every blob id referenced by metadata (for the orphan sweep).
     fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>>;
 

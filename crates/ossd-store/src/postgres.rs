@@ -13,6 +13,7 @@
 use crate::blob::BlobId;
 use crate::meta::*;
 use crate::rows::{RawObject, RawUpload, json, list_bounds, past_prefix, text_prefix_end};
+use crate::summaries::{ObjectSummary, Summaries};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row, Transaction};
@@ -970,11 +971,11 @@ impl MetaStore for PostgresMetaStore {
         prefix: &'a str,
         start: ListStart<'a>,
         limit: usize,
-    ) -> StoreFuture<'a, Vec<ObjectSummary>> {
+    ) -> StoreFuture<'a, Summaries> {
         let bounds = list_bounds(prefix, start, limit);
         Box::pin(async move {
             let c = self.client().await?;
-            let Some((lower, upper)) = bounds else { return Ok(Vec::new()) };
+            let Some((lower, upper)) = bounds else { return Ok(Summaries::default()) };
             let rows = c
                 .query(
                     "SELECT key, size, etag, last_modified_ms, object_type, storage_class, restore_ready_ms, \
@@ -984,18 +985,19 @@ impl MetaStore for PostgresMetaStore {
                 )
                 .await
                 .map_err(pg)?;
-            Ok(rows
-                .iter()
-                .map(|r| ObjectSummary {
-                    key: String::from_utf8(r.get(0)).unwrap_or_default(),
+            let mut out = Summaries::with_capacity(rows.len());
+            for r in &rows {
+                out.push(ObjectSummary {
+                    key: std::str::from_utf8(r.get(0)).unwrap_or_default(),
                     size: r.get::<_, i64>(1).max(0) as u64,
                     etag: r.get(2),
                     last_modified_ms: r.get(3),
-                    object_type: known_name(r.get(4)),
-                    storage_class: known_name(r.get(5)),
+                    object_type: r.get(4),
+                    storage_class: r.get(5),
                     restore: RestoreState { ready_ms: r.get(6), expiry_ms: r.get(7) },
-                })
-                .collect())
+                });
+            }
+            Ok(out)
         })
     }
 

@@ -34,6 +34,7 @@
 use crate::blob::BlobId;
 use crate::meta::*;
 use crate::rows::{RawObject, RawUpload, list_bounds, past_prefix, text_prefix_end};
+use crate::summaries::{ObjectSummary, Summaries};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1144,28 +1145,24 @@ impl SqliteMetaStore {
         prefix: &str,
         start: ListStart<'_>,
         limit: usize,
-    ) -> StoreResult<Vec<ObjectSummary>> {
-        let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Vec::new()) };
+    ) -> StoreResult<Summaries> {
+        let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Summaries::default()) };
         self.read(|c| {
             let mut stmt = c.prepare_cached(LIST_SUMMARIES_SQL).db()?;
-            let rows = stmt
-                .query_map(params![bucket, lower, upper, limit_i64(limit)], |r| {
-                    let key: Vec<u8> = r.get(0)?;
-                    Ok(ObjectSummary {
-                        key: String::from_utf8(key).unwrap_or_default(),
-                        size: r.get::<_, i64>(1)?.max(0) as u64,
-                        etag: r.get(2)?,
-                        last_modified_ms: r.get(3)?,
-                        object_type: known_name(text_ref(r, 4)?),
-                        storage_class: known_name(text_ref(r, 5)?),
-                        restore: RestoreState { ready_ms: r.get(6)?, expiry_ms: r.get(7)? },
-                    })
-                })
-                .db()?;
-            // Sized up front: growing a Vec of 1,000 rows by doubling copies it ten times.
-            let mut out = Vec::with_capacity(limit.min(1001));
-            for r in rows {
-                out.push(r.db()?);
+            let mut rows = stmt.query(params![bucket, lower, upper, limit_i64(limit)]).db()?;
+            let mut out = Summaries::with_capacity(limit);
+            while let Some(r) = rows.next().db()? {
+                // Columns are read in place and copied into the batch's one buffer.
+                let key = r.get_ref(0).and_then(|v| Ok(v.as_bytes()?)).db()?;
+                out.push(ObjectSummary {
+                    key: std::str::from_utf8(key).unwrap_or_default(),
+                    size: r.get::<_, i64>(1).db()?.max(0) as u64,
+                    etag: text_ref(r, 2).db()?,
+                    last_modified_ms: r.get(3).db()?,
+                    object_type: text_ref(r, 4).db()?,
+                    storage_class: text_ref(r, 5).db()?,
+                    restore: RestoreState { ready_ms: r.get(6).db()?, expiry_ms: r.get(7).db()? },
+                });
             }
             Ok(out)
         })
@@ -1627,7 +1624,7 @@ impl MetaStore for SqliteMetaStore {
         prefix: &'a str,
         start: ListStart<'a>,
         limit: usize,
-    ) -> StoreFuture<'a, Vec<ObjectSummary>> {
+    ) -> StoreFuture<'a, Summaries> {
         inline(SqliteMetaStore::list_object_summaries(self, bucket, prefix, start, limit))
     }
     fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>> {

@@ -379,7 +379,7 @@ fn schema_8_database_gains_the_listing_index() {
     let m = SqliteMetaStore::open(&path, false).unwrap();
     assert!(m.explain_list_object_summaries().unwrap().contains("objects_listing"));
     let page = m.list_object_summaries("b", "", ListStart::After("a"), 10).unwrap();
-    assert_eq!(page.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+    assert_eq!(page.iter().map(|o| o.key).collect::<Vec<_>>(), ["b", "c"]);
 }
 
 #[test]
@@ -648,8 +648,15 @@ fn summaries_match_full_listing() {
         assert_eq!(summaries.len(), full.len());
         for (s, o) in summaries.iter().zip(&full) {
             assert_eq!(
-                (&s.key, s.size, &s.etag, s.last_modified_ms, &*s.object_type, &*s.storage_class),
-                (&o.key, o.size, &o.etag, o.last_modified_ms, o.object_type.as_str(), o.storage_class.as_str())
+                (s.key, s.size, s.etag, s.last_modified_ms, s.object_type, s.storage_class),
+                (
+                    o.key.as_str(),
+                    o.size,
+                    o.etag.as_str(),
+                    o.last_modified_ms,
+                    o.object_type.as_str(),
+                    o.storage_class.as_str()
+                )
             );
         }
     }
@@ -922,7 +929,7 @@ fn classes_symlinks_restore_and_encryption_round_trip() {
     assert!(matches!(m.set_object_restore("b", "gone", restore), Err(StoreError::NoSuchObject)));
     let s = m.list_object_summaries("b", "", ListStart::Beginning, 10).unwrap();
     let cold = s.iter().find(|o| o.key == "cold").unwrap();
-    assert_eq!((&*cold.storage_class, cold.restore), ("ColdArchive", restore));
+    assert_eq!((cold.storage_class, cold.restore), ("ColdArchive", restore));
     assert_eq!(s.iter().find(|o| o.key == "link").unwrap().object_type, "Symlink");
     // A new version of the object starts unrestored.
     put(&m, &archived, PutMode::Overwrite, None).unwrap();

@@ -10,7 +10,7 @@ use http::Response;
 use ossd_proto::OssError;
 use ossd_proto::route::Endpoint;
 use ossd_proto::xml::{self, ListObjectsPage, ListV2Fields, ObjectEntry};
-use ossd_store::{ListStart, MetaStore, ObjectSummary, StoreError};
+use ossd_store::{ListStart, MetaStore, StoreError, Summaries};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub const MAX_KEYS_LIMIT: usize = 1000;
@@ -48,7 +48,7 @@ pub fn url_encode(s: &str) -> String {
 
 /// One listing page: objects and common prefixes, in key order, at most `max_keys` together.
 pub struct Page {
-    pub objects: Vec<ObjectSummary>,
+    pub objects: Summaries,
     pub prefixes: Vec<String>,
     /// Where the next page starts (last key or common prefix), when truncated.
     pub next: Option<String>,
@@ -63,7 +63,7 @@ pub async fn list_page(
     start: &str,
     max_keys: usize,
 ) -> Result<Page, StoreError> {
-    let mut page = Page { objects: Vec::new(), prefixes: Vec::new(), next: None };
+    let mut page = Page { objects: Summaries::with_capacity(max_keys), prefixes: Vec::new(), next: None };
     let mut cursor: Option<(String, bool)> = (!start.is_empty()).then(|| (start.to_string(), false));
     let mut count = 0usize;
     loop {
@@ -76,16 +76,16 @@ pub async fn list_page(
         let batch = meta.list_object_summaries(bucket, prefix, from, want).await?;
         let exhausted = batch.len() < want;
         let mut jumped = false;
-        for o in batch {
+        for o in batch.iter() {
             let rest = &o.key[prefix.len()..];
             let common = (!delimiter.is_empty())
                 .then(|| rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()])))
                 .flatten();
             if count == max_keys {
-                page.next = Some(match (&page.objects.last(), &page.prefixes.last()) {
-                    (Some(ob), Some(p)) => std::cmp::max(ob.key.clone(), (*p).clone()),
-                    (Some(ob), None) => ob.key.clone(),
-                    (None, Some(p)) => (*p).clone(),
+                page.next = Some(match (page.objects.last(), page.prefixes.last()) {
+                    (Some(ob), Some(p)) => std::cmp::max(ob.key, p.as_str()).to_string(),
+                    (Some(ob), None) => ob.key.to_string(),
+                    (None, Some(p)) => p.clone(),
                     (None, None) => return Ok(page),
                 });
                 return Ok(page);
@@ -113,7 +113,7 @@ pub async fn list_page(
         if !jumped {
             // Every row of this batch was listed: the next batch starts after the last one.
             if let Some(o) = page.objects.last() {
-                cursor = Some((o.key.clone(), false));
+                cursor = Some((o.key.to_string(), false));
             }
         }
     }
@@ -128,10 +128,10 @@ fn object_entries<'a, K: AsRef<str>>(page: &'a Page, keys: &'a [K]) -> Vec<Objec
         .map(|(o, k)| ObjectEntry {
             key: k.as_ref(),
             last_modified_ms: o.last_modified_ms,
-            etag: &o.etag,
-            object_type: &o.object_type,
+            etag: o.etag,
+            object_type: o.object_type,
             size: o.size,
-            storage_class: &o.storage_class,
+            storage_class: o.storage_class,
             restore_info: crate::response::restore_info(&o.restore, now),
         })
         .collect()
@@ -200,11 +200,8 @@ pub async fn list_objects(state: &AppState, ctx: &RequestContext) -> Result<Resp
 
     let enc = |s: &str| params.shown(s);
     // Keys are borrowed from the page unless they must be URL-encoded.
-    let keys: Vec<std::borrow::Cow<'_, str>> = page
-        .objects
-        .iter()
-        .map(|o| if encoding.is_some() { url_encode(&o.key).into() } else { o.key.as_str().into() })
-        .collect();
+    let keys: Vec<std::borrow::Cow<'_, str>> =
+        page.objects.iter().map(|o| if encoding.is_some() { url_encode(o.key).into() } else { o.key.into() }).collect();
     let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&params.prefix), enc(&params.delimiter), enc(&marker));
@@ -242,7 +239,7 @@ pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Res
     let version_marker = q.get("version-id-marker").unwrap_or("").to_string();
     let page = params.page(state, &key_marker).await?;
     let enc = |s: &str| params.shown(s);
-    let keys: Vec<String> = page.objects.iter().map(|o| enc(&o.key)).collect();
+    let keys: Vec<String> = page.objects.iter().map(|o| enc(o.key)).collect();
     let entries = object_entries(&page, &keys);
     let prefixes: Vec<String> = page.prefixes.iter().map(|p| enc(p)).collect();
     let (eprefix, edelim, emarker) = (enc(&params.prefix), enc(&params.delimiter), enc(&key_marker));
