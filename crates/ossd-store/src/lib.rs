@@ -22,4 +22,4 @@ pub use meta::*;
 pub use postgres::PostgresMetaStore;
 pub use s3::{S3BlobStore, S3Credentials};
 pub use sqlite::{SqliteMetaStore, WriteStats};
-pub use summaries::{ObjectSummary, Summaries, known_name};
+pub use summaries::{ObjectSummary, Summaries};

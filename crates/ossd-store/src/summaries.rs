@@ -67,6 +67,24 @@ impl Summaries {
         });
     }
 
+    /// Moves the first `n` rows of `other` to the end of `self`: without copying when `self` is
+    /// empty (a listing page is usually one batch), else copying them into `self`'s buffer.
+    pub fn append_first(&mut self, mut other: Summaries, n: usize) {
+        other.rows.truncate(n);
+        if self.rows.is_empty() {
+            other.text.truncate(other.rows.last().map_or(0, |r| r.etag.end));
+            *self = other;
+            return;
+        }
+        let Summaries { text, rows } = other;
+        self.rows.reserve(rows.len());
+        for r in rows {
+            let key = self.append(&text[r.key]);
+            let etag = self.append(&text[r.etag]);
+            self.rows.push(Row { key, etag, ..r });
+        }
+    }
+
     fn append(&mut self, s: &str) -> Range<usize> {
         let start = self.text.len();
         self.text.push_str(s);
@@ -103,7 +121,7 @@ impl Summaries {
 }
 
 /// `s` as a static string when it is a known object type or storage class, else owned.
-pub fn known_name(s: &str) -> Cow<'static, str> {
+fn known_name(s: &str) -> Cow<'static, str> {
     const KNOWN: &[&str] = &[
         "Normal",
         "Appendable",
@@ -151,5 +169,23 @@ mod tests {
         assert_eq!(s.iter().collect::<Vec<_>>(), rows);
         assert_eq!(s.last(), Some(rows[2]));
         assert_eq!(s.clone().iter().collect::<Vec<_>>(), rows);
+    }
+
+    #[test]
+    fn first_rows_move_into_an_empty_batch_and_copy_into_a_full_one() {
+        let rows = [summary("a", "E1", "Standard"), summary("b", "E2", "Future"), summary("c", "E3", "IA")];
+        let batch = |rs: &[ObjectSummary<'_>]| {
+            let mut s = Summaries::with_capacity(rs.len());
+            rs.iter().for_each(|r| s.push(*r));
+            s
+        };
+        let mut page = Summaries::default();
+        page.append_first(batch(&rows), 2);
+        assert_eq!(page.iter().collect::<Vec<_>>(), rows[..2]);
+        page.append_first(batch(&[summary("x", "EX", "Archive")]), 0);
+        page.append_first(batch(&[summary("d", "E4", "Future"), summary("e", "E5", "IA")]), 1);
+        assert_eq!(page.iter().collect::<Vec<_>>(), [rows[0], rows[1], summary("d", "E4", "Future")]);
+        // The rows dropped from the moved batch left no text behind.
+        assert_eq!(page.text, "aE1bE2dE4");
     }
 }

@@ -63,7 +63,7 @@ pub async fn list_page(
     start: &str,
     max_keys: usize,
 ) -> Result<Page, StoreError> {
-    let mut page = Page { objects: Summaries::with_capacity(max_keys), prefixes: Vec::new(), next: None };
+    let mut page = Page { objects: Summaries::default(), prefixes: Vec::new(), next: None };
     let mut cursor: Option<(String, bool)> = (!start.is_empty()).then(|| (start.to_string(), false));
     let mut count = 0usize;
     loop {
@@ -74,14 +74,29 @@ pub async fn list_page(
             Some((k, true)) => ListStart::PastPrefix(k),
         };
         let batch = meta.list_object_summaries(bucket, prefix, from, want).await?;
-        let exhausted = batch.len() < want;
-        let mut jumped = false;
+        // The batch's leading rows are listed as objects, up to the page's end or the first row
+        // under a common prefix. A batch holds at most one row past the page, so one of the
+        // two stops it unless it ran out of rows.
+        let mut taken = 0;
+        let mut stop = None;
         for o in batch.iter() {
-            let rest = &o.key[prefix.len()..];
-            let common = (!delimiter.is_empty())
-                .then(|| rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()])))
-                .flatten();
-            if count == max_keys {
+            if count + taken == max_keys {
+                stop = Some(None);
+                break;
+            }
+            if let Some(cp) = common_prefix(o.key, prefix, delimiter) {
+                stop = Some(Some(cp));
+                break;
+            }
+            taken += 1;
+        }
+        page.objects.append_first(batch, taken);
+        count += taken;
+        match stop {
+            // The bucket has no more rows in range.
+            None => return Ok(page),
+            // The page is full and a row is left: it is truncated.
+            Some(None) => {
                 page.next = Some(match (page.objects.last(), page.prefixes.last()) {
                     (Some(ob), Some(p)) => std::cmp::max(ob.key, p.as_str()).to_string(),
                     (Some(ob), None) => ob.key.to_string(),
@@ -90,33 +105,27 @@ pub async fn list_page(
                 });
                 return Ok(page);
             }
-            match common {
-                Some(cp) => {
-                    // A prefix at or before the start marker was listed on an earlier page.
-                    if start.is_empty() || cp.as_str() > start {
-                        page.prefixes.push(cp.clone());
-                        count += 1;
-                    }
-                    cursor = Some((cp, true));
-                    jumped = true;
-                    break;
-                }
-                None => {
-                    page.objects.push(o);
+            Some(Some(cp)) => {
+                // A prefix at or before the start marker was listed on an earlier page.
+                if start.is_empty() || cp.as_str() > start {
+                    page.prefixes.push(cp.clone());
                     count += 1;
                 }
-            }
-        }
-        if exhausted && !jumped {
-            return Ok(page);
-        }
-        if !jumped {
-            // Every row of this batch was listed: the next batch starts after the last one.
-            if let Some(o) = page.objects.last() {
-                cursor = Some((o.key.to_string(), false));
+                // The next batch starts past every key under it: one index seek.
+                cursor = Some((cp, true));
             }
         }
     }
+}
+
+/// The common prefix `key` is listed under: `prefix` and the rest up to and including the
+/// first `delimiter`, if there is one.
+fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = &key[prefix.len()..];
+    rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]))
 }
 
 /// A page's objects as listing entries, with their keys as shown (URL-encoded if asked).
