@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 const BUCKET: &str = "bench";
 const LIST_BUCKET: &str = "bench-list";
+const FOLDER_BUCKET: &str = "bench-folders";
 /// Sizes from here up are "large": fewer keys, `--large-concurrency`, peers at c=1 only.
 const LARGE: u64 = 64 << 20;
 const PART_SIZE: usize = 100 * 1024;
@@ -899,51 +900,73 @@ async fn multipart_round(
     Ok((lat, written, usage))
 }
 
-async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
-    let n_keys = ctx.args.list_keys.expect("resolved");
-    if let Err(e) = create_bucket(ep, LIST_BUCKET, true).await {
-        say(&ctx.pb, format!("LIST: {e}"));
-        return;
+/// Fills `bucket` with `n` 16-byte objects named by `key` (PUTs at c=64, measured too).
+/// `false` when the bucket could not be made.
+#[allow(clippy::too_many_arguments)]
+async fn fill_bucket(
+    ctx: &mut Ctx,
+    info: &TargetInfo,
+    ep: &Arc<Endpoint>,
+    pid: Option<u32>,
+    bucket: &'static str,
+    n: u64,
+    key: fn(u64) -> String,
+    workload: &str,
+) -> bool {
+    if let Err(e) = create_bucket(ep, bucket, true).await {
+        say(&ctx.pb, format!("{workload}: {e}"));
+        return false;
     }
-    // The fill is measured too (16-byte PUTs at c=64 into a growing bucket).
     let body = ctx.payload.slice(..16);
-    let fill: OpFn = Arc::new(move |_w, n, mut conn| {
-        let (body, key) = (body.clone(), format!("k/{n:08}"));
+    let fill: OpFn = Arc::new(move |_w, i, mut conn| {
+        let (body, key) = (body.clone(), key(i));
         Box::pin(async move {
-            let r = conn.send_ok(Req::new(Method::PUT, LIST_BUCKET, &key).body(body)).await.map(|_| 16);
+            let r = conn.send_ok(Req::new(Method::PUT, bucket, &key).body(body)).await.map(|_| 16);
             (conn, r)
         })
     });
-    let fill_spec = LoadSpec {
+    let spec = LoadSpec {
         endpoint: ep.clone(),
         concurrency: 64,
         duration: Duration::from_secs(24 * 3600),
-        max_ops: n_keys,
-        hard_timeout: ctx.args.cell_timeout.max(Duration::from_secs(n_keys / 200 + 60)),
+        max_ops: n,
+        hard_timeout: ctx.args.cell_timeout.max(Duration::from_secs(n / 200 + 60)),
     };
     let label = info.name.clone();
-    let fill_cell = ctx.measure(info, &label, "LIST fill (PUT)", 16, fill_spec, pid, fill).await;
-    if fill_cell.errors > 0 || fill_cell.ops < n_keys {
-        say(&ctx.pb, format!("LIST fill incomplete ({} of {n_keys} keys); LIST pages will be short", fill_cell.ops));
+    let cell = ctx.measure(info, &label, workload, 16, spec, pid, fill).await;
+    if cell.errors > 0 || cell.ops < n {
+        say(&ctx.pb, format!("{workload} incomplete ({} of {n} objects); its pages will be short", cell.ops));
     }
-    let page = n_keys.min(1000);
-    let span = n_keys.saturating_sub(page).max(1);
+    true
+}
+
+/// A LIST cell per concurrency: `page(worker, op)` gives a page's query; a page counts when
+/// each tag of `expect` occurs in it as often as said.
+async fn list_pages(
+    ctx: &mut Ctx,
+    info: &TargetInfo,
+    ep: &Arc<Endpoint>,
+    pid: Option<u32>,
+    (bucket, workload, size, note): (&'static str, &str, u64, String),
+    page: PageQuery,
+    expect: Vec<(&'static str, usize)>,
+) {
+    let expect = Arc::new(expect);
+    let label = info.name.clone();
     for c in ctx.args.concurrency.clone() {
+        let (page, expect) = (page.clone(), expect.clone());
         let op: OpFn = Arc::new(move |w, n, mut conn| {
-            let start = (n.wrapping_mul(2_654_435_761) ^ (w as u64 * 40_503)) % span;
-            let marker = if start == 0 { String::new() } else { format!("k/{:08}", start - 1) };
+            let (query, expect) = (page(w, n), expect.clone());
             Box::pin(async move {
-                let mut req = Req::new(Method::GET, LIST_BUCKET, "").query("max-keys", "1000").keep_body();
-                if !marker.is_empty() {
-                    req = req.query("marker", &marker);
+                let mut req = Req::new(Method::GET, bucket, "").keep_body();
+                for (k, v) in &query {
+                    req = req.query(k, v);
                 }
                 let r = match conn.send_ok(req).await {
                     Ok(resp) => {
-                        let got = resp.count("<Key>") as u64;
-                        if got == page {
-                            Ok(resp.body_len)
-                        } else {
-                            Err(format!("LIST page of {got} keys, expected {page}"))
+                        match expect.iter().map(|&(tag, want)| (tag, want, resp.count(tag))).find(|t| t.1 != t.2) {
+                            None => Ok(resp.body_len),
+                            Some((tag, want, got)) => Err(format!("LIST page with {got} {tag}, expected {want}")),
                         }
                     }
                     Err(e) => Err(e),
@@ -952,14 +975,61 @@ async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: O
             })
         });
         let spec = ctx.spec(ep, c, ctx.args.max_ops);
-        let cell = ctx.measure(info, &label, "LIST 1000", n_keys, spec, pid, op).await;
+        ctx.measure(info, &label, workload, size, spec, pid, op).await;
         if let Some(last) = ctx.cells.last_mut() {
-            last.note = Some(format!("1,000-key pages at random markers out of {n_keys} keys"));
-            last.size_label_override = Some(format!("{n_keys} keys"));
+            last.note = Some(note.clone());
+            last.size_label_override = Some(format!("{size} keys"));
         }
-        let _ = cell;
     }
 }
+
+async fn list_cells(ctx: &mut Ctx, info: &TargetInfo, ep: &Arc<Endpoint>, pid: Option<u32>) {
+    let n_keys = ctx.args.list_keys.expect("resolved");
+    if fill_bucket(ctx, info, ep, pid, LIST_BUCKET, n_keys, |i| format!("k/{i:08}"), "LIST fill (PUT)").await {
+        let page = n_keys.min(1000);
+        let span = n_keys.saturating_sub(page).max(1);
+        let pages = Arc::new(move |w: usize, n: u64| {
+            let start = (n.wrapping_mul(2_654_435_761) ^ (w as u64 * 40_503)) % span;
+            let mut q = vec![("max-keys", "1000".to_string())];
+            if start > 0 {
+                q.push(("marker", format!("k/{:08}", start - 1)));
+            }
+            q
+        });
+        let note = format!("1,000-key pages at random markers out of {n_keys} keys");
+        let expect = vec![("<Key>", page as usize)];
+        list_pages(ctx, info, ep, pid, (LIST_BUCKET, "LIST 1000", n_keys, note), pages, expect).await;
+    }
+    // Folder browsing: a page of 1,000 common prefixes (delimiter `/`), FOLDER_FILES objects in
+    // each folder.
+    let folders = (n_keys / 100).clamp(2_000, 10_000);
+    let objects = folders * FOLDER_FILES;
+    let key = |i: u64| format!("f/{:05}/{}", i / FOLDER_FILES, i % FOLDER_FILES);
+    if fill_bucket(ctx, info, ep, pid, FOLDER_BUCKET, objects, key, "LIST folders fill (PUT)").await {
+        let span = folders - 1000;
+        let pages = Arc::new(move |w: usize, n: u64| {
+            let start = (n.wrapping_mul(2_654_435_761) ^ (w as u64 * 40_503)) % span;
+            let q = vec![
+                ("prefix", "f/".to_string()),
+                ("delimiter", "/".to_string()),
+                ("max-keys", "1000".to_string()),
+                ("marker", format!("f/{start:05}/")),
+            ];
+            q
+        });
+        let note = format!(
+            "1,000 common prefixes (delimiter /) at random markers out of {folders} folders of {FOLDER_FILES} objects"
+        );
+        let expect = vec![("<CommonPrefixes>", 1000), ("<Key>", 0)];
+        list_pages(ctx, info, ep, pid, (FOLDER_BUCKET, "LIST 1000 prefixes", objects, note), pages, expect).await;
+    }
+}
+
+/// Objects in each folder of the folder-listing bucket.
+const FOLDER_FILES: u64 = 2;
+
+/// A LIST page's query pairs for (worker, operation number).
+type PageQuery = Arc<dyn Fn(usize, u64) -> Vec<(&'static str, String)> + Send + Sync>;
 
 async fn disk_target(ctx: &mut Ctx) -> Result<(), String> {
     let dir = ctx.work.join("disk");

@@ -54,6 +54,14 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// Rows asked of the store for the first batch of a page with a delimiter, and again after
+/// each common prefix; each batch that is all objects doubles it. A batch reads every row it
+/// asks for, and a common prefix ends the batch at its first row under it, so asking for the
+/// page's whole remainder every time read ~1,000 rows per prefix: a page of 1,000 folders read
+/// a million rows (170 ms on SQLite). Now a prefix costs one index seek and at most this many
+/// rows, and a run of plain keys still goes in a few batches.
+const DELIMITED_BATCH_ROWS: usize = 8;
+
 /// Computes a page. Keys (and common prefixes) not after `start` are skipped.
 pub async fn list_page(
     meta: &dyn MetaStore,
@@ -66,17 +74,19 @@ pub async fn list_page(
     let mut page = Page { objects: Summaries::default(), prefixes: Vec::new(), next: None };
     let mut cursor: Option<(String, bool)> = (!start.is_empty()).then(|| (start.to_string(), false));
     let mut count = 0usize;
+    let mut batch_rows = if delimiter.is_empty() { usize::MAX } else { DELIMITED_BATCH_ROWS };
     loop {
-        let want = max_keys + 1 - count;
+        // One row past the page's end tells whether it is truncated.
+        let asked = (max_keys + 1 - count).min(batch_rows);
         let from = match &cursor {
             None => ListStart::Beginning,
             Some((k, false)) => ListStart::After(k),
             Some((k, true)) => ListStart::PastPrefix(k),
         };
-        let batch = meta.list_object_summaries(bucket, prefix, from, want).await?;
+        let batch = meta.list_object_summaries(bucket, prefix, from, asked).await?;
+        let rows = batch.len();
         // The batch's leading rows are listed as objects, up to the page's end or the first row
-        // under a common prefix. A batch holds at most one row past the page, so one of the
-        // two stops it unless it ran out of rows.
+        // under a common prefix.
         let mut taken = 0;
         let mut stop = None;
         for o in batch.iter() {
@@ -94,7 +104,14 @@ pub async fn list_page(
         count += taken;
         match stop {
             // The bucket has no more rows in range.
-            None => return Ok(page),
+            None if rows < asked => return Ok(page),
+            // Every row was an object and more may follow (a batch that reaches one row past
+            // the page stops above, so this one was smaller than the page's remainder).
+            None => {
+                let last = page.objects.last().map(|o| o.key.to_string()).unwrap_or_default();
+                cursor = Some((last, false));
+                batch_rows = batch_rows.saturating_mul(2);
+            }
             // The page is full and a row is left: it is truncated.
             Some(None) => {
                 page.next = Some(match (page.objects.last(), page.prefixes.last()) {
@@ -113,6 +130,7 @@ pub async fn list_page(
                 }
                 // The next batch starts past every key under it: one index seek.
                 cursor = Some((cp, true));
+                batch_rows = DELIMITED_BATCH_ROWS;
             }
         }
     }
@@ -265,4 +283,153 @@ pub async fn list_versions(state: &AppState, ctx: &RequestContext) -> Result<Res
     };
     let owner = super::service::owner(state);
     Ok(response::xml(200, xml::list_versions(&listing, &owner, &entries, &prefixes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ossd_store::{BucketRecord, Encryption, ObjectRecord, PutMode, RestoreState, SqliteMetaStore};
+
+    fn object(key: &str) -> ObjectRecord {
+        ObjectRecord {
+            bucket: "b".into(),
+            key: key.into(),
+            segments: Vec::new(),
+            size: key.len() as u64,
+            etag: format!("E-{key}"),
+            crc64: 0,
+            content_md5: String::new(),
+            content_type: "text/plain".into(),
+            last_modified_ms: 1_700_000_000_000,
+            object_type: "Normal".into(),
+            acl: "default".into(),
+            headers: Default::default(),
+            tags: Vec::new(),
+            storage_class: "Standard".into(),
+            symlink_target: None,
+            restore: RestoreState::default(),
+            encryption: Encryption::default(),
+        }
+    }
+
+    fn store(dir: &tempfile::TempDir, keys: &[String]) -> SqliteMetaStore {
+        let m = SqliteMetaStore::open(&dir.path().join("meta.db"), false).unwrap();
+        m.create_bucket(&BucketRecord {
+            name: "b".into(),
+            created_ms: 0,
+            acl: "private".into(),
+            storage_class: "Standard".into(),
+            cors: None,
+            callback_policy: None,
+            data_redundancy_type: "LRS".into(),
+            encryption: None,
+        })
+        .unwrap();
+        for k in keys {
+            m.put_object(&object(k), PutMode::Overwrite, &[], None).unwrap();
+        }
+        m
+    }
+
+    /// What OSS lists, computed the slow way: keys after `start` in order, each shown as itself
+    /// or as its common prefix (once, and only if the prefix is after `start`).
+    fn model(
+        keys: &[String],
+        prefix: &str,
+        delimiter: &str,
+        start: &str,
+        max_keys: usize,
+    ) -> (Vec<String>, Option<String>) {
+        let mut items: Vec<String> = Vec::new();
+        for k in keys.iter().filter(|k| k.starts_with(prefix) && k.as_str() > start) {
+            let item = match common_prefix(k, prefix, delimiter) {
+                Some(cp) if start.is_empty() || cp.as_str() > start => cp,
+                Some(_) => continue,
+                None => k.clone(),
+            };
+            if items.last() != Some(&item) {
+                items.push(item);
+            }
+        }
+        let truncated = items.len() > max_keys;
+        items.truncate(max_keys);
+        let next = if truncated { items.last().cloned() } else { None };
+        (items, next)
+    }
+
+    fn shown(page: &Page) -> Vec<String> {
+        let mut all: Vec<String> = page.objects.iter().map(|o| o.key.to_string()).collect();
+        all.extend(page.prefixes.iter().cloned());
+        all.sort();
+        all
+    }
+
+    /// Random buckets, prefixes, delimiters, markers and page sizes against the model: pages
+    /// go in batches of every size (the first, doubled ones, and those after a prefix), so
+    /// each way a batch can end is met.
+    #[tokio::test]
+    async fn pages_match_the_listing_model() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let word = |next: &mut dyn FnMut(usize) -> usize, len: usize| -> String {
+            (0..len).map(|_| ['a', 'b', '/', 'c'][next(4)]).collect()
+        };
+        let mut keys: Vec<String> = (0..300)
+            .map(|_| {
+                let len = 1 + next(6);
+                word(&mut next, len)
+            })
+            .collect();
+        // A run of plain keys longer than several doubled batches, and many folders.
+        keys.extend((0..120).map(|i| format!("run{i:03}")));
+        keys.extend((0..60).map(|i| format!("dir{i:02}/f{}", i % 3)));
+        keys.sort();
+        keys.dedup();
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(&dir, &keys);
+        let prefixes = ["", "a", "a/", "b/a", "r", "dir"];
+        let delimiters = ["", "/", "a", "/b"];
+        for round in 0..600 {
+            let prefix = prefixes[next(prefixes.len())];
+            let delimiter = delimiters[next(delimiters.len())];
+            let len = 1 + next(5);
+            let start = if next(3) == 0 { String::new() } else { word(&mut next, len) };
+            let max_keys = [1, 2, 3, 7, 8, 9, 17, 100, 1000][next(9)];
+            let page = list_page(&m, "b", prefix, delimiter, &start, max_keys).await.unwrap();
+            let (want, want_next) = model(&keys, prefix, delimiter, &start, max_keys);
+            let what =
+                format!("round {round}: prefix {prefix:?} delimiter {delimiter:?} start {start:?} max {max_keys}");
+            assert_eq!(shown(&page), want, "{what}");
+            assert_eq!(page.next, want_next, "{what}");
+        }
+    }
+
+    /// A whole bucket read page by page, following `next` as the SDKs do, lists every key
+    /// exactly once under a delimiter.
+    #[tokio::test]
+    async fn following_next_lists_each_folder_and_key_once() {
+        let mut keys: Vec<String> = (0..50).flat_map(|d| (0..4).map(move |f| format!("d{d:02}/{f}"))).collect();
+        keys.extend((0..30).map(|i| format!("top{i:02}")));
+        keys.sort();
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(&dir, &keys);
+        for max_keys in [1, 3, 8, 9, 1000] {
+            let (mut seen, mut start) = (Vec::new(), String::new());
+            loop {
+                let page = list_page(&m, "b", "", "/", &start, max_keys).await.unwrap();
+                seen.extend(shown(&page));
+                match page.next {
+                    Some(n) => start = n,
+                    None => break,
+                }
+            }
+            let (want, _) = model(&keys, "", "/", "", usize::MAX - 1);
+            assert_eq!(seen, want, "max-keys {max_keys}");
+        }
+    }
 }
