@@ -181,6 +181,40 @@ def test_complete_all(bkt):
     assert bkt.get_object(key).read() == whole
 
 
+def test_list_multipart_uploads_of_many_folders(bkt):
+    """Folders and runs of plain keys longer than the server's first batches (it asks for a
+    few rows at a time under a delimiter): every folder and upload is listed once, whole pages
+    and pages of 5 alike."""
+    folders = [f"lmf/d{i:02}/" for i in range(14)]
+    plain = [f"lmf/f{i:02}" for i in range(21)]
+    ids = []
+    for f in folders:
+        for n in range(2):
+            bkt.init_multipart_upload(f"{f}{n}")
+    for k in plain:
+        ids.append((k, bkt.init_multipart_upload(k).upload_id))
+    try:
+        r = bkt.list_multipart_uploads(prefix="lmf/", delimiter="/", max_uploads=1000)
+        assert r.prefix_list == folders
+        assert [(u.key, u.upload_id) for u in r.upload_list] == sorted(ids)
+        assert not r.is_truncated
+        seen_prefixes, seen, km, um = [], [], "", ""
+        for _ in range(40):
+            page = bkt.list_multipart_uploads(prefix="lmf/", delimiter="/", key_marker=km,
+                                              upload_id_marker=um, max_uploads=5)
+            assert len(page.upload_list) + len(page.prefix_list) <= 5
+            seen_prefixes += page.prefix_list
+            seen += [(u.key, u.upload_id) for u in page.upload_list]
+            if not page.is_truncated:
+                break
+            km, um = page.next_key_marker, page.next_upload_id_marker
+        assert seen_prefixes == folders
+        assert seen == sorted(ids)
+    finally:
+        for u in bkt.list_multipart_uploads(prefix="lmf/", max_uploads=1000).upload_list:
+            bkt.abort_multipart_upload(u.key, u.upload_id)
+
+
 def test_list_multipart_uploads(bkt):
     keys = ["lmu/a/1", "lmu/a/2", "lmu/b", "lmu/c", "lmu/c", "other"]
     ids = {}

@@ -2,7 +2,7 @@
 //! uploads. Completion copies no bytes: the object's segments are the parts' blobs, its CRC is
 //! combined from the part CRCs, so its cost grows with the number of parts only.
 
-use super::list::{parse_max_keys, url_encode};
+use super::list::{BatchRows, common_prefix, parse_max_keys, url_encode};
 use super::object_read::{RangeRequest, check_copy_conditions, parse_range, stream_object};
 use super::object_write::{load_copy_source, receive_body, write_attrs};
 use super::{read_xml_body, store_error};
@@ -399,8 +399,9 @@ struct UploadsPage {
 }
 
 /// Computes a page. A common prefix at or before `key_marker` was listed on an earlier page;
-/// each common prefix found is skipped over with one seek, so a page costs O(max) reads, not
-/// O(uploads under its prefixes).
+/// each common prefix found is skipped over with one seek, and batches are sized as object
+/// listings size theirs ([`BatchRows`]), so a page costs O(max) reads, not O(uploads under its
+/// prefixes) nor O(max) per prefix.
 async fn uploads_page(
     state: &AppState,
     bucket: &str,
@@ -413,16 +414,14 @@ async fn uploads_page(
     let mut page = UploadsPage { uploads: Vec::new(), prefixes: Vec::new(), next: None };
     let (mut after_key, mut after_id) = (key_marker.to_string(), id_marker.to_string());
     let mut last: Option<(String, String)> = None;
+    let mut batch_rows = BatchRows::new(delimiter);
     loop {
-        let want = max + 1 - (page.uploads.len() + page.prefixes.len());
-        let batch = state.meta.list_uploads(bucket, prefix, &after_key, &after_id, want).await?;
-        let exhausted = batch.len() < want;
+        let asked = batch_rows.ask(max + 1 - (page.uploads.len() + page.prefixes.len()));
+        let batch = state.meta.list_uploads(bucket, prefix, &after_key, &after_id, asked).await?;
+        let exhausted = batch.len() < asked;
         let mut jumped = false;
         for u in batch {
-            let rest = &u.key[prefix.len()..];
-            let common = (!delimiter.is_empty())
-                .then(|| rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()])))
-                .flatten();
+            let common = common_prefix(&u.key, prefix, delimiter);
             let listed_before = |cp: &str| cp <= key_marker || page.prefixes.last().is_some_and(|p| p == cp);
             let is_new = common.as_deref().is_none_or(|cp| !listed_before(cp));
             if is_new && page.uploads.len() + page.prefixes.len() == max {
@@ -452,5 +451,6 @@ async fn uploads_page(
         if exhausted && !jumped {
             return Ok(page);
         }
+        if jumped { batch_rows.restart() } else { batch_rows.grow() }
     }
 }
