@@ -10,6 +10,7 @@
 pub mod blob;
 pub mod lifecycle;
 pub mod meta;
+mod page;
 pub mod postgres;
 mod rows;
 pub mod s3;
@@ -19,6 +20,7 @@ mod summaries;
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, LocalBlobStore, NodeId};
 pub use lifecycle::{BlobLifecycle, InflightLease, LifecycleStats, NewBlob, ReadGuard, SweepScope, heartbeat_name};
 pub use meta::*;
+pub use page::{BatchRows, ListPage, PageBuilder, common_prefix, list_page_in_batches};
 pub use postgres::PostgresMetaStore;
 pub use s3::{S3BlobStore, S3Credentials};
 pub use sqlite::{SqliteMetaStore, WriteStats};

@@ -1,6 +1,7 @@
 //! `MetaStore`: the domain records and the transactional, ordered metadata interface.
 
 use crate::blob::{BlobId, BoxFuture};
+use crate::page::ListPage;
 use crate::summaries::Summaries;
 use std::collections::BTreeMap;
 
@@ -340,6 +341,19 @@ pub trait MetaStore: Send + Sync + 'static {
         start: ListStart<'a>,
         limit: usize,
     ) -> StoreFuture<'a, Summaries>;
+    /// A listing page: objects and common prefixes after `start` (see [`crate::PageBuilder`]),
+    /// read in batches of [`MetaStore::list_object_summaries`]. A store that can read the
+    /// batches in one snapshot overrides it.
+    fn list_page<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        delimiter: &'a str,
+        start: &'a str,
+        max_keys: usize,
+    ) -> StoreFuture<'a, ListPage> {
+        Box::pin(crate::page::list_page_in_batches(self, bucket, prefix, delimiter, start, max_keys))
+    }
     /// Every blob id referenced by metadata (for the orphan sweep).
     fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>>;
 

@@ -33,6 +33,7 @@
 
 use crate::blob::BlobId;
 use crate::meta::*;
+use crate::page::{ListPage, PageBuilder};
 use crate::rows::{RawObject, RawUpload, list_bounds, past_prefix, text_prefix_end};
 use crate::summaries::{ObjectSummary, Summaries};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -722,6 +723,34 @@ fn finish_callback_tx(e: CallbackLogEntry) -> impl Fn(&Transaction<'_>) -> Store
     }
 }
 
+/// One batch of listing rows from `c`. Columns are read in place and copied into the batch's
+/// one buffer.
+fn read_summaries(
+    c: &Connection,
+    bucket: &str,
+    prefix: &str,
+    start: ListStart<'_>,
+    limit: usize,
+) -> StoreResult<Summaries> {
+    let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Summaries::default()) };
+    let mut stmt = c.prepare_cached(LIST_SUMMARIES_SQL).db()?;
+    let mut rows = stmt.query(params![bucket, lower, upper, limit_i64(limit)]).db()?;
+    let mut out = Summaries::with_capacity(limit);
+    while let Some(r) = rows.next().db()? {
+        let key = r.get_ref(0).and_then(|v| Ok(v.as_bytes()?)).db()?;
+        out.push(ObjectSummary {
+            key: std::str::from_utf8(key).unwrap_or_default(),
+            size: r.get::<_, i64>(1).db()?.max(0) as u64,
+            etag: text_ref(r, 2).db()?,
+            last_modified_ms: r.get(3).db()?,
+            object_type: text_ref(r, 4).db()?,
+            storage_class: text_ref(r, 5).db()?,
+            restore: RestoreState { ready_ms: r.get(6).db()?, expiry_ms: r.get(7).db()? },
+        });
+    }
+    Ok(out)
+}
+
 impl SqliteMetaStore {
     /// Opens (creating if needed) the database at `path` with [`DEFAULT_READERS`] read
     /// connections. `durable` selects `synchronous=FULL` (else `NORMAL`).
@@ -1146,25 +1175,33 @@ impl SqliteMetaStore {
         start: ListStart<'_>,
         limit: usize,
     ) -> StoreResult<Summaries> {
-        let Some((lower, upper)) = list_bounds(prefix, start, limit) else { return Ok(Summaries::default()) };
+        self.read(|c| read_summaries(c, bucket, prefix, start, limit))
+    }
+
+    /// A listing page, its batches read in one read transaction: one snapshot of the bucket,
+    /// and one WAL read lock instead of one per batch (a statement outside a transaction takes
+    /// and drops it with `fcntl` calls; that was ~40% of a common prefix's cost).
+    pub fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+        start: &str,
+        max_keys: usize,
+    ) -> StoreResult<ListPage> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(LIST_SUMMARIES_SQL).db()?;
-            let mut rows = stmt.query(params![bucket, lower, upper, limit_i64(limit)]).db()?;
-            let mut out = Summaries::with_capacity(limit);
-            while let Some(r) = rows.next().db()? {
-                // Columns are read in place and copied into the batch's one buffer.
-                let key = r.get_ref(0).and_then(|v| Ok(v.as_bytes()?)).db()?;
-                out.push(ObjectSummary {
-                    key: std::str::from_utf8(key).unwrap_or_default(),
-                    size: r.get::<_, i64>(1).db()?.max(0) as u64,
-                    etag: text_ref(r, 2).db()?,
-                    last_modified_ms: r.get(3).db()?,
-                    object_type: text_ref(r, 4).db()?,
-                    storage_class: text_ref(r, 5).db()?,
-                    restore: RestoreState { ready_ms: r.get(6).db()?, expiry_ms: r.get(7).db()? },
-                });
+            // Without a delimiter a page is one batch, whose statement is its own snapshot.
+            let snapshot = (!delimiter.is_empty()).then(|| c.unchecked_transaction()).transpose().db()?;
+            let mut page = PageBuilder::new(prefix, delimiter, start, max_keys);
+            while let Some((from, rows)) = page.next_batch() {
+                let batch = read_summaries(c, bucket, prefix, from, rows)?;
+                page.take(batch);
             }
-            Ok(out)
+            // Read only: ending it either way releases the snapshot.
+            if let Some(snapshot) = snapshot {
+                snapshot.commit().db()?;
+            }
+            Ok(page.finish())
         })
     }
 
@@ -1626,6 +1663,16 @@ impl MetaStore for SqliteMetaStore {
         limit: usize,
     ) -> StoreFuture<'a, Summaries> {
         inline(SqliteMetaStore::list_object_summaries(self, bucket, prefix, start, limit))
+    }
+    fn list_page<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        delimiter: &'a str,
+        start: &'a str,
+        max_keys: usize,
+    ) -> StoreFuture<'a, ListPage> {
+        inline(SqliteMetaStore::list_page(self, bucket, prefix, delimiter, start, max_keys))
     }
     fn referenced_blobs(&self) -> StoreFuture<'_, Vec<BlobId>> {
         blocking(self, |s| s.referenced_blobs())

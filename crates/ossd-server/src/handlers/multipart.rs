@@ -2,7 +2,7 @@
 //! uploads. Completion copies no bytes: the object's segments are the parts' blobs, its CRC is
 //! combined from the part CRCs, so its cost grows with the number of parts only.
 
-use super::list::{BatchRows, common_prefix, parse_max_keys, url_encode};
+use super::list::{parse_max_keys, url_encode};
 use super::object_read::{RangeRequest, check_copy_conditions, parse_range, stream_object};
 use super::object_write::{load_copy_source, receive_body, write_attrs};
 use super::{read_xml_body, store_error};
@@ -18,7 +18,9 @@ use ossd_proto::OssError;
 use ossd_proto::checksum::{crc64_combine, etag_from_md5, multipart_etag};
 use ossd_proto::timefmt::now_ms;
 use ossd_proto::xml::{self, multipart as mxml};
-use ossd_store::{BucketRecord, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord};
+use ossd_store::{
+    BatchRows, BucketRecord, ObjectRecord, PartRecord, PutMode, Segment, StoreError, UploadRecord, common_prefix,
+};
 
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part but the last must be at least this large.

@@ -1,0 +1,181 @@
+//! Listing pages: objects and common prefixes in key order, read from the store in batches.
+//! [`PageBuilder`] holds the rules (common prefixes, markers, truncation, batch sizes);
+//! [`crate::MetaStore::list_page`] drives it, and a store may drive it inside one snapshot.
+
+use crate::meta::{ListStart, MetaStore, StoreResult};
+use crate::summaries::Summaries;
+
+/// One listing page: objects and common prefixes, in key order, at most `max_keys` together.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub objects: Summaries,
+    pub prefixes: Vec<String>,
+    /// Where the next page starts (last key or common prefix), when truncated.
+    pub next: Option<String>,
+}
+
+/// The common prefix `key` is listed under: `prefix` and the rest up to and including the
+/// first `delimiter`, if there is one.
+pub fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = key.get(prefix.len()..)?;
+    rest.find(delimiter).map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]))
+}
+
+/// How many rows a listing page asks of the store at a time. A batch reads every row it asks
+/// for, and a common prefix ends it at its first row under the prefix (the next batch seeks
+/// past the prefix), so asking for the page's whole remainder each time read ~1,000 rows per
+/// prefix: a page of 1,000 folders read a million rows (180-265 ms of CPU on SQLite). With a
+/// delimiter a batch starts at [`BatchRows::FIRST`] rows, doubles while it is all entries and
+/// starts again after each prefix; without one it is the page's remainder, one batch.
+pub struct BatchRows(usize);
+
+impl BatchRows {
+    const FIRST: usize = 8;
+
+    pub fn new(delimiter: &str) -> BatchRows {
+        BatchRows(if delimiter.is_empty() { usize::MAX } else { Self::FIRST })
+    }
+
+    /// Rows to ask for when the page still has room for `remainder` rows.
+    pub fn ask(&self, remainder: usize) -> usize {
+        remainder.min(self.0)
+    }
+
+    /// The last batch was all entries: the run may go on, ask for more.
+    pub fn grow(&mut self) {
+        self.0 = self.0.saturating_mul(2);
+    }
+
+    /// The last batch met a common prefix: what follows it is unknown again.
+    pub fn restart(&mut self) {
+        self.0 = self.0.min(Self::FIRST);
+    }
+}
+
+/// A page being read: ask [`next_batch`](Self::next_batch) what to read, hand the rows to
+/// [`take`](Self::take), until it says the page is complete. Keys (and common prefixes) not
+/// after `start` are skipped.
+pub struct PageBuilder<'a> {
+    prefix: &'a str,
+    delimiter: &'a str,
+    start: &'a str,
+    max_keys: usize,
+    page: ListPage,
+    /// Where the next batch starts: after this key (`false`) or past this prefix (`true`).
+    cursor: Option<(String, bool)>,
+    count: usize,
+    batch_rows: BatchRows,
+    done: bool,
+}
+
+impl<'a> PageBuilder<'a> {
+    pub fn new(prefix: &'a str, delimiter: &'a str, start: &'a str, max_keys: usize) -> PageBuilder<'a> {
+        PageBuilder {
+            prefix,
+            delimiter,
+            start,
+            max_keys,
+            page: ListPage::default(),
+            cursor: (!start.is_empty()).then(|| (start.to_string(), false)),
+            count: 0,
+            batch_rows: BatchRows::new(delimiter),
+            done: false,
+        }
+    }
+
+    /// Rows the next batch asks for; one row past the page's end tells whether it is truncated.
+    fn asked(&self) -> usize {
+        self.batch_rows.ask(self.max_keys + 1 - self.count)
+    }
+
+    /// Where the next batch starts and how many rows it asks for; `None` once the page is complete.
+    pub fn next_batch(&self) -> Option<(ListStart<'_>, usize)> {
+        if self.done {
+            return None;
+        }
+        let from = match &self.cursor {
+            None => ListStart::Beginning,
+            Some((k, false)) => ListStart::After(k),
+            Some((k, true)) => ListStart::PastPrefix(k),
+        };
+        Some((from, self.asked()))
+    }
+
+    /// The rows read for the batch [`next_batch`](Self::next_batch) named.
+    pub fn take(&mut self, batch: Summaries) {
+        let (rows, asked) = (batch.len(), self.asked());
+        // The batch's leading rows are listed as objects, up to the page's end or the first row
+        // under a common prefix.
+        let mut taken = 0;
+        let mut stop = None;
+        for o in batch.iter() {
+            if self.count + taken == self.max_keys {
+                stop = Some(None);
+                break;
+            }
+            if let Some(cp) = common_prefix(o.key, self.prefix, self.delimiter) {
+                stop = Some(Some(cp));
+                break;
+            }
+            taken += 1;
+        }
+        self.page.objects.append_first(batch, taken);
+        self.count += taken;
+        match stop {
+            // The bucket has no more rows in range.
+            None if rows < asked => self.done = true,
+            // Every row was an object and more may follow (a batch that reaches one row past
+            // the page stops above, so this one was smaller than the page's remainder).
+            None => {
+                let last = self.page.objects.last().map(|o| o.key.to_string()).unwrap_or_default();
+                self.cursor = Some((last, false));
+                self.batch_rows.grow();
+            }
+            // The page is full and a row is left: it is truncated.
+            Some(None) => {
+                self.page.next = match (self.page.objects.last(), self.page.prefixes.last()) {
+                    (Some(ob), Some(p)) => Some(std::cmp::max(ob.key, p.as_str()).to_string()),
+                    (Some(ob), None) => Some(ob.key.to_string()),
+                    (None, Some(p)) => Some(p.clone()),
+                    (None, None) => None,
+                };
+                self.done = true;
+            }
+            Some(Some(cp)) => {
+                // A prefix at or before the start marker was listed on an earlier page.
+                if self.start.is_empty() || cp.as_str() > self.start {
+                    self.page.prefixes.push(cp.clone());
+                    self.count += 1;
+                }
+                // The next batch starts past every key under it: one index seek.
+                self.cursor = Some((cp, true));
+                self.batch_rows.restart();
+            }
+        }
+    }
+
+    pub fn finish(self) -> ListPage {
+        self.page
+    }
+}
+
+/// A page read batch by batch through [`MetaStore::list_object_summaries`], each batch its own
+/// read (what [`MetaStore::list_page`] does unless a store overrides it).
+pub async fn list_page_in_batches(
+    meta: &(impl MetaStore + ?Sized),
+    bucket: &str,
+    prefix: &str,
+    delimiter: &str,
+    start: &str,
+    max_keys: usize,
+) -> StoreResult<ListPage> {
+    let mut page = PageBuilder::new(prefix, delimiter, start, max_keys);
+    while let Some((from, rows)) = page.next_batch() {
+        let batch = meta.list_object_summaries(bucket, prefix, from, rows).await?;
+        page.take(batch);
+    }
+    Ok(page.finish())
+}
