@@ -118,7 +118,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
     if shared {
         tokio::spawn(heartbeats(state.clone(), node, heartbeat));
     }
-    tokio::spawn(reload_on_sighup(tls.clone()));
+    // Taken over before the listening line: a SIGHUP right after it found the default action
+    // (which ends the process) while the task had not run yet.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    tokio::spawn(reload_on_sighup(hup, tls.clone()));
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("ossd listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
@@ -232,9 +236,7 @@ async fn sweep_orphans_periodically(state: Arc<AppState>, interval: Duration, id
 
 /// SIGHUP reloads the TLS certificate and key (new connections get them; open ones keep
 /// theirs). Without TLS there is nothing to reload, and the signal no longer stops the server.
-async fn reload_on_sighup(tls: Option<Arc<TlsFiles>>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+async fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<TlsFiles>>) {
     while hup.recv().await.is_some() {
         match &tls {
             None => tracing::info!("SIGHUP: nothing to reload (no TLS)"),
