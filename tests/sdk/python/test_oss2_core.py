@@ -648,6 +648,25 @@ def test_object_iterator_many_keys(bucket_v1):
     assert [(o.key, o.is_prefix()) for o in top] == [("it/", True), ("other", False)]
 
 
+def test_list_folders_and_long_runs_of_keys_with_a_delimiter(bucket_v1):
+    """More folders and plain keys in a row than the server's first batches under a delimiter
+    (it asks for a few rows at a time and seeks past each folder): v1 and v2 pages, whole and
+    through the iterators, list each folder and key once, in order."""
+    folders = [f"fl/d{i:02d}/" for i in range(14)]
+    plain = [f"fl/f{i:02d}" for i in range(21)]
+    keys = [f"{d}{n}" for d in folders for n in range(3)] + plain
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda k: bucket_v1.put_object(k, b""), keys))
+    r = bucket_v1.list_objects(prefix="fl/", delimiter="/", max_keys=1000)
+    assert r.prefix_list == folders and keys_of(r) == plain and not r.is_truncated
+    r = bucket_v1.list_objects_v2(prefix="fl/", delimiter="/", max_keys=1000)
+    assert r.prefix_list == folders and keys_of(r) == plain and not r.is_truncated
+    want = [(f, True) for f in folders] + [(k, False) for k in plain]
+    for it in (oss2.ObjectIterator, oss2.ObjectIteratorV2):
+        got = [(o.key, o.is_prefix()) for o in it(bucket_v1, prefix="fl/", delimiter="/", max_keys=5)]
+        assert got == want, it.__name__
+
+
 def test_list_objects_v2(bucket):
     _fill(bucket, LIST_KEYS)
     r = bucket.list_objects_v2()
