@@ -394,7 +394,10 @@ pub trait MetaStore: Send + Sync + 'static {
 
     fn record_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
     /// Sets outcome, attempts, message and finished time of an existing entry. May be less
-    /// durable than a publish (a crash may lose an outcome; the entry then stays `pending`).
+    /// durable than a publish (a crash may lose an outcome; the entry then stays `pending`), and
+    /// may be committed after the future resolves (SQLite folds it into the next commit), but
+    /// [`get_callback`](Self::get_callback) and [`list_callbacks`](Self::list_callbacks) called
+    /// after it see it.
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>>;
     /// Newest first.

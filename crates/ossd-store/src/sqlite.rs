@@ -811,25 +811,15 @@ impl SqliteMetaStore {
         self.inner.writer.write(true, f)
     }
 
-    /// [`write`](Self::write) without waiting for the disk: the commit is not fsynced unless it
-    /// shares a group with synced writes, so it becomes durable with the next synced commit or
-    /// checkpoint; a crash before that loses it, never corrupts the database or an earlier
-    /// commit. For records whose loss the caller tolerates (a callback's outcome).
-    /// [`write`](Self::write) (or, with `synced` false, [`write_unsynced`](Self::write_unsynced))
-    /// awaited by a task: the async API's frequent writes, with no blocking-pool thread.
+    /// [`write`](Self::write) awaited by a task (with `synced` false the commit is not fsynced
+    /// unless it shares a group with synced writes): the async API's frequent writes, with no
+    /// blocking-pool thread.
     fn write_async<T: Send + 'static>(
         &self,
         synced: bool,
         f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<'static, T> {
         Box::pin(self.inner.writer.write_async(synced, f))
-    }
-
-    fn write_unsynced<T: Send + 'static>(
-        &self,
-        f: impl Fn(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-    ) -> StoreResult<T> {
-        self.inner.writer.write(false, f)
     }
 
     /// `EXPLAIN QUERY PLAN` of the `list_objects` query (for tests and diagnostics).
@@ -1381,12 +1371,16 @@ impl SqliteMetaStore {
         self.write(move |tx| upsert_callback(tx, &entry))
     }
 
-    /// See [`finish_callback_tx`] (not fsynced).
+    /// See [`finish_callback_tx`]. Detached (`Writer::write_detached`): it returns at once and
+    /// the outcome commits with the next write anyone waits for, never fsynced on its own;
+    /// [`get_callback`](Self::get_callback) and [`list_callbacks`](Self::list_callbacks) see it.
     pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
-        self.write_unsynced(finish_callback_tx(e.clone()))
+        self.inner.writer.write_detached("a callback's outcome", finish_callback_tx(e.clone()))
     }
 
+    /// The entry of `request_id`, with every outcome recorded before the call.
     pub fn get_callback(&self, request_id: &str) -> StoreResult<Option<CallbackLogEntry>> {
+        self.inner.writer.barrier()?;
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE request_id = ?1"))
                 .db()?
@@ -1397,9 +1391,11 @@ impl SqliteMetaStore {
     }
 
     /// Newest first (by `created_ms`, then `request_id`). `since_ms` and `until_ms` are both
-    /// inclusive bounds on `created_ms`; `limit` 0 means [`DEFAULT_CALLBACK_LIMIT`].
+    /// inclusive bounds on `created_ms`; `limit` 0 means [`DEFAULT_CALLBACK_LIMIT`]. Every
+    /// outcome recorded before the call is seen.
     pub fn list_callbacks(&self, f: &CallbackFilter) -> StoreResult<Vec<CallbackLogEntry>> {
         let limit = if f.limit == 0 { DEFAULT_CALLBACK_LIMIT } else { f.limit };
+        self.inner.writer.barrier()?;
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
@@ -1724,10 +1720,12 @@ impl MetaStore for SqliteMetaStore {
         blocking(self, move |s| s.record_callback(&e))
     }
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
-        self.write_async(false, finish_callback_tx(entry.clone()))
+        inline(SqliteMetaStore::finish_callback(self, entry))
     }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>> {
-        inline(SqliteMetaStore::get_callback(self, request_id))
+        // On the blocking pool: it waits for the writer (detached outcomes) before reading.
+        let id = request_id.to_string();
+        blocking(self, move |s| s.get_callback(&id))
     }
     fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>> {
         let f = filter.clone();

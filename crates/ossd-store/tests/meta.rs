@@ -587,6 +587,11 @@ fn callback_log() {
     failed.message = "timeout".into();
     failed.finished_ms = 2001;
     m.finish_callback(&failed).unwrap();
+    // Outcomes are detached writes (they join the next commit): a listing right after one
+    // sees it all the same.
+    let outcomes =
+        |f: CallbackFilter| m.list_callbacks(&f).unwrap().into_iter().map(|e| e.request_id).collect::<Vec<_>>();
+    assert_eq!(outcomes(CallbackFilter { outcome: Some("203".into()), ..Default::default() }), ["r4"]);
     // finish of an unknown entry records it whole.
     let orphan = CallbackLogEntry { finished_ms: 5, ..callback("r-x", "odd", 1, "200") };
     m.finish_callback(&orphan).unwrap();

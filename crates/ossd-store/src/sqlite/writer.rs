@@ -13,6 +13,13 @@
 //! with the full-disk rule (release the space reserve, try once more). Writes whose loss the
 //! caller tolerates (`synced = false`, a callback's outcome) share a group's fsync when there is
 //! one and skip it when a group holds only such writes.
+//!
+//! A write nobody waits for (`write_detached`, a callback's outcome) is not committed on its own:
+//! it is held until the next write someone waits for and joins that one's transaction, or is
+//! committed alone after [`DETACHED_WAIT`]. Under load that folds the outcome of one upload into
+//! the commit of the next (perf of PUT+callback: the outcome's own transaction was half of the
+//! writer thread's time); at rest it lands within milliseconds. Reads that must see such writes
+//! pass a [`Writer::barrier`] first.
 
 use super::{Backend, SpaceReserve};
 use crate::meta::{StoreError, StoreResult};
@@ -20,15 +27,23 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 /// At most this many writes share one commit: it bounds how long one transaction holds the
 /// writer (a group of small writes runs in well under a millisecond of CPU).
 const MAX_GROUP: usize = 128;
 
+/// How long a detached write may wait for a write someone waits for before it is committed
+/// alone: short next to anything a person or another process does with the log, long next to
+/// the gap between two uploads under load.
+const DETACHED_WAIT: Duration = Duration::from_millis(2);
+
 /// A queued write, type-erased so writes of every result type share one queue.
 trait Job: Send {
     /// Its commit must be fsynced before it is answered (`synchronous=FULL` stores).
     fn synced(&self) -> bool;
+    /// Nobody waits for the answer: the write may wait for the next commit (see the module doc).
+    fn detached(&self) -> bool;
     /// Runs the write in `tx`; `true` if it succeeded (its changes are to stay).
     fn run(&mut self, tx: &Transaction<'_>) -> bool;
     /// The write itself failed because the disk is full.
@@ -47,11 +62,13 @@ struct PendingWrite<T, F> {
     reply: Reply<T>,
 }
 
-/// Where the answer goes: a thread blocked on it (the synchronous API, the blocking pool) or a
-/// task awaiting it (the async API's hot writes, with no blocking-pool thread in between).
+/// Where the answer goes: a thread blocked on it (the synchronous API, the blocking pool), a
+/// task awaiting it (the async API's hot writes, with no blocking-pool thread in between), or
+/// nobody (a detached write: a failure is logged, naming what was written).
 enum Reply<T> {
     Blocking(mpsc::SyncSender<StoreResult<T>>),
     Task(tokio::sync::oneshot::Sender<StoreResult<T>>),
+    Detached(&'static str),
 }
 
 impl<T> Reply<T> {
@@ -60,6 +77,12 @@ impl<T> Reply<T> {
         let _ = match self {
             Reply::Blocking(tx) => tx.send(result).map_err(|_| ()),
             Reply::Task(tx) => tx.send(result).map_err(|_| ()),
+            Reply::Detached(what) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not record {what}");
+                }
+                Ok(())
+            }
         };
     }
 }
@@ -67,6 +90,10 @@ impl<T> Reply<T> {
 impl<T: Send, F: Fn(&Transaction<'_>) -> StoreResult<T> + Send> Job for PendingWrite<T, F> {
     fn synced(&self) -> bool {
         self.synced
+    }
+
+    fn detached(&self) -> bool {
+        matches!(self.reply, Reply::Detached(_))
     }
 
     fn run(&mut self, tx: &Transaction<'_>) -> bool {
@@ -103,7 +130,8 @@ pub(super) struct Writer {
 /// Totals since the store was opened: how well writes share commits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
-    /// Writes taken from the queue (each committed, or failed without changes).
+    /// Writes run (each committed, or failed without changes); a held detached write counts
+    /// once its group runs.
     pub writes: u64,
     /// Transactions that committed (a group counts once).
     pub commits: u64,
@@ -167,6 +195,23 @@ impl Writer {
         }
     }
 
+    /// Queues `write` without waiting for it: it commits with the next write someone waits for,
+    /// or alone within [`DETACHED_WAIT`], never fsynced on its own (a crash may lose it). A
+    /// failure is logged as "could not record `what`". `Err` only if the writer has stopped.
+    pub(super) fn write_detached(
+        &self,
+        what: &'static str,
+        write: impl Fn(&Transaction<'_>) -> StoreResult<()> + Send + 'static,
+    ) -> StoreResult<()> {
+        self.submit(false, write, Reply::Detached(what))
+    }
+
+    /// Returns once every write queued before it, detached ones included, has committed (or
+    /// failed): a read after it sees them.
+    pub(super) fn barrier(&self) -> StoreResult<()> {
+        self.write(false, |_| Ok(()))
+    }
+
     fn submit<T: Send + 'static>(
         &self,
         synced: bool,
@@ -198,18 +243,50 @@ struct Committer {
 
 impl Committer {
     fn run(mut self, jobs: mpsc::Receiver<Box<dyn Job>>) {
-        while let Ok(first) = jobs.recv() {
-            let mut group = vec![first];
+        // Detached writes waiting for a commit to join, and since when the oldest has waited.
+        let mut held: Vec<Box<dyn Job>> = Vec::new();
+        let mut held_since = Instant::now();
+        loop {
+            let first = if held.is_empty() {
+                match jobs.recv() {
+                    Ok(job) => Some(job),
+                    Err(_) => break,
+                }
+            } else {
+                match jobs.recv_timeout(DETACHED_WAIT.saturating_sub(held_since.elapsed())) {
+                    Ok(job) => Some(job),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            let timed_out = first.is_none();
+            if held.is_empty() {
+                held_since = Instant::now();
+            }
+            let mut group = std::mem::take(&mut held);
+            group.extend(first);
             while group.len() < MAX_GROUP {
                 match jobs.try_recv() {
                     Ok(job) => group.push(job),
                     Err(_) => break,
                 }
             }
-            // Counted before anyone is answered, so a caller's snapshot includes its own write.
-            self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
-            self.commit(group);
+            if !timed_out && group.len() < MAX_GROUP && group.iter().all(|j| j.detached()) {
+                held = group;
+                continue;
+            }
+            self.commit_counted(group);
         }
+        // The store is closing (every handle dropped): what is held commits now.
+        if !held.is_empty() {
+            self.commit_counted(held);
+        }
+    }
+
+    fn commit_counted(&mut self, group: Vec<Box<dyn Job>>) {
+        // Counted before anyone is answered, so a caller's snapshot includes its own write.
+        self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        self.commit(group);
     }
 
     fn commit(&mut self, mut group: Vec<Box<dyn Job>>) {
@@ -344,6 +421,102 @@ mod tests {
         assert!(w.stats().commits < w.stats().writes, "the three queued writes shared a commit: {:?}", w.stats());
         assert_eq!(w.write(false, read_sync).unwrap(), 1);
         assert_eq!(w.write(true, read_sync).unwrap(), 2);
+    }
+
+    /// A table the detached-write tests count rows of, through a second connection (what another
+    /// reader of the file sees: only committed rows).
+    fn rows_table(dir: &tempfile::TempDir, w: &Writer) -> Connection {
+        w.write(true, |tx| {
+            tx.execute_batch("CREATE TABLE t (n INTEGER)").map_err(|e| StoreError::Backend(e.to_string()))
+        })
+        .unwrap();
+        open_connection(&dir.path().join("meta.db"), false, true).unwrap()
+    }
+
+    fn insert(n: i64) -> impl Fn(&Transaction<'_>) -> StoreResult<()> + Send + 'static {
+        move |tx| {
+            tx.execute("INSERT INTO t (n) VALUES (?1)", [n]).map(|_| ()).map_err(|e| StoreError::Backend(e.to_string()))
+        }
+    }
+
+    fn count(c: &Connection) -> i64 {
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Detached writes wait for the next write someone waits for and commit in its transaction:
+    /// a burst of them and one awaited write make one commit, and the awaited write's answer
+    /// comes only after all of them are visible to another connection. Fails if detached
+    /// writes commit on their own (more commits) or are dropped (fewer rows).
+    #[test]
+    fn detached_writes_join_the_next_awaited_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, true);
+        let other = rows_table(&dir, &w);
+        for _ in 0..20 {
+            let before = w.stats();
+            for n in 0..10 {
+                w.write_detached("a test row", insert(n)).unwrap();
+            }
+            w.write(true, insert(100)).unwrap();
+            let after = w.stats();
+            assert_eq!(after.writes - before.writes, 11, "{before:?} -> {after:?}");
+            // The ten may have been split from the awaited write at most by one timed-out commit.
+            assert!(after.commits - before.commits <= 2, "{before:?} -> {after:?}");
+        }
+        assert_eq!(count(&other), 20 * 11);
+        assert!(w.stats().commits <= 1 + 20 * 2);
+    }
+
+    /// With nothing else to join, a detached write commits alone within [`DETACHED_WAIT`] (plus
+    /// scheduling), and a barrier makes it visible at once; dropping the writer commits what it
+    /// holds. Fails if a held write waits for a next write forever or is lost at close.
+    #[test]
+    fn detached_writes_commit_alone_after_a_while_and_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, false);
+        let other = rows_table(&dir, &w);
+
+        w.write_detached("a test row", insert(1)).unwrap();
+        let start = Instant::now();
+        while count(&other) < 1 {
+            assert!(start.elapsed() < Duration::from_secs(5), "a detached write never committed on its own");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+
+        w.write_detached("a test row", insert(2)).unwrap();
+        w.barrier().unwrap();
+        assert_eq!(count(&other), 2, "the barrier returned before the detached write committed");
+
+        // Held (the writer waits DETACHED_WAIT for company), then the store closes.
+        for n in 3..=5 {
+            w.write_detached("a test row", insert(n)).unwrap();
+        }
+        drop(w);
+        assert_eq!(count(&other), 5, "detached writes were lost when the writer stopped");
+    }
+
+    /// A detached write that fails leaves no changes and does not take the awaited writes of its
+    /// group with it.
+    #[test]
+    fn a_failing_detached_write_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, false);
+        let other = rows_table(&dir, &w);
+        w.write_detached("a test row", |tx| {
+            insert(7)(tx)?;
+            Err(StoreError::Backend("refused".into()))
+        })
+        .unwrap();
+        w.write_detached("a test row", insert(8)).unwrap();
+        w.write(true, insert(9)).unwrap();
+        let rows: Vec<i64> = other
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows, [8, 9]);
     }
 
     /// A store opened without durability never turns FULL on.
