@@ -1030,8 +1030,9 @@ fn group_commit_keeps_each_write_atomic() {
 }
 
 // ---- listing pages (`PageBuilder`) against a slow model, read both ways: in one snapshot
-// (`SqliteMetaStore::list_page`) and batch by batch (`list_page_in_batches`, what the
-// PostgreSQL store runs).
+// (`SqliteMetaStore::list_page`), batch by batch (`list_page_in_batches`, what the
+// PostgreSQL store runs without a delimiter) and by skip scan (`PageBuilder::skipping`, what it
+// runs with one).
 
 fn listing_store(dir: &tempfile::TempDir, keys: &[String]) -> SqliteMetaStore {
     let m = open(dir);
@@ -1075,6 +1076,34 @@ fn shown(page: &ListPage) -> Vec<String> {
     all
 }
 
+/// A page from [`PageBuilder::skipping`] over batches made as the PostgreSQL store's skip
+/// scan makes them: the first row from the batch's start, then from each row the next one after
+/// it or, when the row is under a common prefix, the next one past that prefix (each found
+/// with a one-row read of the real store).
+async fn skip_scan_page(m: &SqliteMetaStore, prefix: &str, delimiter: &str, start: &str, max_keys: usize) -> ListPage {
+    let mut page = PageBuilder::skipping(prefix, delimiter, start, max_keys);
+    while let Some((from, rows)) = page.next_batch() {
+        let mut batch = Summaries::default();
+        let mut at: Option<(String, bool)> = None;
+        while batch.len() < rows {
+            let seek = match &at {
+                None => from,
+                Some((k, false)) => ListStart::After(k),
+                Some((k, true)) => ListStart::PastPrefix(k),
+            };
+            let one = MetaStore::list_object_summaries(m, "b", prefix, seek, 1).await.unwrap();
+            let Some(o) = one.iter().next() else { break };
+            at = Some(match common_prefix(o.key, prefix, delimiter) {
+                Some(cp) => (cp, true),
+                None => (o.key.to_string(), false),
+            });
+            batch.push(o);
+        }
+        page.take(batch);
+    }
+    page.finish()
+}
+
 /// Random buckets, prefixes, delimiters, markers and page sizes against the model: pages
 /// go in batches of every size (the first, doubled ones, and those after a prefix), so
 /// each way a batch can end is met.
@@ -1115,7 +1144,8 @@ async fn pages_match_the_listing_model() {
         let what = format!("round {round}: prefix {prefix:?} delimiter {delimiter:?} start {start:?} max {max_keys}");
         let snapshot = m.list_page("b", prefix, delimiter, &start, max_keys).unwrap();
         let batches = list_page_in_batches(&m, "b", prefix, delimiter, &start, max_keys).await.unwrap();
-        for page in [snapshot, batches] {
+        let skipped = skip_scan_page(&m, prefix, delimiter, &start, max_keys).await;
+        for page in [snapshot, batches, skipped] {
             assert_eq!(shown(&page), want, "{what}");
             assert_eq!(page.next, want_next, "{what}");
         }
