@@ -195,7 +195,9 @@ pub async fn deliver_and_answer(
     entry.body = Vec::from(body);
     state.metrics.callback_delivered(&delivery);
     record_outcome(&mut entry, &delivery);
-    if let Err(e) = state.meta.finish_callback(&entry).await {
+    // Queued: the uploader's answer does not wait for the log (SQLite folds the outcome into
+    // its next commit).
+    if let Err(e) = state.meta.finish_callback_queued(&entry).await {
         tracing::warn!(request_id = %ctx.request_id, error = %e, "could not record the callback outcome");
     }
     let mut r = match (&delivery.outcome, delivery.failure_error()) {

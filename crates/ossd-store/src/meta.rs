@@ -393,12 +393,17 @@ pub trait MetaStore: Send + Sync + 'static {
     fn abort_upload<'a>(&'a self, upload_id: &'a str) -> StoreFuture<'a, Vec<BlobId>>;
 
     fn record_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
-    /// Sets outcome, attempts, message and finished time of an existing entry. May be less
-    /// durable than a publish (a crash may lose an outcome; the entry then stays `pending`), and
-    /// may be committed after the future resolves (SQLite folds it into the next commit), but
-    /// [`get_callback`](Self::get_callback) and [`list_callbacks`](Self::list_callbacks) called
-    /// after it see it.
+    /// Sets outcome, attempts, message and finished time of an existing entry; resolves once it
+    /// is recorded (or with the error). May be less durable than a publish (a crash may lose an
+    /// outcome; the entry then stays `pending`).
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()>;
+    /// [`finish_callback`](Self::finish_callback) for an upload's answer, which need not wait
+    /// for it: a store may queue it and record it with its next commit (SQLite does), logging a
+    /// failure instead of returning it. [`get_callback`](Self::get_callback) and
+    /// [`list_callbacks`](Self::list_callbacks) called after it see it.
+    fn finish_callback_queued<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
+        self.finish_callback(entry)
+    }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>>;
     /// Newest first.
     fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>>;

@@ -55,9 +55,12 @@ impl BatchRows {
         self.0 = self.0.saturating_mul(2);
     }
 
-    /// The last batch met a common prefix: what follows it is unknown again.
+    /// The last batch met a common prefix: what follows it is unknown again (a batch of the
+    /// whole remainder stays whole).
     pub fn restart(&mut self) {
-        self.0 = self.0.min(Self::FIRST);
+        if self.0 != usize::MAX {
+            self.0 = self.0.min(Self::FIRST);
+        }
     }
 }
 
@@ -78,19 +81,23 @@ pub struct PageBuilder<'a> {
     cursor: Option<(String, bool)>,
     count: usize,
     batch_rows: BatchRows,
+    /// Rows asked beyond the page's remainder: a skip scan's first row may be under the start
+    /// marker's own prefix (listed on the previous page, the usual start of a folder page), so
+    /// it asks one more and the page stays one statement.
+    spare: usize,
     done: bool,
 }
 
 impl<'a> PageBuilder<'a> {
     /// Batches of every row from the cursor, sized by [`BatchRows`].
     pub fn new(prefix: &'a str, delimiter: &'a str, start: &'a str, max_keys: usize) -> PageBuilder<'a> {
-        Self::with_rows(prefix, delimiter, start, max_keys, BatchRows::new(delimiter))
+        Self::with_rows(prefix, delimiter, start, max_keys, BatchRows::new(delimiter), 0)
     }
 
     /// Batches from a store that leaves out the rows under a common prefix after its first
     /// (each batch asks for the page's whole remainder).
     pub fn skipping(prefix: &'a str, delimiter: &'a str, start: &'a str, max_keys: usize) -> PageBuilder<'a> {
-        Self::with_rows(prefix, delimiter, start, max_keys, BatchRows::whole())
+        Self::with_rows(prefix, delimiter, start, max_keys, BatchRows::whole(), 1)
     }
 
     fn with_rows(
@@ -99,6 +106,7 @@ impl<'a> PageBuilder<'a> {
         start: &'a str,
         max_keys: usize,
         batch_rows: BatchRows,
+        spare: usize,
     ) -> PageBuilder<'a> {
         PageBuilder {
             prefix,
@@ -109,13 +117,14 @@ impl<'a> PageBuilder<'a> {
             cursor: (!start.is_empty()).then(|| (start.to_string(), false)),
             count: 0,
             batch_rows,
+            spare,
             done: false,
         }
     }
 
     /// Rows the next batch asks for; one row past the page's end tells whether it is truncated.
     fn asked(&self) -> usize {
-        self.batch_rows.ask(self.max_keys + 1 - self.count)
+        self.batch_rows.ask(self.max_keys + 1 - self.count) + self.spare
     }
 
     /// Where the next batch starts and how many rows it asks for; `None` once the page is complete.

@@ -188,7 +188,8 @@ fn summaries(rows: &[Row]) -> Summaries {
 
 /// A skip scan of `[$2, $3)` in bucket `$1`: the first key, then from each key the next one
 /// after it, or, when the key holds delimiter `$5` after the prefix's `$4` bytes, the next one
-/// past its common prefix (the prefix || 0xFF, as `past_prefix`); at most `$6` keys, each one
+/// past its common prefix (the prefix || 0xFF, as `past_prefix`; the bytes come from `decode`,
+/// which does not depend on `standard_conforming_strings`); at most `$6` keys, each one
 /// index seek (PostgreSQL's "loose index scan" idiom), in one statement and one snapshot.
 const SKIP_SCAN_SQL: &str = "\
 WITH RECURSIVE walk(key, n) AS ( \
@@ -198,8 +199,8 @@ WITH RECURSIVE walk(key, n) AS ( \
     SELECT (SELECT o.key FROM objects o WHERE o.bucket = $1 AND o.version = '' AND o.key < $3 AND o.key >= \
               CASE WHEN position($5::bytea IN substring(w.key FROM $4::int + 1)) > 0 \
                    THEN substring(w.key FROM 1 FOR $4::int + position($5::bytea IN substring(w.key FROM $4::int + 1)) \
-                        + length($5::bytea) - 1) || '\\xff'::bytea \
-                   ELSE w.key || '\\x00'::bytea END \
+                        + length($5::bytea) - 1) || decode('ff', 'hex') \
+                   ELSE w.key || decode('00', 'hex') END \
             ORDER BY o.key LIMIT 1), \
            w.n + 1 \
     FROM walk w WHERE w.key IS NOT NULL AND w.n < $6::bigint \

@@ -703,9 +703,9 @@ fn delete_object_tx(
 }
 
 /// Updates the outcome fields of `e.request_id`; if the entry is missing (e.g. pruned
-/// meanwhile) the whole entry is inserted so the result is not lost. Submitted unsynced (the
-/// trait allows it): the object and its `pending` entry were committed durably with the
-/// publish; a crash before the next synced commit leaves the entry `pending`.
+/// meanwhile) the whole entry is inserted so the result is not lost. Submitted unsynced or
+/// detached (the trait allows it): the object and its `pending` entry were committed durably
+/// with the publish; a crash before the outcome is on the disk leaves the entry `pending`.
 fn finish_callback_tx(e: CallbackLogEntry) -> impl Fn(&Transaction<'_>) -> StoreResult<()> + Send + 'static {
     move |tx| {
         let n = tx
@@ -1371,10 +1371,17 @@ impl SqliteMetaStore {
         self.write(move |tx| upsert_callback(tx, &entry))
     }
 
-    /// See [`finish_callback_tx`]. Detached (`Writer::write_detached`): it returns at once and
-    /// the outcome commits with the next write anyone waits for, never fsynced on its own;
-    /// [`get_callback`](Self::get_callback) and [`list_callbacks`](Self::list_callbacks) see it.
+    /// See [`finish_callback_tx`]; returns once committed (not fsynced unless it shares a
+    /// group with synced writes).
     pub fn finish_callback(&self, e: &CallbackLogEntry) -> StoreResult<()> {
+        self.inner.writer.write(false, finish_callback_tx(e.clone()))
+    }
+
+    /// [`finish_callback`](Self::finish_callback), detached (`Writer::write_detached`): it
+    /// returns at once and the outcome commits with the next write anyone waits for (or alone
+    /// within 2 ms), never fsynced on its own; a failure is logged.
+    /// [`get_callback`](Self::get_callback) and [`list_callbacks`](Self::list_callbacks) see it.
+    pub fn finish_callback_queued(&self, e: &CallbackLogEntry) -> StoreResult<()> {
         self.inner.writer.write_detached("a callback's outcome", finish_callback_tx(e.clone()))
     }
 
@@ -1720,7 +1727,10 @@ impl MetaStore for SqliteMetaStore {
         blocking(self, move |s| s.record_callback(&e))
     }
     fn finish_callback<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
-        inline(SqliteMetaStore::finish_callback(self, entry))
+        self.write_async(false, finish_callback_tx(entry.clone()))
+    }
+    fn finish_callback_queued<'a>(&'a self, entry: &'a CallbackLogEntry) -> StoreFuture<'a, ()> {
+        inline(SqliteMetaStore::finish_callback_queued(self, entry))
     }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>> {
         // On the blocking pool: it waits for the writer (detached outcomes) before reading.

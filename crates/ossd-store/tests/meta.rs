@@ -581,14 +581,14 @@ fn callback_log() {
     // finish only touches the outcome fields.
     let mut update = done.clone();
     update.body = b"ignored".to_vec();
-    m.finish_callback(&update).unwrap();
+    // Queued (a detached write that joins the next commit): read right after, it is there.
+    m.finish_callback_queued(&update).unwrap();
     assert_eq!(m.get_callback("r3").unwrap().unwrap(), done);
     let mut failed = callback("r4", "even", 1004, "203");
     failed.message = "timeout".into();
     failed.finished_ms = 2001;
-    m.finish_callback(&failed).unwrap();
-    // Outcomes are detached writes (they join the next commit): a listing right after one
-    // sees it all the same.
+    m.finish_callback_queued(&failed).unwrap();
+    // A listing right after a queued outcome sees it too.
     let outcomes =
         |f: CallbackFilter| m.list_callbacks(&f).unwrap().into_iter().map(|e| e.request_id).collect::<Vec<_>>();
     assert_eq!(outcomes(CallbackFilter { outcome: Some("203".into()), ..Default::default() }), ["r4"]);

@@ -385,6 +385,22 @@ mod tests {
         tx.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(|e| StoreError::Backend(e.to_string()))
     }
 
+    /// Puts a write on the writer that runs until `release` is sent, and returns once its group
+    /// (itself alone) is formed: writes submitted after this queue up behind it, into one group.
+    fn hold(w: &Writer) -> (mpsc::Sender<()>, impl std::future::Future<Output = StoreResult<()>>) {
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let taken = w.stats().writes;
+        let blocker = w.write_async(false, move |_| {
+            let _ = wait.lock().unwrap().recv();
+            Ok(())
+        });
+        while w.stats().writes == taken {
+            std::thread::yield_now();
+        }
+        (release, blocker)
+    }
+
     fn writer(dir: &tempfile::TempDir, durable: bool) -> Writer {
         let path = dir.path().join("meta.db");
         let conn = open_connection(&path, durable, false).unwrap();
@@ -405,13 +421,8 @@ mod tests {
 
         // Hold the writer in a first job so that the next ones queue into one group:
         // unsynced, synced, unsynced. The group needs FULL, so all three see FULL.
-        let (release, wait) = mpsc::channel::<()>();
-        let wait = std::sync::Mutex::new(wait);
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let blocker = w.write_async(false, move |_| {
-            let _ = wait.lock().unwrap().recv();
-            Ok(())
-        });
+        let (release, blocker) = hold(&w);
         let queued = [false, true, false].map(|synced| w.write_async(synced, read_sync));
         release.send(()).unwrap();
         rt.block_on(blocker).unwrap();
@@ -443,28 +454,43 @@ mod tests {
         c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
     }
 
-    /// Detached writes wait for the next write someone waits for and commit in its transaction:
-    /// a burst of them and one awaited write make one commit, and the awaited write's answer
-    /// comes only after all of them are visible to another connection. Fails if detached
-    /// writes commit on their own (more commits) or are dropped (fewer rows).
+    /// Detached writes wait for the next write someone waits for and commit in its transaction,
+    /// and that write is answered only once they are visible to another connection.
+    /// Deterministic part: with the writer busy, ten detached writes and an awaited one queue
+    /// up and make one commit. Timed part: one detached write right before an awaited one, 50
+    /// times; they share a commit unless the test thread stalls for the whole 2 ms between the
+    /// two sends, so 50 rounds with 100 commits mean held writes are not held. Fails if
+    /// detached writes commit on their own or are dropped.
     #[test]
     fn detached_writes_join_the_next_awaited_commit() {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir, true);
         let other = rows_table(&dir, &w);
-        for _ in 0..20 {
-            let before = w.stats();
-            for n in 0..10 {
-                w.write_detached("a test row", insert(n)).unwrap();
-            }
-            w.write(true, insert(100)).unwrap();
-            let after = w.stats();
-            assert_eq!(after.writes - before.writes, 11, "{before:?} -> {after:?}");
-            // The ten may have been split from the awaited write at most by one timed-out commit.
-            assert!(after.commits - before.commits <= 2, "{before:?} -> {after:?}");
+
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (release, blocker) = hold(&w);
+        for n in 0..10 {
+            w.write_detached("a test row", insert(n)).unwrap();
         }
-        assert_eq!(count(&other), 20 * 11);
-        assert!(w.stats().commits <= 1 + 20 * 2);
+        let awaited = w.write_async(true, insert(100));
+        let before = w.stats();
+        release.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+        rt.block_on(awaited).unwrap();
+        let after = w.stats();
+        assert_eq!(count(&other), 11);
+        // Two commits: the blocker's own, then one for the eleven.
+        assert_eq!((after.writes - before.writes, after.commits - before.commits), (11, 2), "{before:?} -> {after:?}");
+
+        let before = w.stats();
+        for n in 0..50 {
+            w.write_detached("a test row", insert(n)).unwrap();
+            w.write(true, insert(1000 + n)).unwrap();
+        }
+        let after = w.stats();
+        assert_eq!(count(&other), 11 + 100, "an awaited write was answered before the detached one was visible");
+        assert_eq!(after.writes - before.writes, 100);
+        assert!(after.commits - before.commits < 100, "no detached write joined a commit: {before:?} -> {after:?}");
     }
 
     /// With nothing else to join, a detached write commits alone within [`DETACHED_WAIT`] (plus
