@@ -40,7 +40,7 @@ impl BatchRows {
     const FIRST: usize = 8;
 
     pub fn new(delimiter: &str) -> BatchRows {
-        BatchRows(if delimiter.is_empty() { usize::MAX } else { Self::FIRST })
+        if delimiter.is_empty() { Self::whole() } else { BatchRows(Self::FIRST) }
     }
 
     fn whole() -> BatchRows {
@@ -57,12 +57,10 @@ impl BatchRows {
         self.0 = self.0.saturating_mul(2);
     }
 
-    /// Most of the last batch lay under prefixes already listed: ask for few rows again (a
-    /// batch of the whole remainder stays whole).
+    /// Most of the last batch lay under prefixes already listed: ask for few rows again. (A
+    /// batch of the whole remainder never gets here: it has no such rows.)
     pub fn restart(&mut self) {
-        if self.0 != usize::MAX {
-            self.0 = self.0.min(Self::FIRST);
-        }
+        self.0 = self.0.min(Self::FIRST);
     }
 }
 
@@ -147,15 +145,16 @@ impl<'a> PageBuilder<'a> {
         let (rows, asked) = (batch.len(), self.asked());
         // The leading objects move into the page in one piece (a page without a delimiter is
         // one such batch); rows from the first common prefix on are read one by one.
-        let lead = batch
-            .iter()
-            .take(self.max_keys - self.count)
-            .take_while(|o| common_prefix(o.key, self.prefix, self.delimiter).is_none())
-            .count();
+        let (mut lead, mut lead_last) = (0, None);
+        for o in batch.iter().take(self.max_keys - self.count) {
+            if common_prefix(o.key, self.prefix, self.delimiter).is_some() {
+                break;
+            }
+            (lead, lead_last) = (lead + 1, Some(o.key));
+        }
         self.count += lead;
-        if lead > 0 {
-            let last = batch.iter().nth(lead - 1).map(|o| o.key.to_string()).unwrap_or_default();
-            self.cursor = Some((last, false));
+        if let Some(last) = lead_last {
+            self.cursor = Some((last.to_string(), false));
         }
         let mut tail = Summaries::default();
         let mut skipped = 0;
