@@ -418,6 +418,11 @@ async function callbackView(id) {
 
 // ------------------------------------------------------------------ route ---
 
+// route() calls started, and the newest one that finished: only the newest call marks the page
+// ready, and an older call that finishes after it (having drawn a stale view) draws it again.
+let routes = 0;
+let routed = 0;
+
 async function route() {
   const signed = signedIn();
   $('#nav').hidden = !signed;
@@ -427,9 +432,11 @@ async function route() {
     $('#ak').focus();
     return;
   }
-  const hash = location.hash.slice(1) || '/buckets';
+  const shown = location.hash;
+  const hash = shown.slice(1) || '/buckets';
   const [path, search] = hash.split('?');
   const parts = path.split('/').slice(1);
+  const run = ++routes;
   document.body.dataset.ready = 'false';
   await guarded(async () => {
     if (parts[0] === 'b' && parts[1]) await objectsView(decodeURIComponent(parts[1]), decodeURIComponent(parts.slice(2).join('/')));
@@ -438,6 +445,15 @@ async function route() {
     else if (parts[0] === 'callback' && parts[1]) await callbackView(decodeURIComponent(parts[1]));
     else await bucketsView();
   });
+  // Ready means "the view of this hash is on screen": a link or form changes the hash at once
+  // but renders on the later hashchange, so a reader compares data-route with location.hash
+  // (and a slower, older render finishing last does not claim readiness).
+  if (run !== routes) {
+    if (routed === routes) route();
+    return;
+  }
+  routed = run;
+  document.body.dataset.route = shown;
   document.body.dataset.ready = 'true';
 }
 

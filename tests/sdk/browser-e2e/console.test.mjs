@@ -28,8 +28,10 @@ const dialogs = [];
 const md5 = buf => createHash('md5').update(buf).digest('hex');
 const shot = name => page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
 
+// The view of the current hash is rendered: a click that changes the hash renders on the later
+// hashchange, so data-ready alone may still describe the previous view.
 async function ready() {
-  await page.waitForSelector('body[data-ready=true]', WAIT);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' && document.body.dataset.route === location.hash, null, WAIT);
 }
 
 // Navigates inside the console (the same hash again re-renders the view).
