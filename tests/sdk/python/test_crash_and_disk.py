@@ -4,6 +4,8 @@
   flight and restarted on the same data directory. Every acknowledged write reads back whole
   (or as a later write of the same key), no key reads back torn or foreign bytes, and after the
   start-up sweep every blob file is referenced and every referenced blob exists.
+- SIGKILL amid callback uploads: every acknowledged upload reads back whole and keeps its log
+  entry, `pending` (its outcome was lost with the process) or the outcome it was answered.
 - A full disk: a small tmpfs made by the test. Uploads past the limit get OSS error XML
   (507 InsufficientStorage), leave no partial blob, the server keeps serving, deletes still
   commit on a disk filled to the last byte, and uploads succeed again once space is freed.
@@ -24,7 +26,8 @@ import pytest
 import requests
 
 from conftest import oss2_bucket
-from ossd_helpers import OssdServer, crc64, error_fields, unique_bucket
+from ossd_helpers import OssdServer, crc64, error_fields, ossd_binary, unique_bucket
+from receivers import Receiver, b64, closed_port
 
 # Manages its own processes and looks at their data directories.
 pytestmark = pytest.mark.single_node
@@ -128,6 +131,104 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
     assert files - referenced == set(), "blob files nothing references survived the start-up sweep"
     assert referenced - files == set(), "metadata references blobs that are missing"
 
+
+
+def callback_log(data_dir, bucket):
+    """{request id: (outcome, object)} of `ossd callbacks list` over a stopped server's data."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSSD_")}
+    p = subprocess.run([str(ossd_binary()), "callbacks", "list", "--data", str(data_dir),
+                        "--bucket", bucket, "--limit", "100000"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    log = {}
+    for line in p.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[3].startswith(f"{bucket}/"):
+            log[fields[1]] = (fields[2], fields[3][len(bucket) + 1:])
+    return log
+
+
+def test_sigkill_during_callback_uploads_keeps_objects_and_their_log_entries(tmp_path):
+    """A callback upload commits its object with a `pending` log entry; the outcome is written
+    later and may join the next commit (ossd-store's detached writes). A SIGKILL amid callback
+    uploads may lose an outcome, never the object or its entry: after a restart, every
+    acknowledged upload reads back whole, its entry is in the log as `pending` or with the very
+    outcome the uploader was answered, and every entry in the log has its object."""
+    data_dir = tmp_path / "data"
+    server = OssdServer(data_dir, extra_args=["--callback-timeout-ms", "2000"])
+    server.start()
+    name = unique_bucket("cbkill")
+    b = oss2_bucket(server, name, connect_timeout=10)
+    b.create_bucket()
+    down = closed_port()
+    acked = {}  # request id -> (key, status)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def body_of(key):
+        seed = hashlib.sha256(key.encode()).digest()
+        return (key.encode() + b":" + seed * 200)[: 700 + len(key) * 97]
+
+    with Receiver(body=b'{"stored":true}') as up:
+        def writer(w):
+            n = 0
+            while not stop.is_set():
+                n += 1
+                key = f"w{w}/{n}"
+                # One upload in four calls a port nobody listens on: answered 203.
+                url = f"http://127.0.0.1:{down}/cb" if n % 4 == 0 else up.url()
+                cb = {"callbackUrl": url, "callbackBody": "o=${object}&s=${size}"}
+                try:
+                    r = b.put_object(key, body_of(key), headers={"x-oss-callback": b64(cb)})
+                except (oss2.exceptions.RequestError, oss2.exceptions.OssError, requests.RequestException):
+                    if stop.is_set():
+                        return
+                    continue
+                with lock:
+                    acked[r.request_id] = (key, r.status)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(4)
+        # Six writers, always mid-request: some objects are being published, some callbacks
+        # are being delivered, some outcomes have not been committed yet.
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    server.proc = None
+    assert len(acked) >= 20, f"only {len(acked)} uploads were acknowledged before the kill"
+    assert {s for _, s in acked.values()} == {200, 203}, "both outcomes should have been answered"
+
+    server.start()
+    try:
+        b = oss2_bucket(server, name)
+        for rid, (key, status) in acked.items():
+            assert b.get_object(key).read() == body_of(key), f"{key} ({status}) lost or torn"
+    finally:
+        assert server.stop() == 0
+
+    log = callback_log(data_dir, name)
+    pending = 0
+    for rid, (key, status) in acked.items():
+        assert rid in log, f"the log lost the entry of acknowledged upload {key} ({rid})"
+        outcome, obj = log[rid]
+        assert obj == key, (rid, obj, key)
+        assert outcome in ("pending", str(status)), f"{key}: answered {status}, logged {outcome}"
+        pending += outcome == "pending"
+    server.start()
+    try:
+        b = oss2_bucket(server, name)
+        # Entries of uploads whose answer never reached the client still have their object.
+        for rid, (outcome, obj) in log.items():
+            if rid not in acked:
+                assert b.get_object(obj).read() == body_of(obj), f"{obj}: logged ({outcome}) without its object"
+    finally:
+        assert server.stop() == 0
+    print(f"{len(acked)} acknowledged callback uploads, {pending} of them left pending by the kill, "
+          f"{len(log) - len(acked)} entries of unanswered uploads")
 
 # ---------------------------------------------------------------------------- disk full ---
 
