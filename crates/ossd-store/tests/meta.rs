@@ -1104,50 +1104,117 @@ async fn skip_scan_page(m: &SqliteMetaStore, prefix: &str, delimiter: &str, star
     page.finish()
 }
 
-/// Random buckets, prefixes, delimiters, markers and page sizes against the model: pages
-/// go in batches of every size (the first, doubled ones, and those after a prefix), so
-/// each way a batch can end is met.
+/// Random listings: keys over `alphabet` (plus a run of plain keys longer than several doubled
+/// batches, and many folders) and `rounds` queries of prefixes, delimiters, markers and page
+/// sizes, so each way a batch can end is met.
+struct ListingCases {
+    keys: Vec<String>,
+    queries: Vec<(&'static str, &'static str, String, usize)>,
+}
+
+impl ListingCases {
+    fn new(alphabet: &[char], prefixes: &[&'static str], delimiters: &[&'static str], rounds: usize) -> ListingCases {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let word = |next: &mut dyn FnMut(usize) -> usize, len: usize| -> String {
+            (0..len).map(|_| alphabet[next(alphabet.len())]).collect()
+        };
+        let mut keys: Vec<String> = (0..300)
+            .map(|_| {
+                let len = 1 + next(6);
+                word(&mut next, len)
+            })
+            .collect();
+        keys.extend((0..120).map(|i| format!("run{i:03}")));
+        keys.extend((0..60).map(|i| format!("dir{i:02}/f{}", i % 3)));
+        keys.sort();
+        keys.dedup();
+        let queries = (0..rounds)
+            .map(|_| {
+                let prefix = prefixes[next(prefixes.len())];
+                let delimiter = delimiters[next(delimiters.len())];
+                let len = 1 + next(5);
+                let start = if next(3) == 0 { String::new() } else { word(&mut next, len) };
+                (prefix, delimiter, start, [1, 2, 3, 7, 8, 9, 17, 100, 1000][next(9)])
+            })
+            .collect();
+        ListingCases { keys, queries }
+    }
+}
+
+/// Pages go in batches of every size (the first, doubled ones, and those after a prefix).
 #[tokio::test]
 async fn pages_match_the_listing_model() {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
-    let word = |next: &mut dyn FnMut(usize) -> usize, len: usize| -> String {
-        (0..len).map(|_| ['a', 'b', '/', 'c'][next(4)]).collect()
-    };
-    let mut keys: Vec<String> = (0..300)
-        .map(|_| {
-            let len = 1 + next(6);
-            word(&mut next, len)
-        })
-        .collect();
-    // A run of plain keys longer than several doubled batches, and many folders.
-    keys.extend((0..120).map(|i| format!("run{i:03}")));
-    keys.extend((0..60).map(|i| format!("dir{i:02}/f{}", i % 3)));
-    keys.sort();
-    keys.dedup();
+    let cases =
+        ListingCases::new(&['a', 'b', '/', 'c'], &["", "a", "a/", "b/a", "r", "dir"], &["", "/", "a", "/b"], 600);
     let dir = tempfile::tempdir().unwrap();
-    let m = listing_store(&dir, &keys);
-    let prefixes = ["", "a", "a/", "b/a", "r", "dir"];
-    let delimiters = ["", "/", "a", "/b"];
-    for round in 0..600 {
-        let prefix = prefixes[next(prefixes.len())];
-        let delimiter = delimiters[next(delimiters.len())];
-        let len = 1 + next(5);
-        let start = if next(3) == 0 { String::new() } else { word(&mut next, len) };
-        let max_keys = [1, 2, 3, 7, 8, 9, 17, 100, 1000][next(9)];
-        let (want, want_next) = model(&keys, prefix, delimiter, &start, max_keys);
+    let m = listing_store(&dir, &cases.keys);
+    for (round, (prefix, delimiter, start, max_keys)) in cases.queries.iter().enumerate() {
+        let (want, want_next) = model(&cases.keys, prefix, delimiter, start, *max_keys);
         let what = format!("round {round}: prefix {prefix:?} delimiter {delimiter:?} start {start:?} max {max_keys}");
-        let snapshot = m.list_page("b", prefix, delimiter, &start, max_keys).unwrap();
-        let batches = list_page_in_batches(&m, "b", prefix, delimiter, &start, max_keys).await.unwrap();
-        let skipped = skip_scan_page(&m, prefix, delimiter, &start, max_keys).await;
+        let snapshot = m.list_page("b", prefix, delimiter, start, *max_keys).unwrap();
+        let batches = list_page_in_batches(&m, "b", prefix, delimiter, start, *max_keys).await.unwrap();
+        let skipped = skip_scan_page(&m, prefix, delimiter, start, *max_keys).await;
         for page in [snapshot, batches, skipped] {
             assert_eq!(shown(&page), want, "{what}");
             assert_eq!(page.next, want_next, "{what}");
+        }
+    }
+}
+
+/// The same against real PostgreSQL (its `SKIP_SCAN_SQL` under a delimiter), with keys of
+/// two- and four-byte characters (the skip scan's bound is prefix || 0xFF) and LIKE's special
+/// characters, and every bucket paged through by `next`. Runs when `OSSD_TEST_CLUSTER`
+/// names a server (scripts/test's cluster pass, through with_cluster_services.py).
+#[tokio::test]
+async fn pages_match_the_listing_model_on_postgres() {
+    let Some(url) = std::env::var("OSSD_TEST_CLUSTER").ok().and_then(|v| v.split('|').next().map(str::to_owned)) else {
+        eprintln!("skipped: OSSD_TEST_CLUSTER is not set (scripts/test's cluster pass sets it)");
+        return;
+    };
+    // A database of its own on the throw-away server, as each test server gets.
+    let db = format!("listing_model_{}", std::process::id());
+    let (admin, conn) = tokio_postgres::connect(&format!("{url}/postgres"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).await.unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).await.unwrap();
+    let m = PostgresMetaStore::connect(&format!("{url}/{db}")).await.unwrap();
+    let cases = ListingCases::new(
+        &['a', 'b', '/', 'é', '\u{10FFFF}', '%', '_', 'c'],
+        &["", "a", "a/", "é", "\u{10FFFF}", "%", "_", "dir"],
+        &["", "/", "a", "/b", "é", "\u{10FFFF}", "é/", "_", "%"],
+        1000,
+    );
+    let b = "b";
+    m.create_bucket(&bucket(b)).await.unwrap();
+    for k in &cases.keys {
+        m.put_object(&object(b, k, &[], k.len() as u64), PutMode::Overwrite, &[], None).await.unwrap();
+    }
+    for (round, (prefix, delimiter, start, max_keys)) in cases.queries.iter().enumerate() {
+        let (want, want_next) = model(&cases.keys, prefix, delimiter, start, *max_keys);
+        let what = format!("round {round}: prefix {prefix:?} delimiter {delimiter:?} start {start:?} max {max_keys}");
+        let page = m.list_page(b, prefix, delimiter, start, *max_keys).await.unwrap();
+        assert_eq!(shown(&page), want, "{what}");
+        assert_eq!(page.next, want_next, "{what}");
+    }
+    for delimiter in ["/", "é", "\u{10FFFF}", "_"] {
+        for max_keys in [1, 2, 5, 1000] {
+            let (mut seen, mut start) = (Vec::new(), String::new());
+            loop {
+                let page = m.list_page(b, "", delimiter, &start, max_keys).await.unwrap();
+                seen.extend(shown(&page));
+                match page.next {
+                    Some(n) => start = n,
+                    None => break,
+                }
+            }
+            let (want, _) = model(&cases.keys, "", delimiter, "", usize::MAX - 1);
+            assert_eq!(seen, want, "delimiter {delimiter:?} max-keys {max_keys}");
         }
     }
 }
