@@ -405,6 +405,12 @@ pub trait MetaStore: Send + Sync + 'static {
         self.finish_callback(entry)
     }
     fn get_callback<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<CallbackLogEntry>>;
+    /// Commits what the store holds back for a later commit (queued callback outcomes). The
+    /// server calls it when it stops, before it marks the stop as clean; dropping the last
+    /// handle does the same, later.
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
     /// Newest first.
     fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>>;
     /// Keeps the newest `keep` entries and those younger than `max_age_ms`; returns how many went.

@@ -1737,6 +1737,9 @@ impl MetaStore for SqliteMetaStore {
         let id = request_id.to_string();
         blocking(self, move |s| s.get_callback(&id))
     }
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        blocking(self, |s| s.inner.writer.barrier())
+    }
     fn list_callbacks<'a>(&'a self, filter: &'a CallbackFilter) -> StoreFuture<'a, Vec<CallbackLogEntry>> {
         let f = filter.clone();
         blocking(self, move |s| s.list_callbacks(&f))

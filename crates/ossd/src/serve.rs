@@ -126,7 +126,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("ossd listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
+    let meta = state.meta.clone();
     ossd_server::serve(listener, state, tls, shutdown_signal()).await;
+    // Outcomes still held for a later commit are written before the stop counts as clean.
+    if let Err(e) = meta.flush().await {
+        tracing::error!("could not commit the metadata held at stop: {e}");
+    }
     let _ = std::fs::remove_file(&running);
     tracing::info!("ossd stopped");
     Ok(())

@@ -300,10 +300,15 @@ impl Committer {
         if group.len() > 1 && self.run_group(&mut group).is_ok() {
             self.reserve.restore_if_due();
             // Writes that failed on a full disk left nothing behind; they run again alone,
-            // where the space reserve can be released for them.
+            // where the space reserve can be released for them. The others are answered only
+            // after that: a barrier (or any write) queued behind a retried one must not return
+            // before it has committed.
             let (again, done): (Vec<_>, Vec<_>) = group.into_iter().partition(|j| j.failed_full());
+            for job in again {
+                self.run_alone(job);
+            }
             done.into_iter().for_each(|job| job.answer());
-            group = again;
+            return;
         }
         for job in group {
             self.run_alone(job);
@@ -528,13 +533,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir, false);
         let other = rows_table(&dir, &w);
+        // Held, so that the three queue into one group whatever the test thread's timing.
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (release, blocker) = hold(&w);
         w.write_detached("a test row", |tx| {
             insert(7)(tx)?;
             Err(StoreError::Backend("refused".into()))
         })
         .unwrap();
         w.write_detached("a test row", insert(8)).unwrap();
-        w.write(true, insert(9)).unwrap();
+        let awaited = w.write_async(true, insert(9));
+        let before = w.stats();
+        release.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+        rt.block_on(awaited).unwrap();
+        let after = w.stats();
+        assert_eq!(after.commits - before.commits, 2, "the three did not share a group: {before:?} -> {after:?}");
         let rows: Vec<i64> = other
             .prepare("SELECT n FROM t ORDER BY n")
             .unwrap()
@@ -543,6 +557,42 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         assert_eq!(rows, [8, 9]);
+    }
+
+    /// A write of a group that failed on a full disk runs again alone; the writes queued behind
+    /// it in that group, a barrier here, are answered only after the retry committed. Fails if
+    /// the barrier returns while the retried detached write is still running (the reader would
+    /// see a callback still `pending` whose outcome was recorded before it asked).
+    #[test]
+    fn writes_behind_a_retried_full_write_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, false);
+        let other = rows_table(&dir, &w);
+
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (release, blocker) = hold(&w);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let (go_on, retry_waits) = mpsc::channel::<()>();
+        let retry_waits = std::sync::Mutex::new(retry_waits);
+        w.write_detached("a test row", move |tx| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(StoreError::Full("no space left (test)".into()));
+            }
+            let _ = retry_waits.lock().unwrap().recv_timeout(Duration::from_secs(5));
+            insert(1)(tx)
+        })
+        .unwrap();
+        let barrier = w.write_async(false, |_| Ok(()));
+        release.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+        // The retry now waits for `go_on`; let it go a little later, from another thread.
+        let later = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = go_on.send(());
+        });
+        rt.block_on(barrier).unwrap();
+        assert_eq!(count(&other), 1, "the barrier returned before the retried write committed");
+        later.join().unwrap();
     }
 
     /// A store opened without durability never turns FULL on.
