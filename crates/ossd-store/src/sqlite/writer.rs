@@ -595,6 +595,38 @@ mod tests {
         later.join().unwrap();
     }
 
+    /// When SQLite ends a group's transaction itself (here a write runs ROLLBACK, as SQLite may
+    /// after SQLITE_FULL or an I/O error), the earlier writes' changes are gone: every write of
+    /// the group, the held detached ones included, runs again alone. Fails if a detached write
+    /// is dropped or an awaited one answered with changes that were rolled back.
+    #[test]
+    fn a_group_rolled_back_by_sqlite_runs_its_writes_again_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir, false);
+        let other = rows_table(&dir, &w);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (release, blocker) = hold(&w);
+        w.write_detached("a test row", insert(1)).unwrap();
+        w.write_detached("a test row", insert(2)).unwrap();
+        let rolls_back =
+            w.write_async(false, |tx| tx.execute_batch("ROLLBACK").map_err(|e| StoreError::Backend(e.to_string())));
+        let awaited = w.write_async(true, insert(3));
+        release.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+        rt.block_on(awaited).unwrap();
+        // Alone, its ROLLBACK ends its own transaction, so its commit fails: it is told so.
+        assert!(rt.block_on(rolls_back).is_err());
+        w.barrier().unwrap();
+        let rows: Vec<i64> = other
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows, [1, 2, 3]);
+    }
+
     /// A store opened without durability never turns FULL on.
     #[test]
     fn relaxed_store_stays_normal() {
