@@ -1147,6 +1147,32 @@ impl ListingCases {
     }
 }
 
+/// Through the trait the server calls: a queued outcome is seen at once by `get_callback` and
+/// `list_callbacks` (on the blocking pool, behind the writer's barrier), and after `flush` by
+/// another store on the same file, which reads committed rows only. Fails if the trait's reads
+/// skip the barrier, or `flush` commits nothing (the outcome is then still held for ~2 ms).
+#[tokio::test]
+async fn queued_outcomes_through_the_trait_and_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let m: Arc<dyn MetaStore> = Arc::new(open(&dir));
+    let other = open(&dir);
+    for id in ["a", "b"] {
+        m.record_callback(&callback(id, "bk", 1000, "pending")).await.unwrap();
+    }
+    let a = CallbackLogEntry { finished_ms: 2000, ..callback("a", "bk", 1000, "200") };
+    m.finish_callback_queued(&a).await.unwrap();
+    assert_eq!(m.get_callback("a").await.unwrap().unwrap(), a);
+    let b = CallbackLogEntry { finished_ms: 2001, ..callback("b", "bk", 1000, "203") };
+    m.finish_callback_queued(&b).await.unwrap();
+    let failed = CallbackFilter { outcome: Some("203".into()), ..Default::default() };
+    let ids: Vec<_> = m.list_callbacks(&failed).await.unwrap().into_iter().map(|e| e.request_id).collect();
+    assert_eq!(ids, ["b"]);
+    let c = CallbackLogEntry { finished_ms: 2002, ..callback("a", "bk", 1000, "203") };
+    m.finish_callback_queued(&c).await.unwrap();
+    m.flush().await.unwrap();
+    assert_eq!(other.get_callback("a").unwrap().unwrap(), c, "flush left the outcome uncommitted");
+}
+
 /// Pages go in batches of every size (the first, doubled ones, and those after a prefix).
 #[tokio::test]
 async fn pages_match_the_listing_model() {
