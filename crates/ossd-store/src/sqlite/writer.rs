@@ -459,6 +459,12 @@ mod tests {
         c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
     }
 
+    /// The rows of `t` that another connection sees, in order.
+    fn rows(c: &Connection) -> Vec<i64> {
+        let mut st = c.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    }
+
     /// Detached writes wait for the next write someone waits for and commit in its transaction,
     /// and that write is answered only once they are visible to another connection.
     /// Deterministic part: with the writer busy, ten detached writes and an awaited one queue
@@ -549,14 +555,7 @@ mod tests {
         rt.block_on(awaited).unwrap();
         let after = w.stats();
         assert_eq!(after.commits - before.commits, 2, "the three did not share a group: {before:?} -> {after:?}");
-        let rows: Vec<i64> = other
-            .prepare("SELECT n FROM t ORDER BY n")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        assert_eq!(rows, [8, 9]);
+        assert_eq!(rows(&other), [8, 9]);
     }
 
     /// A write of a group that failed on a full disk runs again alone; the writes queued behind
@@ -617,14 +616,7 @@ mod tests {
         // Alone, its ROLLBACK ends its own transaction, so its commit fails: it is told so.
         assert!(rt.block_on(rolls_back).is_err());
         w.barrier().unwrap();
-        let rows: Vec<i64> = other
-            .prepare("SELECT n FROM t ORDER BY n")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        assert_eq!(rows, [1, 2, 3]);
+        assert_eq!(rows(&other), [1, 2, 3]);
     }
 
     /// A store opened without durability never turns FULL on.
